@@ -1,0 +1,158 @@
+package store
+
+import (
+	"time"
+
+	"github.com/turnmail/turnmail/mail"
+)
+
+// Collaboration states.
+const (
+	StateActive  = "active"
+	StateWrapped = "wrapped"
+)
+
+// Participant roles.
+const (
+	RoleLeader      = "leader"
+	RoleContributor = "contributor"
+	RoleFollower    = "follower"
+	RoleGhost       = "ghost"
+)
+
+// Inbound outcomes: what became of an accepted mail.
+const (
+	OutcomeStarted       = "started"       // started a collaboration
+	OutcomeTurn          = "turn"          // ended a turn
+	OutcomeDraft         = "draft"         // stored as a party's draft
+	OutcomeComment       = "comment"       // relayed to the sender's party
+	OutcomeCommand       = "command"       // commands only (/status, /help…)
+	OutcomeRejected      = "rejected"      // refused by a rule; the sender was told
+	OutcomeStranger      = "stranger"      // sender is not a participant; nothing changed
+	OutcomeUnmatched     = "unmatched"     // matched nothing; a notice went back
+	OutcomeIgnored       = "ignored"       // automatic mail (auto-reply, bounce, list)
+	OutcomeUnprocessable = "unprocessable" // could not be parsed or applied; kept raw
+)
+
+// Collab is one collaboration. Parties has two entries: index 0 is the
+// starter's party, index 1 the other side.
+type Collab struct {
+	ID        string    `json:"id"`
+	Subject   string    `json:"subject"`
+	State     string    `json:"state"`
+	Owner     string    `json:"owner"` // participant id
+	Created   time.Time `json:"created"`
+	Wrapped   time.Time `json:"wrapped,omitzero"`
+	Turn      int       `json:"turn"`       // number of the current (open) turn
+	TurnParty int       `json:"turn_party"` // index into Parties
+	TurnSince time.Time `json:"turn_since"`
+	Parties   []Party   `json:"parties"`
+	NextPID   int       `json:"next_pid"`   // participant ids are "p1", "p2", …
+	NextDoc   int       `json:"next_doc"`   // document ids are "d1", "d2", …
+	RootMsgID string    `json:"root_msgid"` // Message-ID of the mail that started it
+	// Refs holds the most recent Message-IDs of the collaboration's thread,
+	// oldest first, bounded, for the References of gateway mail.
+	Refs []string `json:"refs,omitempty"`
+}
+
+// Party is one side of a collaboration.
+type Party struct {
+	Name string `json:"name"`
+}
+
+// Participant is a person in a collaboration.
+type Participant struct {
+	ID      string    `json:"id"`
+	Address string    `json:"address"` // lower-case
+	Name    string    `json:"name,omitempty"`
+	Party   int       `json:"party"`
+	Role    string    `json:"role"`
+	Added   time.Time `json:"added"`
+}
+
+// Turn is one numbered turn. A turn that has ended never changes.
+type Turn struct {
+	Number   int          `json:"number"`
+	Party    int          `json:"party"`
+	Started  time.Time    `json:"started"`
+	Ended    time.Time    `json:"ended"`
+	EndedBy  string       `json:"ended_by"` // participant id
+	How      string       `json:"how"`      // "start", "files", "done", "skip", "wrapup"
+	Note     string       `json:"note,omitempty"`
+	Stripped string       `json:"stripped,omitempty"` // quoted text and signature cut from the note
+	MsgID    string       `json:"msgid,omitempty"`
+	Versions []VersionRef `json:"versions,omitempty"`
+}
+
+// VersionRef names one version of one document.
+type VersionRef struct {
+	Doc    string `json:"doc"` // document id
+	Number int    `json:"number"`
+}
+
+// Document is one logical file of a collaboration.
+type Document struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"` // e.g. "contract.docx", from its first version
+	Created time.Time `json:"created"`
+}
+
+// Version is one stored state of a document.
+type Version struct {
+	Doc         string    `json:"doc"`
+	Number      int       `json:"number"`
+	Blob        mail.Blob `json:"blob"`
+	Filename    string    `json:"filename"` // as sent
+	ContentType string    `json:"content_type"`
+	Turn        int       `json:"turn"`
+	Author      string    `json:"author"` // participant id
+	MsgID       string    `json:"msgid,omitempty"`
+	Time        time.Time `json:"time"`
+}
+
+// Draft is a file a party has sent outside the moment it could become a
+// version: a contributor's edit during the party's turn, or any edit out of
+// turn. It becomes a version when a leader of the party ends a turn.
+type Draft struct {
+	Party       int       `json:"party"`
+	Doc         string    `json:"doc,omitempty"` // document id; "" for a new document
+	Name        string    `json:"name"`          // document name (for a new document)
+	Blob        mail.Blob `json:"blob"`
+	Filename    string    `json:"filename"`
+	ContentType string    `json:"content_type"`
+	Author      string    `json:"author"`
+	MsgID       string    `json:"msgid,omitempty"`
+	Time        time.Time `json:"time"`
+}
+
+// Inbound is the audit record of one accepted mail and what became of it.
+type Inbound struct {
+	ID         uint64    `json:"id"`
+	Time       time.Time `json:"time"`
+	Source     string    `json:"source"`
+	EnvFrom    string    `json:"env_from"`
+	Recipients []string  `json:"recipients"`
+	MsgID      string    `json:"msgid,omitempty"`
+	Digest     string    `json:"digest"` // SHA-256 of the raw message
+	Size       int64     `json:"size"`
+	From       string    `json:"from,omitempty"`
+	Subject    string    `json:"subject,omitempty"`
+	Collab     string    `json:"collab,omitempty"`
+	Outcome    string    `json:"outcome"`
+	Detail     string    `json:"detail,omitempty"`
+	Raw        string    `json:"raw,omitempty"` // blob digest of the raw message, when kept
+}
+
+// Outbound is a message in the outbound queue.
+type Outbound struct {
+	ID        uint64        `json:"id"`
+	Collab    string        `json:"collab,omitempty"`
+	Kind      string        `json:"kind"` // "handoff", "confirm", "notice", …
+	Msg       mail.Outgoing `json:"msg"`
+	State     string        `json:"state"` // "queued", "sent", "failed"
+	Attempts  int           `json:"attempts"`
+	NextTry   time.Time     `json:"next_try"`
+	LastError string        `json:"last_error,omitempty"`
+	Created   time.Time     `json:"created"`
+	Done      time.Time     `json:"done,omitzero"`
+}

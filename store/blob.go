@@ -1,0 +1,339 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+
+	"github.com/restic/chunker"
+	"go.etcd.io/bbolt"
+
+	"github.com/turnmail/turnmail/mail"
+)
+
+const (
+	// chunkPol is the chunker's polynomial. It is fixed, not random per
+	// store or run, so that equal content is cut at the same boundaries and
+	// stored once. Changing it would stop new blobs sharing chunks with old
+	// ones. (An irreducible polynomial of degree 53, from restic's tests.)
+	chunkPol = chunker.Pol(0x3DA3358B4DC173)
+
+	minChunk    = 16 << 10
+	maxChunk    = 256 << 10
+	averageBits = 16 // about 64 KiB per chunk
+
+	// flushBytes bounds the new chunk data PutBlob holds in memory and
+	// writes in one transaction: bbolt keeps a transaction's dirty pages in
+	// memory until commit.
+	flushBytes = 4 << 20
+
+	manifestVersion = 1
+)
+
+// chunkRef is one entry of a blob's manifest.
+type chunkRef struct {
+	sum  [sha256.Size]byte
+	size int
+}
+
+// manifest lists a blob's chunks in order.
+type manifest struct {
+	size   int64
+	chunks []chunkRef
+}
+
+// blobWriter is PutBlob's reusable state, kept in Store.writers so that the
+// chunker's read buffer and the chunk buffers are allocated once, not per
+// blob.
+type blobWriter struct {
+	chunker *chunker.Chunker
+	buf     []byte                     // the chunk being cut
+	data    []byte                     // new chunks not yet written
+	pending []pendingChunk             // where in data each new chunk is
+	seen    map[[sha256.Size]byte]bool // digests of pending
+}
+
+type pendingChunk struct {
+	sum    [sha256.Size]byte
+	off, n int
+}
+
+// PutBlob stores the content of r and returns its Blob. Content is cut into
+// chunks while it streams in; chunks already stored are not written again, and
+// new ones are written a few MB per transaction, so memory stays bounded
+// whatever the size. The manifest goes last, in its own transaction. The blob
+// is not referenced by anything yet: reference it before Sweep next runs.
+func (s *Store) PutBlob(r io.Reader) (mail.Blob, error) {
+	w, _ := s.writers.Get().(*blobWriter)
+	if w == nil {
+		w = &blobWriter{
+			chunker: chunker.NewWithBoundaries(nil, chunkPol, minChunk, maxChunk),
+			buf:     make([]byte, 0, maxChunk),
+			seen:    make(map[[sha256.Size]byte]bool),
+		}
+	}
+	defer s.writers.Put(w)
+	w.chunker.ResetWithBoundaries(r, chunkPol, minChunk, maxChunk)
+	w.chunker.SetAverageBits(averageBits) // after Reset, which restores the default
+	w.resetPending()
+
+	h := sha256.New()
+	var m manifest
+	for {
+		c, err := w.chunker.Next(w.buf)
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			return mail.Blob{}, fmt.Errorf("store blob: read content: %w", err)
+		}
+		w.buf = c.Data[:0]
+		h.Write(c.Data)
+		ref := chunkRef{sum: sha256.Sum256(c.Data), size: len(c.Data)}
+		m.chunks = append(m.chunks, ref)
+		m.size += int64(ref.size)
+		if err := s.stageChunk(w, ref.sum, c.Data); err != nil {
+			return mail.Blob{}, fmt.Errorf("store blob: %w", err)
+		}
+	}
+	if err := s.flushChunks(w); err != nil {
+		return mail.Blob{}, fmt.Errorf("store blob: %w", err)
+	}
+	sum := h.Sum(nil)
+	blob := mail.Blob{Digest: hex.EncodeToString(sum), Size: m.size}
+	if ok, err := s.hasBlob(sum); err != nil || ok {
+		return blob, err
+	}
+	err := s.update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketBlobs)
+		if b.Get(sum) != nil {
+			return nil // stored meanwhile by another PutBlob
+		}
+		return b.Put(sum, m.encode())
+	})
+	if err != nil {
+		return mail.Blob{}, fmt.Errorf("store blob %s manifest: %w", blob.Digest, err)
+	}
+	return blob, nil
+}
+
+// stageChunk queues a chunk for writing unless it is stored or queued
+// already, and writes the queue once it holds flushBytes.
+func (s *Store) stageChunk(w *blobWriter, sum [sha256.Size]byte, data []byte) error {
+	if w.seen[sum] {
+		return nil
+	}
+	var stored bool
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		stored = tx.Bucket(bucketChunks).Get(sum[:]) != nil
+		return nil
+	})
+	if err != nil || stored {
+		return err
+	}
+	w.seen[sum] = true
+	w.pending = append(w.pending, pendingChunk{sum: sum, off: len(w.data), n: len(data)})
+	w.data = append(w.data, data...)
+	if len(w.data) < flushBytes {
+		return nil
+	}
+	return s.flushChunks(w)
+}
+
+// flushChunks writes the queued chunks in one transaction.
+func (s *Store) flushChunks(w *blobWriter) error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	err := s.update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketChunks)
+		for i := range w.pending {
+			p := &w.pending[i]
+			if b.Get(p.sum[:]) != nil {
+				continue // stored meanwhile by another PutBlob
+			}
+			// bbolt keeps key and value until commit; both stay put in w
+			// until flushChunks returns.
+			if err := b.Put(p.sum[:], w.data[p.off:p.off+p.n]); err != nil {
+				return fmt.Errorf("chunk %x: %w", p.sum, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write chunks: %w", err)
+	}
+	w.resetPending()
+	return nil
+}
+
+func (w *blobWriter) resetPending() {
+	w.data = w.data[:0]
+	w.pending = w.pending[:0]
+	clear(w.seen)
+}
+
+// HasBlob reports whether the blob with the given digest is stored.
+func (s *Store) HasBlob(digest string) (bool, error) {
+	sum, err := parseDigest(digest)
+	if err != nil {
+		return false, err
+	}
+	return s.hasBlob(sum)
+}
+
+func (s *Store) hasBlob(sum []byte) (bool, error) {
+	var ok bool
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		ok = tx.Bucket(bucketBlobs).Get(sum) != nil
+		return nil
+	})
+	return ok, err
+}
+
+// OpenBlob returns a reader of the blob with the given digest, or ErrNotFound.
+// It reads one chunk at a time, each in a short read transaction, and checks
+// the content against the digest at the end: a mismatch, or a missing chunk,
+// fails the read with ErrCorrupt instead of io.EOF.
+func (s *Store) OpenBlob(digest string) (io.ReadCloser, error) {
+	sum, err := parseDigest(digest)
+	if err != nil {
+		return nil, err
+	}
+	var m manifest
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		data := tx.Bucket(bucketBlobs).Get(sum)
+		if data == nil {
+			return ErrNotFound
+		}
+		return m.decode(data)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open blob %s: %w", digest, err)
+	}
+	return &blobReader{s: s, digest: digest, sum: sum, m: m, h: sha256.New()}, nil
+}
+
+// blobReader streams a blob chunk by chunk.
+type blobReader struct {
+	s      *Store
+	digest string
+	sum    []byte
+	m      manifest
+	next   int    // index of the next chunk to load
+	buf    []byte // a copy of the current chunk
+	unread []byte // what of buf Read has not returned
+	h      hash.Hash
+	err    error // sticky: io.EOF at the verified end
+}
+
+func (r *blobReader) Read(p []byte) (int, error) {
+	for len(r.unread) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		r.err = r.load()
+	}
+	n := copy(p, r.unread)
+	r.unread = r.unread[n:]
+	return n, nil
+}
+
+// load reads the next chunk, or at the end checks the digest.
+func (r *blobReader) load() error {
+	if r.next == len(r.m.chunks) {
+		if !bytes.Equal(r.h.Sum(nil), r.sum) {
+			return fmt.Errorf("read blob %s: content does not match digest: %w", r.digest, ErrCorrupt)
+		}
+		return io.EOF
+	}
+	ref := r.m.chunks[r.next]
+	err := r.s.db.View(func(tx *bbolt.Tx) error {
+		data := tx.Bucket(bucketChunks).Get(ref.sum[:])
+		if len(data) != ref.size || data == nil {
+			return fmt.Errorf("chunk %x: missing or wrong size: %w", ref.sum, ErrCorrupt)
+		}
+		// bbolt's slice is only valid inside the transaction.
+		r.buf = append(r.buf[:0], data...)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read blob %s: %w", r.digest, err)
+	}
+	r.next++
+	r.h.Write(r.buf)
+	r.unread = r.buf
+	return nil
+}
+
+// Close releases the reader; reading afterwards fails.
+func (r *blobReader) Close() error {
+	r.buf, r.unread, r.err = nil, nil, fs.ErrClosed
+	return nil
+}
+
+// parseDigest returns the raw SHA-256 of a lower-case hex digest.
+func parseDigest(digest string) ([]byte, error) {
+	sum, err := hex.DecodeString(digest)
+	if err != nil || len(sum) != sha256.Size {
+		return nil, fmt.Errorf("invalid blob digest %q", digest)
+	}
+	return sum, nil
+}
+
+func (m *manifest) encode() []byte {
+	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(m.chunks)*(sha256.Size+3))
+	b = append(b, manifestVersion)
+	b = binary.AppendUvarint(b, uint64(m.size))
+	b = binary.AppendUvarint(b, uint64(len(m.chunks)))
+	for _, c := range m.chunks {
+		b = append(b, c.sum[:]...)
+		b = binary.AppendUvarint(b, uint64(c.size))
+	}
+	return b
+}
+
+// decode parses an encoded manifest, copying what it keeps.
+func (m *manifest) decode(b []byte) error {
+	errBad := fmt.Errorf("manifest: %w", ErrCorrupt)
+	if len(b) == 0 || b[0] != manifestVersion {
+		return errBad
+	}
+	b = b[1:]
+	uvarint := func() (uint64, bool) {
+		v, n := binary.Uvarint(b)
+		b = b[n:]
+		return v, n > 0
+	}
+	size, ok1 := uvarint()
+	count, ok2 := uvarint()
+	// Each entry takes at least 33 bytes: refuse a count the value cannot hold.
+	if !ok1 || !ok2 || count > uint64(len(b)/(sha256.Size+1)) {
+		return errBad
+	}
+	m.size = int64(size)
+	m.chunks = make([]chunkRef, count)
+	var total uint64
+	for i := range m.chunks {
+		if len(b) < sha256.Size {
+			return errBad
+		}
+		c := &m.chunks[i]
+		copy(c.sum[:], b)
+		b = b[sha256.Size:]
+		n, ok := uvarint()
+		if !ok || n > maxChunk {
+			return errBad
+		}
+		c.size = int(n)
+		total += n
+	}
+	if len(b) != 0 || total != size {
+		return errBad
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/turnmail/turnmail/mail"
+)
+
+// Outbound states.
+const (
+	OutboundQueued = "queued" // waiting for its next attempt
+	OutboundSent   = "sent"   // accepted by the smarthost or written to the outbox folder
+	OutboundFailed = "failed" // given up
+)
+
+// Enqueue adds a message to the outbound queue, assigning o.ID, setting
+// o.State to queued and, when zero, o.NextTry to o.Created. The Update that
+// commits it signals Enqueued.
+func (tx *Tx) Enqueue(o *Outbound) error {
+	b := tx.bucket(bucketOutbox)
+	id, err := b.NextSequence()
+	if err != nil {
+		return fmt.Errorf("enqueue outbound: %w", err)
+	}
+	o.ID = id
+	o.State = OutboundQueued
+	if o.NextTry.IsZero() {
+		o.NextTry = o.Created
+	}
+	if err := putOutbound(tx.tx, o); err != nil {
+		return fmt.Errorf("enqueue outbound %d: %w", id, err)
+	}
+	tx.enqueued = true
+	return nil
+}
+
+// Outbounds calls fn with every outbound message, whatever its state, in
+// ascending ID, stopping at the first error, which it returns.
+func (tx *Tx) Outbounds(fn func(*Outbound) error) error {
+	return scan(tx.bucket(bucketOutbox), nil, fn)
+}
+
+// Outbound returns one outbound message, or ErrNotFound.
+func (s *Store) Outbound(id uint64) (*Outbound, error) {
+	var o *Outbound
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		o, err = get[Outbound](tx.Bucket(bucketOutbox), u64Key(id))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbound %d: %w", id, err)
+	}
+	return o, nil
+}
+
+// Due returns up to limit queued messages whose NextTry is at or before now,
+// ordered by NextTry, then ID. A limit of 0 or less means no limit.
+func (s *Store) Due(now time.Time, limit int) ([]mail.QueuedMail, error) {
+	end := dueKey(now, math.MaxUint64)
+	var due []mail.QueuedMail
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		outbox := tx.Bucket(bucketOutbox)
+		c := tx.Bucket(bucketOutboxDue).Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k, end) <= 0; k, _ = c.Next() {
+			if limit > 0 && len(due) == limit {
+				break
+			}
+			id := binary.BigEndian.Uint64(k[len(k)-8:])
+			o, err := get[Outbound](outbox, u64Key(id))
+			if err != nil {
+				return fmt.Errorf("outbound %d: %w", id, err)
+			}
+			due = append(due, mail.QueuedMail{ID: o.ID, Attempts: o.Attempts, Msg: o.Msg})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("due outbound: %w", err)
+	}
+	return due, nil
+}
+
+// MarkSent records that a queued message was delivered.
+func (s *Store) MarkSent(id uint64, at time.Time) error {
+	return s.mark(id, func(o *Outbound) {
+		o.State = OutboundSent
+		o.Done = at
+	})
+}
+
+// MarkRetry records a failed attempt at a queued message and when to try
+// again.
+func (s *Store) MarkRetry(id uint64, next time.Time, reason string) error {
+	return s.mark(id, func(o *Outbound) {
+		o.Attempts++
+		o.NextTry = next
+		o.LastError = reason
+	})
+}
+
+// MarkFailed records a last failed attempt at a queued message: it is not
+// tried again.
+func (s *Store) MarkFailed(id uint64, at time.Time, reason string) error {
+	return s.mark(id, func(o *Outbound) {
+		o.Attempts++
+		o.State = OutboundFailed
+		o.Done = at
+		o.LastError = reason
+	})
+}
+
+// mark changes a queued message in its own short write transaction. Marking
+// one that is no longer queued is an error: its outcome is already recorded.
+func (s *Store) mark(id uint64, change func(*Outbound)) error {
+	err := s.update(func(tx *bbolt.Tx) error {
+		o, err := get[Outbound](tx.Bucket(bucketOutbox), u64Key(id))
+		if err != nil {
+			return err
+		}
+		if o.State != OutboundQueued {
+			return fmt.Errorf("state is %s, not %s", o.State, OutboundQueued)
+		}
+		if err := tx.Bucket(bucketOutboxDue).Delete(dueKey(o.NextTry, o.ID)); err != nil {
+			return err
+		}
+		change(o)
+		return putOutbound(tx, o)
+	})
+	if err != nil {
+		return fmt.Errorf("mark outbound %d: %w", id, err)
+	}
+	return nil
+}
+
+// putOutbound writes o and, while it is queued, its entry in the due index.
+func putOutbound(tx *bbolt.Tx, o *Outbound) error {
+	if err := put(tx.Bucket(bucketOutbox), u64Key(o.ID), o); err != nil {
+		return err
+	}
+	if o.State != OutboundQueued {
+		return nil
+	}
+	return tx.Bucket(bucketOutboxDue).Put(dueKey(o.NextTry, o.ID), []byte{})
+}
+
+// dueKey is the due index's key: NextTry, then ID.
+func dueKey(next time.Time, id uint64) []byte {
+	return binary.BigEndian.AppendUint64(appendTime(make([]byte, 0, 20), next), id)
+}

@@ -1,0 +1,261 @@
+// Package store is turnmail's persistence: one bbolt file holding the
+// collaboration model, content-addressed blobs, the Message-ID index, the audit
+// of inbound mail, the outbound queue and the scheduler's markers.
+//
+// # On-disk layout
+//
+// Buckets, with their keys and values (0x00 is a literal zero byte separating
+// the parts of a compound key; cids never contain one):
+//
+//	meta          "schema" → schema version, uint32
+//	collabs       cid → Collab
+//	participants  cid 0x00 pid → Participant
+//	turns         cid 0x00 turn → Turn
+//	documents     cid 0x00 doc → Document
+//	versions      cid 0x00 doc n → Version
+//	drafts        cid 0x00 party 'd' doc → Draft       (draft of an existing document)
+//	              cid 0x00 party 'n' name → Draft      (draft of a new document)
+//	msgids        Message-ID without <> → {cid, dir}   (dir "in" or "out")
+//	inbound       id → Inbound                         (id from the bucket's sequence)
+//	outbox        id → Outbound                        (id from the bucket's sequence)
+//	outboxdue     next try, id → empty                 (index of the queued Outbounds)
+//	marks         key → {at}
+//	blobs         SHA-256 → manifest
+//	chunks        SHA-256 → chunk bytes
+//	imap          account 0x00 mailbox → UIDVALIDITY, last UID (owned by the IMAP poller)
+//
+// Numbers in keys are big-endian so that bbolt's byte order is numeric order:
+// turn, party and version numbers as uint32; participant and document ids
+// ("p7", "d3") as the uint32 of their number, so p2 sorts before p10; inbound
+// and outbound ids as uint64. A time in a key is its Unix seconds as a uint64
+// with the sign bit flipped (so times before 1970 still sort first) followed by
+// its nanoseconds as a uint32. Digests in keys are the 32 raw bytes.
+//
+// Values of the model buckets are one byte, the schema version the record was
+// written under, followed by the record's JSON. A chunk's value is its bytes.
+// A blob manifest is compact binary: a version byte (1), the blob's size as a
+// uvarint, the chunk count as a uvarint, then per chunk its 32-byte SHA-256 and
+// its length as a uvarint.
+//
+// # Blobs
+//
+// PutBlob cuts content into content-defined chunks (Rabin fingerprints with a
+// fixed polynomial, 16 KiB to 256 KiB, about 64 KiB on average) as it streams
+// in, so equal stretches of two files, even shifted, are stored once. Chunks
+// are written in transactions of a few MB, then the manifest in its own: a
+// crash in between leaves chunks, or a manifest, that nothing references, and
+// Sweep removes them.
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/turnmail/turnmail/mail"
+)
+
+// schemaVersion is the layout this code reads and writes. Open refuses a file
+// with a newer one; an older one would be migrated there.
+const schemaVersion = 1
+
+// defaultTimeout is how long Open waits for the file lock when Options leaves
+// it zero: bbolt itself would wait forever.
+const defaultTimeout = 2 * time.Second
+
+var (
+	// ErrNotFound is returned when a record does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrLocked is returned by Open when another process holds the file.
+	ErrLocked = errors.New("store: database in use by another process")
+	// ErrNewerSchema is returned by Open for a file written by a newer turnmail.
+	ErrNewerSchema = errors.New("store: database written by a newer turnmail")
+	// ErrCorrupt is returned when stored data does not match its digest or
+	// its manifest.
+	ErrCorrupt = errors.New("store: corrupt data")
+)
+
+var (
+	bucketMeta         = []byte("meta")
+	bucketCollabs      = []byte("collabs")
+	bucketParticipants = []byte("participants")
+	bucketTurns        = []byte("turns")
+	bucketDocuments    = []byte("documents")
+	bucketVersions     = []byte("versions")
+	bucketDrafts       = []byte("drafts")
+	bucketBlobs        = []byte("blobs")
+	bucketChunks       = []byte("chunks")
+	bucketMsgIDs       = []byte("msgids")
+	bucketInbound      = []byte("inbound")
+	bucketOutbox       = []byte("outbox")
+	bucketOutboxDue    = []byte("outboxdue")
+	bucketMarks        = []byte("marks")
+	bucketIMAP         = []byte("imap")
+
+	allBuckets = [][]byte{
+		bucketMeta, bucketCollabs, bucketParticipants, bucketTurns, bucketDocuments,
+		bucketVersions, bucketDrafts, bucketBlobs, bucketChunks, bucketMsgIDs,
+		bucketInbound, bucketOutbox, bucketOutboxDue, bucketMarks, bucketIMAP,
+	}
+
+	keySchema = []byte("schema")
+)
+
+// Options configure Open. A nil *Options is the same as a zero Options.
+type Options struct {
+	// Timeout is how long Open waits for the file lock; 0 means 2s.
+	Timeout time.Duration
+	// ReadOnly opens the file with a shared lock, for inspection while no
+	// writer runs. Every write fails.
+	ReadOnly bool
+	// Fault, when set, is called at the start of every write transaction
+	// (Update, PutBlob's writes, queue marks, Sweep); a non-nil error fails
+	// that transaction. It exists so tests can inject store failures.
+	Fault func() error
+}
+
+// Store is an open turnmail database. It is safe for concurrent use.
+type Store struct {
+	db       *bbolt.DB
+	fault    func() error
+	enqueued chan struct{}
+	writers  sync.Pool // of *blobWriter
+}
+
+var (
+	_ mail.Queue      = (*Store)(nil)
+	_ mail.BlobWriter = (*Store)(nil)
+	_ mail.BlobOpener = (*Store)(nil)
+)
+
+// Open opens the database at path, creating it, its parent directory and its
+// buckets when missing (unless read-only). It fails with ErrLocked when
+// another process holds the file past the timeout, and with ErrNewerSchema
+// for a file written by a newer turnmail.
+func Open(path string, opts *Options) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = defaultTimeout
+	}
+	if !o.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create store directory: %w", err)
+		}
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	} else if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if o.ReadOnly {
+		err = db.View(checkSchema)
+	} else {
+		err = db.Update(initSchema)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &Store{db: db, fault: o.Fault, enqueued: make(chan struct{}, 1)}, nil
+}
+
+// initSchema creates the buckets and records the schema version of a new
+// file, or checks that of an existing one.
+func initSchema(tx *bbolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(keySchema) == nil {
+		return meta.Put(keySchema, binary.BigEndian.AppendUint32(nil, schemaVersion))
+	}
+	return checkSchema(tx)
+}
+
+// checkSchema refuses a file this code cannot read.
+func checkSchema(tx *bbolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return errors.New("not a turnmail store: no meta bucket")
+	}
+	v := meta.Get(keySchema)
+	if len(v) != 4 {
+		return errors.New("not a turnmail store: no schema version")
+	}
+	if n := binary.BigEndian.Uint32(v); n > schemaVersion {
+		return fmt.Errorf("schema version %d, this turnmail reads up to %d: %w", n, schemaVersion, ErrNewerSchema)
+	}
+	for _, name := range allBuckets {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("bucket %s missing", name)
+		}
+	}
+	return nil
+}
+
+// Close closes the database. Readers returned by OpenBlob fail afterwards.
+func (s *Store) Close() error {
+	return s.db.Close()
+}
+
+// Update runs fn in a write transaction, committed when fn returns nil and
+// rolled back otherwise. Only one runs at a time; do not call Update, View or
+// the Store's other methods from inside fn.
+func (s *Store) Update(fn func(tx *Tx) error) error {
+	var enqueued bool
+	err := s.update(func(btx *bbolt.Tx) error {
+		tx := &Tx{tx: btx}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		enqueued = tx.enqueued
+		return nil
+	})
+	if err == nil && enqueued {
+		select {
+		case s.enqueued <- struct{}{}:
+		default:
+		}
+	}
+	return err
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(tx *Tx) error) error {
+	return s.db.View(func(btx *bbolt.Tx) error {
+		return fn(&Tx{tx: btx})
+	})
+}
+
+// Enqueued is signalled after every committed Update that called Enqueue, so
+// the outbound worker can wake at once. The channel holds at most one signal:
+// a receiver must drain everything Due when woken.
+func (s *Store) Enqueued() <-chan struct{} {
+	return s.enqueued
+}
+
+// update is every write transaction of the store: it gives Options.Fault its
+// chance to fail the transaction first.
+func (s *Store) update(fn func(tx *bbolt.Tx) error) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		if s.fault != nil {
+			if err := s.fault(); err != nil {
+				return fmt.Errorf("injected fault: %w", err)
+			}
+		}
+		return fn(tx)
+	})
+}

@@ -1,0 +1,377 @@
+package mail
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// ServerConfig configures the inbound SMTP server. Zero fields take the
+// defaults given with them.
+type ServerConfig struct {
+	Listen          string        // informational: the listener is passed to Serve
+	Hostname        string        // greeting and EHLO name; default: the gateway domain
+	MaxMessageBytes int64         // beyond it: 552 5.3.4; 0 means no limit
+	MaxRecipients   int           // beyond it: 452 4.5.3; default 50
+	ReadTimeout     time.Duration // per command, and for the whole DATA body (go-smtp #196); default 10 min
+	WriteTimeout    time.Duration // per reply; default 1 min
+	SpoolDir        string        // where bodies are spooled; "" is os.TempDir()
+}
+
+// Defaults for ServerConfig.
+const (
+	DefaultMaxRecipients = 50
+	DefaultReadTimeout   = 10 * time.Minute
+	DefaultWriteTimeout  = time.Minute
+)
+
+// Server is the inbound SMTP server: it accepts mail for the gateway's domain
+// only, spools each message and hands it to a Deliverer, answering 250 only
+// once the Deliverer has made it durable.
+type Server struct {
+	cfg     ServerConfig
+	tagger  *Tagger
+	deliver Deliverer
+	log     *slog.Logger
+	smtp    *smtp.Server
+
+	// hard is handed to every delivery and cancelled only when Shutdown runs
+	// out of time: a client hanging up mid-commit must not undo a message
+	// once received.
+	hard   context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	draining bool                      // Shutdown has begun
+	conns    map[*trackedConn]struct{} // open connections
+}
+
+// NewServer returns a Server delivering to d. A nil log discards.
+func NewServer(cfg ServerConfig, tagger *Tagger, d Deliverer, log *slog.Logger) *Server {
+	if cfg.Hostname == "" {
+		cfg.Hostname = tagger.Domain()
+	}
+	if cfg.MaxRecipients <= 0 {
+		cfg.MaxRecipients = DefaultMaxRecipients
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "smtpd")
+	s := &Server{
+		cfg:     cfg,
+		tagger:  tagger,
+		deliver: d,
+		log:     log,
+		conns:   make(map[*trackedConn]struct{}),
+	}
+	s.hard, s.cancel = context.WithCancel(context.Background())
+
+	srv := smtp.NewServer(&backend{s: s})
+	srv.Domain = cfg.Hostname
+	srv.MaxMessageBytes = cfg.MaxMessageBytes
+	srv.MaxRecipients = cfg.MaxRecipients
+	srv.ReadTimeout = cfg.ReadTimeout
+	srv.WriteTimeout = cfg.WriteTimeout
+	// No AUTH is offered: the gateway receives, it does not relay.
+	srv.AllowInsecureAuth = false
+	srv.EnableSMTPUTF8 = true
+	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	s.smtp = srv
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown, and then returns nil.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
+		ln.Close()
+		return nil
+	}
+	s.log.Info("smtp listening", "addr", ln.Addr().String())
+	return s.smtp.Serve(&listener{Listener: ln, s: s})
+}
+
+// Shutdown stops accepting connections, closes the idle ones, and waits for
+// messages in flight until ctx is done. Then it cancels the deliveries still
+// running, closes every connection and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	var idle []*trackedConn
+	for c := range s.conns {
+		if !c.busy {
+			// Marked under the lock, so that no DATA can start on it.
+			c.closing = true
+			idle = append(idle, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+
+	err := s.smtp.Shutdown(ctx)
+	if err == nil || ctx.Err() == nil {
+		// Either every session ended, or closing a listener failed after
+		// which go-smtp still waited for them.
+		return err
+	}
+	s.log.Warn("smtp shutdown timed out, cancelling deliveries", "err", err)
+	s.cancel()
+	s.smtp.Close()
+	return err
+}
+
+// enterData marks c as receiving a message. It reports false when c is being
+// closed by Shutdown.
+func (s *Server) enterData(c *trackedConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.closing {
+		return false
+	}
+	c.busy = true
+	return true
+}
+
+// exitData marks c idle again. While draining, no further message is taken on
+// it, and its read side is shut so that go-smtp ends the session once the
+// reply is written instead of waiting for the client's next command.
+func (s *Server) exitData(c *trackedConn) {
+	s.mu.Lock()
+	c.busy = false
+	draining := s.draining
+	if draining {
+		c.closing = true
+	}
+	s.mu.Unlock()
+	if draining {
+		c.closeRead()
+	}
+}
+
+// listener registers every accepted connection, so that Shutdown can tell
+// the idle ones from those in the middle of a message.
+type listener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	c := &trackedConn{Conn: nc, s: l.s}
+	l.s.mu.Lock()
+	draining := l.s.draining
+	if !draining {
+		l.s.conns[c] = struct{}{}
+	}
+	l.s.mu.Unlock()
+	if draining {
+		// Accepted as Shutdown closed the listener: go-smtp sees a closed
+		// connection and drops it.
+		nc.Close()
+	}
+	return c, nil
+}
+
+// trackedConn is a connection known to its Server. busy and closing are
+// guarded by the Server's mutex.
+type trackedConn struct {
+	net.Conn
+	s       *Server
+	busy    bool // receiving a message
+	closing bool // no further message may start
+}
+
+func (c *trackedConn) Close() error {
+	c.s.mu.Lock()
+	delete(c.s.conns, c)
+	c.s.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// closeRead shuts the read side, so that the session ends at its next
+// command after its last reply is written.
+func (c *trackedConn) closeRead() {
+	if cr, ok := c.Conn.(interface{ CloseRead() error }); ok {
+		cr.CloseRead()
+		return
+	}
+	c.Close()
+}
+
+// hangUp writes reply on the connection itself and closes it, and returns
+// reply for Data to return (go-smtp's own write of it then fails quietly).
+// go-smtp would answer and read on, but after a DATA that broke off the rest
+// of the body may still be coming and would be read as commands. go-smtp
+// flushes every reply, so nothing of its own is pending here.
+func (c *trackedConn) hangUp(reply *smtp.SMTPError) *smtp.SMTPError {
+	c.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	ec := reply.EnhancedCode
+	fmt.Fprintf(c.Conn, "%d %d.%d.%d %s\r\n", reply.Code, ec[0], ec[1], ec[2], reply.Message)
+	c.Close()
+	return reply
+}
+
+type backend struct{ s *Server }
+
+var (
+	_ smtp.Backend = (*backend)(nil)
+	_ smtp.Session = (*session)(nil)
+)
+
+// NewSession runs at EHLO or HELO; go-smtp makes one session per connection.
+func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	// Serve hands go-smtp only trackedConns.
+	tc := c.Conn().(*trackedConn)
+	id := newSessionID()
+	log := b.s.log.With("session", id, "remote", tc.RemoteAddr().String())
+	log.Info("smtp session", "helo", c.Hostname())
+	return &session{s: b.s, conn: tc, id: id, log: log}, nil
+}
+
+// newSessionID returns 13 random lower-case base32 characters (64 bits).
+func newSessionID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return macEncoding.EncodeToString(b[:])
+}
+
+// session is one SMTP connection's state. go-smtp calls its methods from the
+// connection's goroutine only.
+type session struct {
+	s     *Server
+	conn  *trackedConn
+	id    string
+	log   *slog.Logger
+	from  string   // MAIL FROM, lower-case; "" for the null sender
+	rcpts []string // accepted RCPT TO, lower-case
+}
+
+// Replies. go-smtp honours only a bare *smtp.SMTPError (GOTCHAS): anything
+// else reaches the client as a permanent failure carrying the error's text.
+var (
+	replyNoSuchUser = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such recipient here"}
+	replyTooBig     = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "message too big"}
+	replyTempLocal  = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary local problem, please try again later"}
+	replyTimeout    = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "timeout reading message, closing connection"}
+	replyShutdown   = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "shutting down, please try again later"}
+)
+
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	ss.from = strings.ToLower(from)
+	ss.rcpts = nil
+	ss.log.Debug("smtp mail from", "from", ss.from)
+	return nil
+}
+
+func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	kind, cid, pid := ss.s.tagger.Classify(to)
+	switch kind {
+	case AddrGateway, AddrTagged:
+		ss.rcpts = append(ss.rcpts, strings.ToLower(to))
+		ss.log.Debug("smtp rcpt accepted", "rcpt", to, "kind", kind, "cid", cid, "pid", pid)
+		return nil
+	case AddrForeign:
+		ss.log.Info("smtp rcpt rejected", "rcpt", to, "from", ss.from, "reason", "relaying denied")
+		return &smtp.SMTPError{
+			Code:         550,
+			EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+			Message:      "relaying denied: this gateway only accepts mail for " + ss.s.tagger.Domain(),
+		}
+	default:
+		// A forged or mangled tag gets the same answer as an unknown
+		// mailbox, so the reply tells a forger nothing.
+		reason := "unknown local part"
+		if strings.HasPrefix(strings.ToLower(to), ss.s.tagger.local+"+") {
+			reason = "bad tag"
+		}
+		ss.log.Info("smtp rcpt rejected", "rcpt", to, "from", ss.from, "reason", reason)
+		return replyNoSuchUser
+	}
+}
+
+func (ss *session) Data(r io.Reader) (err error) {
+	if !ss.s.enterData(ss.conn) {
+		return ss.conn.hangUp(replyShutdown)
+	}
+	defer ss.s.exitData(ss.conn)
+	defer func() {
+		if v := recover(); v != nil {
+			ss.log.Error("smtp data panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			io.Copy(io.Discard, r)
+			err = replyTempLocal
+		}
+	}()
+
+	spool, err := NewSpool(ss.s.cfg.SpoolDir, r, ss.s.cfg.MaxMessageBytes)
+	if err != nil {
+		return ss.spoolFailed(r, err)
+	}
+	defer spool.Close()
+
+	env := Envelope{
+		ID:         ss.id,
+		Source:     "smtp",
+		From:       ss.from,
+		Recipients: append([]string(nil), ss.rcpts...),
+		Received:   time.Now(),
+	}
+	if err := ss.s.deliver.Deliver(ss.s.hard, env, spool); err != nil {
+		ss.log.Error("smtp deliver", "err", err, "from", ss.from, "size", spool.Size())
+		return replyTempLocal
+	}
+	ss.log.Info("smtp message accepted", "from", ss.from, "rcpts", len(env.Recipients), "size", spool.Size(), "digest", spool.Digest())
+	return nil
+}
+
+// spoolFailed answers a body that could not be spooled.
+func (ss *session) spoolFailed(r io.Reader, err error) error {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, ErrTooBig) || errors.Is(err, smtp.ErrDataTooLarge):
+		// go-smtp discards the rest of the body itself: r stops at the limit.
+		ss.log.Info("smtp message rejected", "from", ss.from, "reason", "too big", "max_bytes", ss.s.cfg.MaxMessageBytes)
+		return replyTooBig
+	case errors.As(err, &netErr) && netErr.Timeout():
+		ss.log.Info("smtp message rejected", "from", ss.from, "reason", "read timeout", "timeout", ss.s.cfg.ReadTimeout)
+		return ss.conn.hangUp(replyTimeout)
+	default:
+		// The client went away, or the spool could not be written.
+		ss.log.Warn("smtp spool message", "err", err, "from", ss.from)
+		io.Copy(io.Discard, r)
+		return replyTempLocal
+	}
+}
+
+func (ss *session) Reset() {
+	ss.from = ""
+	ss.rcpts = nil
+}
+
+func (ss *session) Logout() error {
+	ss.log.Debug("smtp session end")
+	return nil
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	netmail "net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/turnmail/turnmail/workflow"
+)
+
+// Config is the whole configuration of turnmail, read from one TOML file.
+// Each field's default sits next to it and config.example.toml says the same;
+// a test holds the two together.
+type Config struct {
+	Gateway  GatewayConfig  `toml:"gateway"`
+	SMTP     SMTPConfig     `toml:"smtp"`
+	Outbound OutboundConfig `toml:"outbound"`
+	Policy   PolicyConfig   `toml:"policy"`
+}
+
+// GatewayConfig is the [gateway] section.
+type GatewayConfig struct {
+	// Address is the gateway address: Cc'ing it starts a collaboration, and
+	// tagged reply addresses are made from it (collab+<tag>@domain), so its
+	// local part must not contain '+'. Default "collab@localhost".
+	Address string `toml:"address"`
+	// Secret keys the MACs of tagged addresses. Default "": the environment
+	// variable TURNMAIL_SECRET overrides it, and with neither a random secret
+	// is generated into <data_dir>/secret on first start. Changing it
+	// invalidates every reply address already sent.
+	Secret string `toml:"secret"`
+	// DataDir holds the database, the secret, the control socket and, by
+	// default, the outbox. A relative path is taken from the working
+	// directory. Default "./data".
+	DataDir string `toml:"data_dir"`
+}
+
+// SMTPConfig is the [smtp] section: the inbound SMTP server.
+type SMTPConfig struct {
+	// Listen is the host:port the SMTP server listens on. Default
+	// "127.0.0.1:2525".
+	Listen string `toml:"listen"`
+	// MaxMessageBytes is the largest message accepted; bigger ones get
+	// 552 5.3.4. Default 52428800 (50 MiB).
+	MaxMessageBytes int64 `toml:"max_message_bytes"`
+}
+
+// Outbound delivery modes.
+const (
+	OutboundFile = "file" // write .eml files to Dir
+	OutboundSMTP = "smtp" // relay through Smarthost
+)
+
+// OutboundConfig is the [outbound] section: how gateway mail leaves.
+type OutboundConfig struct {
+	// Mode is "file" (write each message as an .eml file to Dir) or "smtp"
+	// (relay through Smarthost). Default "file".
+	Mode string `toml:"mode"`
+	// Dir is where mode "file" writes. A relative path is taken from the
+	// working directory. Default "<data_dir>/outbox".
+	Dir string `toml:"dir"`
+	// Smarthost is the host:port of the relay for mode "smtp", required there.
+	Smarthost string `toml:"smarthost"`
+	// Username and Password authenticate to the smarthost (AUTH PLAIN);
+	// empty means no authentication. The environment variable
+	// TURNMAIL_SMTP_PASSWORD overrides Password.
+	Username string `toml:"username"`
+	Password string `toml:"password"`
+	// StartTLS requires STARTTLS with a verified certificate before
+	// anything is sent to the smarthost. Default true.
+	StartTLS bool `toml:"starttls"`
+}
+
+// PolicyConfig is the [policy] section.
+type PolicyConfig struct {
+	// OutOfTurn says what becomes of a file sent by a party that does not
+	// hold the turn: "accept" keeps it as the party's draft for its next
+	// turn, "reject" refuses it; the sender is told either way. Default
+	// "accept".
+	OutOfTurn string `toml:"out_of_turn"`
+}
+
+// defaultConfig returns the configuration of a missing file, before
+// LoadConfig resolves paths.
+func defaultConfig() *Config {
+	return &Config{
+		Gateway: GatewayConfig{
+			Address: "collab@localhost",
+			DataDir: "./data",
+		},
+		SMTP: SMTPConfig{
+			Listen:          "127.0.0.1:2525",
+			MaxMessageBytes: 50 << 20,
+		},
+		Outbound: OutboundConfig{
+			Mode:     OutboundFile,
+			StartTLS: true,
+		},
+		Policy: PolicyConfig{
+			OutOfTurn: workflow.OutOfTurnAccept,
+		},
+	}
+}
+
+// LoadConfig reads the configuration file at path over the defaults; path ""
+// means no file, just the defaults. Unknown keys are an error. Relative
+// directories are made absolute against the working directory, so the result
+// does not change meaning if the process changes directory.
+func LoadConfig(path string) (*Config, error) {
+	cfg := defaultConfig()
+	if path != "" {
+		md, err := toml.DecodeFile(path, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("read config %s: %w", path, err)
+		}
+		if undecoded := md.Undecoded(); len(undecoded) > 0 {
+			keys := make([]string, len(undecoded))
+			for i, k := range undecoded {
+				keys[i] = k.String()
+			}
+			return nil, fmt.Errorf("read config %s: unknown key %s", path, strings.Join(keys, ", "))
+		}
+	}
+	if p := os.Getenv("TURNMAIL_SMTP_PASSWORD"); p != "" {
+		cfg.Outbound.Password = p
+	}
+	if err := cfg.resolve(); err != nil {
+		if path == "" {
+			return nil, fmt.Errorf("default config: %w", err)
+		}
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// resolve validates cfg and fills in what derives from other fields.
+func (cfg *Config) resolve() error {
+	if err := checkGatewayAddress(cfg.Gateway.Address); err != nil {
+		return err
+	}
+	if cfg.Gateway.DataDir == "" {
+		return errors.New("gateway.data_dir is empty")
+	}
+	dataDir, err := filepath.Abs(cfg.Gateway.DataDir)
+	if err != nil {
+		return fmt.Errorf("gateway.data_dir: %w", err)
+	}
+	cfg.Gateway.DataDir = dataDir
+
+	if _, _, err := net.SplitHostPort(cfg.SMTP.Listen); err != nil {
+		return fmt.Errorf("smtp.listen %q: want host:port: %w", cfg.SMTP.Listen, err)
+	}
+	if cfg.SMTP.MaxMessageBytes <= 0 {
+		return fmt.Errorf("smtp.max_message_bytes is %d: must be positive", cfg.SMTP.MaxMessageBytes)
+	}
+
+	switch cfg.Outbound.Mode {
+	case OutboundFile:
+	case OutboundSMTP:
+		if cfg.Outbound.Smarthost == "" {
+			return errors.New(`outbound.smarthost is required with outbound.mode "smtp"`)
+		}
+	default:
+		return fmt.Errorf(`outbound.mode %q: want "file" or "smtp"`, cfg.Outbound.Mode)
+	}
+	if cfg.Outbound.Smarthost != "" {
+		if _, _, err := net.SplitHostPort(cfg.Outbound.Smarthost); err != nil {
+			return fmt.Errorf("outbound.smarthost %q: want host:port: %w", cfg.Outbound.Smarthost, err)
+		}
+	}
+	if cfg.Outbound.Dir == "" {
+		cfg.Outbound.Dir = filepath.Join(dataDir, "outbox")
+	} else if cfg.Outbound.Dir, err = filepath.Abs(cfg.Outbound.Dir); err != nil {
+		return fmt.Errorf("outbound.dir: %w", err)
+	}
+
+	switch cfg.Policy.OutOfTurn {
+	case workflow.OutOfTurnAccept, workflow.OutOfTurnReject:
+	default:
+		return fmt.Errorf(`policy.out_of_turn %q: want "accept" or "reject"`, cfg.Policy.OutOfTurn)
+	}
+	return nil
+}
+
+// checkGatewayAddress accepts a bare address (no display name, no angle
+// brackets) whose local part can take a "+tag".
+func checkGatewayAddress(s string) error {
+	a, err := netmail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return fmt.Errorf("gateway.address %q: want a bare address like collab@gw.example", s)
+	}
+	local := s[:strings.LastIndexByte(s, '@')]
+	if strings.Contains(local, "+") {
+		return fmt.Errorf("gateway.address %q: the local part must not contain '+', tagged reply addresses add it", s)
+	}
+	return nil
+}

@@ -67,36 +67,33 @@ func MatchDocuments(filenames []string, docs []Doc, partyNames []string) []strin
 	// to the one .docx of the collaboration when nothing else could be meant.
 	docsByExt := make(map[string][]int)
 	for i, d := range docs {
-		if _, ext := splitExt(d.Name); ext != "" {
-			ext = strings.ToLower(ext)
+		// A name without an extension says nothing about what kind of file it is.
+		if ext := lowerExt(d.Name); ext != "" {
 			docsByExt[ext] = append(docsByExt[ext], i)
 		}
 	}
 	unmatchedByExt := make(map[string]int)
 	for j, fn := range filenames {
 		if ids[j] == "" {
-			_, ext := splitExt(fn)
-			unmatchedByExt[strings.ToLower(ext)]++
+			unmatchedByExt[lowerExt(fn)]++
 		}
 	}
 	for j, fn := range filenames {
-		if ids[j] != "" {
+		ext := lowerExt(fn)
+		if ids[j] != "" || ext == "" || unmatchedByExt[ext] != 1 || len(docsByExt[ext]) != 1 {
 			continue
 		}
-		_, ext := splitExt(fn)
-		// A name without an extension says nothing about what kind of file it is.
-		ext = strings.ToLower(ext)
-		if ext == "" || unmatchedByExt[ext] != 1 || len(docsByExt[ext]) != 1 {
-			continue
+		if d := docs[docsByExt[ext][0]]; !claimed[d.ID] {
+			ids[j] = d.ID
+			claimed[d.ID] = true
 		}
-		d := docs[docsByExt[ext][0]]
-		if claimed[d.ID] {
-			continue
-		}
-		ids[j] = d.ID
-		claimed[d.ID] = true
 	}
 	return ids
+}
+
+func lowerExt(name string) string {
+	_, ext := splitExt(strings.TrimSpace(name))
+	return strings.ToLower(ext)
 }
 
 // pickCandidate chooses among the documents (indexes into docs) whose key
@@ -151,10 +148,9 @@ var compoundExts = []string{".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst"}
 // "report 2.1" and "notes v2.1" have none; a leading dot starts a dotfile's
 // name, not an extension.
 func splitExt(name string) (stem, ext string) {
-	lower := strings.ToLower(name)
 	for _, ce := range compoundExts {
-		if len(name) > len(ce) && strings.HasSuffix(lower, ce) {
-			return name[:len(name)-len(ce)], name[len(name)-len(ce):]
+		if i := len(name) - len(ce); i > 0 && strings.EqualFold(name[i:], ce) {
+			return name[:i], name[i:]
 		}
 	}
 	i := strings.LastIndexByte(name, '.')
@@ -424,9 +420,13 @@ func markerLen(toks []token, i int, atStart bool, parties [][]string) int {
 	if n := partyLen(toks, i, parties); n > 0 {
 		return n
 	}
-	// "contract with AXE comments": the joining word goes with the marker.
-	if connectors[w] && i+1 < len(toks) && markerLen(toks, i+1, false, parties) > 0 {
-		return 1
+	// "contract with AXE comments": joining words go with the marker.
+	j := i
+	for j < len(toks) && connectors[toks[j].word] {
+		j++
+	}
+	if j > i && j < len(toks) && markerLen(toks, j, false, parties) > 0 {
+		return j - i
 	}
 	return 0
 }

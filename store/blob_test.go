@@ -1,0 +1,347 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"testing/iotest"
+
+	"go.etcd.io/bbolt"
+)
+
+// genReader yields n pseudo-random bytes from a seed without holding them,
+// calling tick (when set) about every MiB.
+type genReader struct {
+	rng  *rand.ChaCha8
+	left int64
+	read int64
+	tick func()
+}
+
+func newGen(seed uint64, n int64) *genReader {
+	var s [32]byte
+	s[0] = byte(seed)
+	s[1] = byte(seed >> 8)
+	s[2] = byte(seed >> 16)
+	return &genReader{rng: rand.NewChaCha8(s), left: n}
+}
+
+func (g *genReader) Read(p []byte) (int, error) {
+	if g.left == 0 {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), g.left)]
+	g.rng.Read(p)
+	if g.tick != nil && (g.read+int64(len(p)))>>20 != g.read>>20 {
+		g.tick()
+	}
+	g.left -= int64(len(p))
+	g.read += int64(len(p))
+	return len(p), nil
+}
+
+func randomBytes(seed uint64, n int) []byte {
+	b, err := io.ReadAll(newGen(seed, int64(n)))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// chunkStats returns how many chunks are stored and their total size.
+func chunkStats(t testing.TB, s *Store) (n int, size int64) {
+	t.Helper()
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketChunks).ForEach(func(_, v []byte) error {
+			n++
+			size += int64(len(v))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, size
+}
+
+func countChunks(t testing.TB, s *Store) int {
+	n, _ := chunkStats(t, s)
+	return n
+}
+
+func readBlob(s *Store, digest string) ([]byte, error) {
+	r, err := s.OpenBlob(digest)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+func TestChunkPolynomial(t *testing.T) {
+	if !chunkPol.Irreducible() {
+		t.Errorf("chunk polynomial %v is not irreducible", chunkPol)
+	}
+}
+
+func TestBlobRoundTrip(t *testing.T) {
+	s, _ := openTest(t, nil)
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"empty", nil},
+		{"tiny", []byte("hello, world\n")},
+		{"3MB", randomBytes(1, 3<<20)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sum := sha256.Sum256(tc.data)
+			digest := hex.EncodeToString(sum[:])
+			if ok, err := s.HasBlob(digest); err != nil || ok {
+				t.Fatalf("HasBlob before PutBlob: %v, %v", ok, err)
+			}
+			blob, err := s.PutBlob(bytes.NewReader(tc.data))
+			if err != nil {
+				t.Fatalf("put: %v", err)
+			}
+			if blob.Digest != digest || blob.Size != int64(len(tc.data)) {
+				t.Errorf("blob %+v, want digest %s size %d", blob, digest, len(tc.data))
+			}
+			if ok, err := s.HasBlob(digest); err != nil || !ok {
+				t.Errorf("HasBlob: %v, %v", ok, err)
+			}
+			got, err := readBlob(s, digest)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if !bytes.Equal(got, tc.data) {
+				t.Errorf("read %d bytes, want the %d put", len(got), len(tc.data))
+			}
+
+			// The same content again stores nothing new.
+			before, _ := chunkStats(t, s)
+			again, err := s.PutBlob(bytes.NewReader(tc.data))
+			if err != nil || again != blob {
+				t.Errorf("second put: %+v, %v", again, err)
+			}
+			if after, _ := chunkStats(t, s); after != before {
+				t.Errorf("second put: %d chunks, was %d", after, before)
+			}
+		})
+	}
+}
+
+func TestBlobChunkSizes(t *testing.T) {
+	s, _ := openTest(t, nil)
+	// The fingerprint of zeros is zero, a cut, so zeros are cut at the
+	// minimum size: equal chunks, stored once even within one blob.
+	if _, err := s.PutBlob(bytes.NewReader(make([]byte, 40*minChunk+100))); err != nil {
+		t.Fatal(err)
+	}
+	if n, size := chunkStats(t, s); n != 2 || size != minChunk+100 {
+		t.Errorf("zeros: %d chunks of %d bytes, want 2 of %d", n, size, minChunk+100)
+	}
+
+	blob, err := s.PutBlob(newGen(2, 4<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, _ := parseDigest(blob.Digest)
+	var m manifest
+	err = s.db.View(func(tx *bbolt.Tx) error { return m.decode(tx.Bucket(bucketBlobs).Get(sum)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range m.chunks {
+		if c.size > maxChunk || c.size < minChunk && i != len(m.chunks)-1 {
+			t.Errorf("chunk %d of %d bytes", i, c.size)
+		}
+	}
+	// About 64 KiB on average: 4 MiB should make tens of chunks.
+	if n := len(m.chunks); n < 24 || n > 160 {
+		t.Errorf("4 MiB cut into %d chunks", n)
+	}
+}
+
+func TestBlobDedupe(t *testing.T) {
+	s, _ := openTest(t, nil)
+	const size = 5 << 20
+	a := randomBytes(3, size)
+	b := append(append(append([]byte(nil), a[:size/2]...), randomBytes(4, 100)...), a[size/2:]...)
+	for _, data := range [][]byte{a, b} {
+		if _, err := s.PutBlob(bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, stored := chunkStats(t, s)
+	// The insertion changes one or two chunks around it (at most 2 × 256 KiB).
+	if stored < size || stored > size+2*maxChunk+100 {
+		t.Errorf("two blobs of %d bytes sharing all but 100 stored as %d chunk bytes in %d chunks", size, stored, n)
+	}
+	for _, data := range [][]byte{a, b} {
+		sum := sha256.Sum256(data)
+		got, err := readBlob(s, hex.EncodeToString(sum[:]))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("read back: %d bytes, %v", len(got), err)
+		}
+	}
+}
+
+func TestBlobCorrupt(t *testing.T) {
+	data := randomBytes(5, 1<<20)
+	for _, tc := range []struct {
+		name   string
+		damage func(b *bbolt.Bucket, k, v []byte) error
+	}{
+		{"flipped byte", func(b *bbolt.Bucket, k, v []byte) error {
+			v = bytes.Clone(v)
+			v[len(v)/2] ^= 1
+			return b.Put(k, v)
+		}},
+		{"truncated", func(b *bbolt.Bucket, k, v []byte) error { return b.Put(k, bytes.Clone(v[:len(v)-1])) }},
+		{"missing", func(b *bbolt.Bucket, k, _ []byte) error { return b.Delete(k) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := openTest(t, nil)
+			blob, err := s.PutBlob(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.db.Update(func(tx *bbolt.Tx) error {
+				b := tx.Bucket(bucketChunks)
+				k, v := b.Cursor().First()
+				return tc.damage(b, bytes.Clone(k), v)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := readBlob(s, blob.Digest); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("read: got %v, want ErrCorrupt", err)
+			}
+		})
+	}
+}
+
+func TestOpenBlobErrors(t *testing.T) {
+	s, _ := openTest(t, nil)
+	missing := hex.EncodeToString(make([]byte, sha256.Size))
+	if _, err := s.OpenBlob(missing); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing blob: got %v, want ErrNotFound", err)
+	}
+	for _, d := range []string{"", "xyz", "abcd"} {
+		if _, err := s.OpenBlob(d); err == nil {
+			t.Errorf("OpenBlob(%q) succeeded", d)
+		}
+		if _, err := s.HasBlob(d); err == nil {
+			t.Errorf("HasBlob(%q) succeeded", d)
+		}
+	}
+	blob, err := s.PutBlob(bytes.NewReader([]byte("content")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.OpenBlob(blob.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if _, err := r.Read(make([]byte, 10)); err == nil {
+		t.Error("read after close succeeded")
+	}
+	errRead := errors.New("read failed")
+	if _, err := s.PutBlob(io.MultiReader(bytes.NewReader([]byte("x")), iotest.ErrReader(errRead))); !errors.Is(err, errRead) {
+		t.Errorf("PutBlob of a failing reader: got %v", err)
+	}
+}
+
+// peakHeap runs fn and returns by how much HeapInuse grew above the level
+// before it, at its highest among the samples sample takes.
+func peakHeap(fn func(sample func())) uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapInuse, ms.HeapInuse
+	sample := func() {
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapInuse)
+	}
+	fn(sample)
+	sample()
+	return peak - base
+}
+
+func TestPutBlobMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 64 MB")
+	}
+	s, _ := openTest(t, nil)
+	const size = 64 << 20
+	// Collect garbage early, so that the heap measures what PutBlob holds
+	// rather than how far the collector lets garbage pile up.
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	var err error
+	grew := peakHeap(func(sample func()) {
+		g := newGen(6, size)
+		g.tick = sample
+		_, err = s.PutBlob(g)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("PutBlob of %d MiB: heap in use grew by at most %.1f MiB", size>>20, float64(grew)/(1<<20))
+	// Holding the blob would take 64 MiB. What it does take is the chunks of
+	// one write transaction, about as much again for the pages bbolt
+	// allocates at commit, and up to three times that when new chunks land
+	// in leaves beside stored ones, which bbolt then rewrites.
+	if grew > 48<<20 {
+		t.Errorf("heap in use grew by %d MiB putting a %d MiB blob", grew>>20, size>>20)
+	}
+}
+
+func BenchmarkPutBlob(b *testing.B) {
+	for _, size := range []int64{200 << 10, 10 << 20} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			s, _ := openTest(b, nil)
+			b.SetBytes(size)
+			b.ReportAllocs()
+			seed := uint64(0)
+			for b.Loop() {
+				// Fresh content each time: stored content would only be hashed.
+				seed++
+				if _, err := s.PutBlob(newGen(seed, size)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkPutBlob100MB(b *testing.B) {
+	const size = 100 << 20
+	s, _ := openTest(b, nil)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	var peak uint64
+	seed := uint64(0)
+	for b.Loop() {
+		seed++
+		var err error
+		grew := peakHeap(func(sample func()) {
+			g := newGen(seed, size)
+			g.tick = sample
+			_, err = s.PutBlob(g)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		peak = max(peak, grew)
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+}

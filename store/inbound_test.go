@@ -1,0 +1,130 @@
+package store
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func TestMsgIDs(t *testing.T) {
+	s, _ := openTest(t, nil)
+	update(t, s, func(tx *Tx) error {
+		if err := tx.PutMsgID("a1@acme.com", "k7p2qz", DirIn); err != nil {
+			return err
+		}
+		return tx.PutMsgID("<g1@gw.example>", "k7p2qz", DirOut)
+	})
+	view(t, s, func(tx *Tx) error {
+		for _, tc := range []struct{ id, cid, dir string }{
+			{"a1@acme.com", "k7p2qz", DirIn},
+			{"<a1@acme.com>", "k7p2qz", DirIn},
+			{"g1@gw.example", "k7p2qz", DirOut},
+		} {
+			cid, dir, err := tx.MsgID(tc.id)
+			if err != nil || cid != tc.cid || dir != tc.dir {
+				t.Errorf("MsgID(%q) = %q, %q, %v; want %q, %q", tc.id, cid, dir, err, tc.cid, tc.dir)
+			}
+		}
+		// Message-IDs are case-sensitive.
+		if _, _, err := tx.MsgID("A1@acme.com"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("MsgID of an unknown id: got %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	for _, tc := range []struct{ id, dir string }{{"", DirIn}, {"<>", DirIn}, {"x@y", "sideways"}} {
+		if err := s.Update(func(tx *Tx) error { return tx.PutMsgID(tc.id, "abc", tc.dir) }); err == nil {
+			t.Errorf("PutMsgID(%q, %q) succeeded", tc.id, tc.dir)
+		}
+	}
+}
+
+func TestInbound(t *testing.T) {
+	s, _ := openTest(t, nil)
+	in := &Inbound{
+		Time: day(1), Source: "smtp", EnvFrom: "alice@acme.com", Recipients: []string{"collab@gw.example"},
+		MsgID: "a1@acme.com", Digest: "ff", Size: 1234, From: "alice@acme.com", Subject: "Contract",
+		Collab: "k7p2qz", Outcome: OutcomeStarted, Raw: "ff",
+	}
+	update(t, s, func(tx *Tx) error {
+		for _, x := range []*Inbound{in, {Outcome: OutcomeIgnored}, {Outcome: OutcomeUnprocessable}} {
+			if err := tx.AddInbound(x); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if in.ID != 1 {
+		t.Errorf("first id %d, want 1", in.ID)
+	}
+	update(t, s, func(tx *Tx) error {
+		return tx.PutInbound(&Inbound{ID: 3, Outcome: OutcomeTurn, Detail: "reprocessed"})
+	})
+	if err := s.Update(func(tx *Tx) error { return tx.PutInbound(&Inbound{ID: 9}) }); !errors.Is(err, ErrNotFound) {
+		t.Errorf("PutInbound of an unknown id: got %v, want ErrNotFound", err)
+	}
+	view(t, s, func(tx *Tx) error {
+		got, err := tx.Inbound(1)
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(got, in) {
+			t.Errorf("round trip:\n got %+v\nwant %+v", got, in)
+		}
+		if _, err := tx.Inbound(9); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Inbound(9): got %v, want ErrNotFound", err)
+		}
+		var outcomes []string
+		err = tx.Inbounds(func(in *Inbound) error {
+			outcomes = append(outcomes, in.Outcome)
+			return nil
+		})
+		checkIDs(t, "Inbounds", outcomes, []string{OutcomeStarted, OutcomeIgnored, OutcomeTurn})
+		return err
+	})
+
+	errStop := errors.New("stop")
+	n := 0
+	err := s.View(func(tx *Tx) error {
+		return tx.Inbounds(func(*Inbound) error { n++; return errStop })
+	})
+	if !errors.Is(err, errStop) || n != 1 {
+		t.Errorf("Inbounds after an error from fn: %d calls, %v", n, err)
+	}
+}
+
+func TestMarkOnce(t *testing.T) {
+	s, _ := openTest(t, nil)
+	mark := func(key string) bool {
+		t.Helper()
+		var first bool
+		update(t, s, func(tx *Tx) error {
+			var err error
+			first, err = tx.MarkOnce(key, day(1))
+			return err
+		})
+		return first
+	}
+	if !mark("summary/alice@acme.com/2025-W10") {
+		t.Error("first mark: not first")
+	}
+	if mark("summary/alice@acme.com/2025-W10") {
+		t.Error("second mark: first again")
+	}
+	if !mark("summary/alice@acme.com/2025-W11") {
+		t.Error("other key: not first")
+	}
+	// A mark set in a failed transaction is not set.
+	errAbort := errors.New("abort")
+	err := s.Update(func(tx *Tx) error {
+		if _, err := tx.MarkOnce("reminder/k7p2qz/3", day(1)); err != nil {
+			return err
+		}
+		return errAbort
+	})
+	if !errors.Is(err, errAbort) {
+		t.Fatal(err)
+	}
+	if !mark("reminder/k7p2qz/3") {
+		t.Error("mark after a rolled back one: not first")
+	}
+}

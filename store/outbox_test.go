@@ -1,0 +1,147 @@
+package store
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/turnmail/turnmail/mail"
+)
+
+func TestOutbox(t *testing.T) {
+	s, _ := openTest(t, nil)
+	t0 := day(1)
+	at := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+
+	// Enqueued is signalled only by a committed Update that enqueued.
+	update(t, s, func(tx *Tx) error { return tx.PutCollab(&Collab{ID: "abc"}) })
+	select {
+	case <-s.Enqueued():
+		t.Error("Update without Enqueue signalled")
+	default:
+	}
+
+	msg := mail.Outgoing{MessageID: "g1@gw.example", Date: t0, Subject: "Your turn", To: mail.Address{Addr: "bob@axe.com"}}
+	first := &Outbound{Collab: "abc", Kind: "handoff", Msg: msg, Created: at(5)}
+	update(t, s, func(tx *Tx) error {
+		for _, o := range []*Outbound{
+			first,                          // id 1, due at 5 (Created)
+			{Created: t0, NextTry: at(3)},  // id 2, due at 3
+			{Created: t0, NextTry: at(5)},  // id 3, due at 5, after id 1
+			{Created: t0, NextTry: at(60)}, // id 4, not due yet
+		} {
+			if err := tx.Enqueue(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	select {
+	case <-s.Enqueued():
+	default:
+		t.Error("Enqueue did not signal")
+	}
+	if first.ID != 1 || first.State != OutboundQueued || !first.NextTry.Equal(at(5)) {
+		t.Errorf("Enqueue set id %d, state %q, next try %v", first.ID, first.State, first.NextTry)
+	}
+
+	due := func(now time.Time, limit int) []uint64 {
+		t.Helper()
+		qs, err := s.Due(now, limit)
+		if err != nil {
+			t.Fatalf("due: %v", err)
+		}
+		var out []uint64
+		for _, q := range qs {
+			out = append(out, q.ID)
+		}
+		return out
+	}
+	checkDue := func(what string, got []uint64, want ...uint64) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: due %v, want %v", what, got, want)
+		}
+	}
+	checkDue("before any", due(at(2), 0))
+	checkDue("at 5", due(at(5), 0), 2, 1, 3)
+	checkDue("limit 2", due(at(5), 2), 2, 1)
+	qs, err := s.Due(at(5), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(qs[1].Msg, msg) {
+		t.Errorf("queued message: got %+v, want %+v", qs[1].Msg, msg)
+	}
+
+	if err := s.MarkRetry(2, at(30), "451 try later"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkSent(1, at(6)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkFailed(3, at(7), "550 no such user"); err != nil {
+		t.Fatal(err)
+	}
+	checkDue("after marks, at 10", due(at(10), 0))
+	checkDue("after marks, at 60", due(at(60), 0), 2, 4)
+	qs, _ = s.Due(at(30), 0)
+	if len(qs) != 1 || qs[0].Attempts != 1 {
+		t.Errorf("retried message: %+v", qs)
+	}
+
+	check := func(id uint64, want Outbound) {
+		t.Helper()
+		o, err := s.Outbound(id)
+		if err != nil {
+			t.Fatalf("outbound %d: %v", id, err)
+		}
+		if o.State != want.State || o.Attempts != want.Attempts || !o.NextTry.Equal(want.NextTry) ||
+			!o.Done.Equal(want.Done) || o.LastError != want.LastError {
+			t.Errorf("outbound %d: got %+v, want %+v", id, o, want)
+		}
+	}
+	check(1, Outbound{State: OutboundSent, NextTry: at(5), Done: at(6)})
+	check(2, Outbound{State: OutboundQueued, Attempts: 1, NextTry: at(30), LastError: "451 try later"})
+	check(3, Outbound{State: OutboundFailed, Attempts: 1, NextTry: at(5), Done: at(7), LastError: "550 no such user"})
+
+	o, err := s.Outbound(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *first
+	want.State, want.Done = OutboundSent, at(6)
+	if !reflect.DeepEqual(*o, want) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", *o, want)
+	}
+
+	if err := s.MarkSent(1, at(8)); err == nil {
+		t.Error("MarkSent of a sent message succeeded")
+	}
+	if err := s.MarkRetry(99, at(8), ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("MarkRetry of an unknown id: got %v, want ErrNotFound", err)
+	}
+	if _, err := s.Outbound(99); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Outbound(99): got %v, want ErrNotFound", err)
+	}
+
+	var states []string
+	view(t, s, func(tx *Tx) error {
+		return tx.Outbounds(func(o *Outbound) error {
+			states = append(states, o.State)
+			return nil
+		})
+	})
+	checkIDs(t, "Outbounds", states, []string{OutboundSent, OutboundQueued, OutboundFailed, OutboundQueued})
+}
+
+func TestOutboxZeroTime(t *testing.T) {
+	// An Outbound without times is due at once, whatever now is.
+	s, _ := openTest(t, nil)
+	update(t, s, func(tx *Tx) error { return tx.Enqueue(&Outbound{}) })
+	qs, err := s.Due(time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), 0)
+	if err != nil || len(qs) != 1 {
+		t.Errorf("due: %v, %v", qs, err)
+	}
+}

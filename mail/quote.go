@@ -120,6 +120,9 @@ var outlookFieldRe = regexp.MustCompile(`(?i)^[\s\p{Zs}*]*(` + strings.Join(slic
 // outlookFieldOf returns the kind of the header block field line l starts
 // with, and false if it starts with none.
 func outlookFieldOf(l string) (outlookField, bool) {
+	if !strings.ContainsAny(l, ":：") {
+		return fieldOther, false // most lines; the regexp is slow to say no
+	}
 	m := outlookFieldRe.FindStringSubmatch(l)
 	if m == nil {
 		return fieldOther, false

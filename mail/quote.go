@@ -58,8 +58,8 @@ var (
 
 	// attrIntroRe starts an attribution that a client wrapped over two or
 	// three lines (Gmail wraps at 78 columns): "On", "Le", "Am", "El", "Em",
-	// "Op", "Il", "Den", "Dnia", "在", a date, or a weekday and a comma.
-	attrIntroRe = regexp.MustCompile(`(?i)^(?:(?:On|At|Le|Am|El|Em|Op|Il|Den|Dnia|W dniu|在)` + reBlank + `|\d|\p{L}{2,12}\.?,)`)
+	// "Op", "Il", "Den", "Dnia", "在", a date, or a weekday, a comma and a day.
+	attrIntroRe = regexp.MustCompile(`(?i)^(?:(?:On|At|Le|Am|El|Em|Op|Il|Den|Dnia|W dniu|在)` + reBlank + `|\d|\p{L}{2,12}\.?,` + reBlank + `*\d)`)
 
 	// sentenceEndRe ends a line of prose, which a wrapped attribution's
 	// first lines never do.
@@ -156,7 +156,8 @@ const (
 //
 // Outlook-style markers (an "-----Original Message-----" banner, a rule
 // followed by a From:/Sent: block, or such a block alone) start the quoted
-// thread: everything from the first of them down is cut. Above that, an
+// thread: everything from the first of them down is cut (a body that starts
+// with one has no new text: it is a bare forward). Above that, an
 // attribution ("On … wrote:") with text before it and no ">" lines after it
 // is cut the same way; otherwise attributions and ">" lines are dropped and
 // the text between them kept, so a bottom-poster keeps the answer below the
@@ -167,17 +168,14 @@ func StripQuote(body string) (reply, rest string) {
 	lines := splitBodyLines(body)
 	kinds := classifyLines(lines)
 
-	end := len(lines)
-	for i, k := range kinds {
-		if k == lineSplit {
-			end = i
-			break
-		}
+	end := slices.Index(kinds, lineSplit)
+	if end < 0 {
+		end = len(lines)
 	}
-	if a := indexKind(kinds[:end], lineAttr); a >= 0 && indexKind(kinds[:a], lineText) >= 0 && indexKind(kinds[a:end], lineQuoted) < 0 {
+	if a := slices.Index(kinds[:end], lineAttr); a >= 0 && slices.Contains(kinds[:a], lineText) && !slices.Contains(kinds[a:end], lineQuoted) {
 		end = a
 	}
-	dropQuoted := indexKind(kinds[:end], lineAttr) >= 0 || countKind(kinds[:end], lineQuoted) >= minQuotedLines
+	dropQuoted := slices.Contains(kinds[:end], lineAttr) || countKind(kinds[:end], lineQuoted) >= minQuotedLines
 
 	kept := make([]string, 0, end)
 	var cut []string
@@ -217,15 +215,6 @@ func joinTrimmed(lines []string) string {
 		lines = lines[:len(lines)-1]
 	}
 	return strings.TrimRightFunc(strings.Join(lines, "\n"), unicode.IsSpace)
-}
-
-func indexKind(kinds []quoteLine, k quoteLine) int {
-	for i, kk := range kinds {
-		if kk == k {
-			return i
-		}
-	}
-	return -1
 }
 
 func countKind(kinds []quoteLine, k quoteLine) int {
@@ -277,43 +266,49 @@ func endsWithColon(l string) bool {
 }
 
 // attributionStart returns the first line of the attribution that line j
-// ends, or -1. A wrapped attribution must start like one ("On", a date…),
-// with no line in it ending a sentence; one on a single line needs a year,
-// time or address, or a quote right below it ("Bob wrote:" + "> …").
+// ends, or -1. A wrapped attribution starts on the nearest line above j (at
+// most two) that starts like one ("On", a date…), with no line in between
+// ending a sentence. One on a single line needs a year, time or address, or a
+// quote right below it ("Bob wrote:" + "> …").
 func attributionStart(lines []string, kinds []quoteLine, j int) int {
-	for s := max(0, j-maxAttrLines+1); s <= j; s++ {
-		if !sameRun(kinds, s, j) {
-			continue
-		}
-		first := attrText(lines[s])
-		if s < j {
-			if !attrIntroRe.MatchString(first) {
-				continue
-			}
-			prose := false
+	if s := wrappedAttrStart(lines, kinds, j); s < j && isAttribution(attrJoin(lines[s:j+1])) {
+		return s
+	}
+	text := attrJoin(lines[j : j+1])
+	if isAttribution(text) ||
+		attrEndRe.MatchString(text) && utf8.RuneCountInString(text) <= maxWeakAttrLen && nextIsQuoted(kinds, j) {
+		return j
+	}
+	return -1
+}
+
+// wrappedAttrStart returns where an attribution ending on line j would start
+// if a client wrapped it, or j.
+func wrappedAttrStart(lines []string, kinds []quoteLine, j int) int {
+	for s := j; s >= 0 && s > j-maxAttrLines && sameRun(kinds, s, j); s-- {
+		if attrIntroRe.MatchString(attrText(lines[s])) {
 			for _, l := range lines[s:j] {
-				prose = prose || sentenceEndRe.MatchString(l)
+				if sentenceEndRe.MatchString(l) {
+					return j
+				}
 			}
-			if prose {
-				continue
-			}
-		}
-		parts := make([]string, 0, j-s+1)
-		for _, l := range lines[s : j+1] {
-			parts = append(parts, attrText(l))
-		}
-		text := strings.Join(parts, " ")
-		if len(text) > maxAttrLen {
-			continue
-		}
-		if isAttribution(text) {
-			return s
-		}
-		if s == j && attrEndRe.MatchString(text) && utf8.RuneCountInString(text) <= maxWeakAttrLen && nextIsQuoted(kinds, j) {
 			return s
 		}
 	}
-	return -1
+	return j
+}
+
+// attrJoin joins the lines of a wrapped attribution into one, or returns ""
+// when it is too long to be one.
+func attrJoin(lines []string) string {
+	parts := make([]string, len(lines))
+	for i, l := range lines {
+		parts[i] = attrText(l)
+	}
+	if text := strings.Join(parts, " "); len(text) <= maxAttrLen {
+		return text
+	}
+	return ""
 }
 
 // sameRun reports whether lines s..j are all non-empty and all quoted or all

@@ -243,6 +243,16 @@ func TestStripQuote(t *testing.T) {
 		reply: "See below.",
 		rest:  "On Tue, Mar 5, 2024 at 9:12 AM Robert <\nrobert@example.com> wrote:\n> x",
 	}, {
+		name:  "closing lines right above the attribution",
+		body:  "Thanks,\nJane\nOn Tue, Mar 5, 2024 at 9:12 AM Bob <bob@example.com> wrote:\n> x\n",
+		reply: "Thanks,\nJane",
+		rest:  "On Tue, Mar 5, 2024 at 9:12 AM Bob <bob@example.com> wrote:\n> x",
+	}, {
+		name:  "attribution wrapped over three lines",
+		body:  "Yes.\n\nOn Tue, Mar 5, 2024 at 9:12 AM Robert Smith-Jones, ACME Corporation Legal\nDepartment <\nrobert@example.com> wrote:\n> x\n",
+		reply: "Yes.",
+		rest:  "On Tue, Mar 5, 2024 at 9:12 AM Robert Smith-Jones, ACME Corporation Legal\nDepartment <\nrobert@example.com> wrote:\n> x",
+	}, {
 		name:  "own from line is not a block",
 		body:  "From: the legal team\nWe accept.\n",
 		reply: "From: the legal team\nWe accept.",

@@ -57,14 +57,18 @@ func exportCollab(ctx context.Context, blobs mail.BlobOpener, d *collabDetail, d
 		return 0, fmt.Errorf("create export directory: %w", err)
 	}
 	var n int
-	for _, doc := range d.Documents {
+	for i, doc := range d.Documents {
+		// Document names and filenames come from mail: they may say
+		// anything, "../../.ssh/authorized_keys" included.
+		docDir := mail.SanitizeFilename(doc.Name)
+		if docDir == "" {
+			docDir = fmt.Sprintf("document-%d", i+1)
+		}
 		for _, v := range doc.Versions {
 			if err := ctx.Err(); err != nil {
 				return n, err
 			}
-			// Document names and filenames come from mail: they may say
-			// anything, "../../.ssh/authorized_keys" included.
-			path, err := pathInside(dir, mail.SanitizeFilename(doc.Name), fmt.Sprintf("v%d-%s", v.Number, mail.SanitizeFilename(v.Filename)))
+			path, err := pathInside(dir, docDir, fmt.Sprintf("v%d-%s", v.Number, mail.SanitizeFilename(v.Filename)))
 			if err != nil {
 				return n, fmt.Errorf("export %s v%d: %w", doc.Name, v.Number, err)
 			}

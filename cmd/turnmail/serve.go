@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/store"
+)
+
+// drainTimeout bounds how long SIGTERM waits for SMTP sessions in flight and
+// the message being sent before cutting them off.
+const drainTimeout = 30 * time.Second
+
+// runServe runs the gateway until ctx is done.
+func runServe(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	d, err := startDaemon(cfg, log)
+	if err != nil {
+		return err
+	}
+	return d.wait(ctx)
+}
+
+// daemon is a running gateway: the SMTP server, the outbound worker and the
+// control socket, over one store.
+type daemon struct {
+	log     *slog.Logger
+	st      *store.Store
+	smtpd   *mail.Server
+	smtpLn  net.Listener
+	worker  *mail.Worker
+	smtpErr chan error
+	stopBg  context.CancelFunc
+	bg      sync.WaitGroup
+}
+
+// startDaemon opens the store and starts serving. On error everything it
+// started is stopped again.
+func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
+	if err := os.MkdirAll(cfg.Gateway.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	dbPath := filepath.Join(cfg.Gateway.DataDir, dbFile)
+	st, err := store.Open(dbPath, nil)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("%s is in use: is another turnmail serve running on this data directory?", dbPath)
+	} else if err != nil {
+		return nil, err
+	}
+	d := &daemon{log: log, st: st, smtpErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	// Nothing else writes yet: the one moment Sweep may run (see its contract).
+	if blobs, chunks, err := st.Sweep(); err != nil {
+		return nil, fmt.Errorf("sweep unreferenced blobs: %w", err)
+	} else if blobs+chunks > 0 {
+		log.Info("swept unreferenced data", "blobs", blobs, "chunks", chunks)
+	}
+	engine, tagger, err := newEngine(cfg, st, log)
+	if err != nil {
+		return nil, err
+	}
+	sender, where, err := newSender(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.worker = &mail.Worker{
+		Queue: st, Blobs: st, Sender: sender, EnvFrom: tagger.Gateway(), Log: log.With("component", "outbound"),
+		Wake: st.Enqueued(), OnFailed: engine.DeliveryFailed,
+	}
+	// Spool on the data directory's disk, not in /tmp, which may be RAM.
+	spoolDir := filepath.Join(cfg.Gateway.DataDir, "spool")
+	if err := os.MkdirAll(spoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create spool directory: %w", err)
+	}
+	ctlLn, err := listenCtl(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if d.smtpLn, err = net.Listen("tcp", cfg.SMTP.Listen); err != nil {
+		ctlLn.Close()
+		return nil, fmt.Errorf("smtp listen: %w", err)
+	}
+	d.smtpd = mail.NewServer(mail.ServerConfig{
+		Listen: cfg.SMTP.Listen, MaxMessageBytes: cfg.SMTP.MaxMessageBytes, SpoolDir: spoolDir,
+	}, tagger, engine, log.With("component", "smtp"))
+
+	// The worker and the control socket have their own context: they keep
+	// running while SMTP drains, so mail caused by the last messages still
+	// goes out.
+	bgCtx, cancel := context.WithCancel(context.Background())
+	d.stopBg = cancel
+	d.bg.Go(func() { d.worker.Run(bgCtx) })
+	d.bg.Go(func() {
+		serveCtl(bgCtx, ctlLn, &app{cfg: cfg, log: log.With("component", "ctl"), st: st, engine: engine})
+	})
+	go func() { d.smtpErr <- d.smtpd.Serve(d.smtpLn) }()
+
+	log.Info("turnmail serving",
+		"smtp", d.smtpLn.Addr().String(), "gateway", tagger.Gateway(), "data", cfg.Gateway.DataDir,
+		"outbound", where, "control", ctlPath(cfg))
+	log.Info("to start a collaboration, mail someone with a file attached and cc the gateway, e.g. " +
+		fmt.Sprintf("swaks --server %s --from alice@acme.test --to bob@axe.test --cc %s --attach @contract.docx",
+			d.smtpLn.Addr(), tagger.Gateway()))
+	return d, nil
+}
+
+// wait serves until ctx is done, then shuts down in two phases: stop
+// accepting and let what is in flight finish within drainTimeout, then cut.
+func (d *daemon) wait(ctx context.Context) error {
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case err := <-d.smtpErr:
+		serveErr = fmt.Errorf("smtp server: %w", err)
+	}
+	d.log.Info("shutting down: no new connections, draining")
+	drainCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := d.smtpd.Shutdown(drainCtx); err != nil {
+		d.log.Warn("smtp sessions cut off at shutdown", "err", err)
+	}
+	// Send what the last messages queued, within the same bound.
+	if err := d.worker.Flush(drainCtx); err != nil {
+		d.log.Warn("outbound flush at shutdown", "err", err)
+	}
+	d.close()
+	d.log.Info("stopped")
+	return serveErr
+}
+
+// close stops the background work and closes the store.
+func (d *daemon) close() {
+	if d.stopBg != nil {
+		d.stopBg()
+		d.bg.Wait()
+	}
+	if err := d.st.Close(); err != nil {
+		d.log.Error("close store", "err", err)
+	}
+}
+
+// newSender builds the outbound sender the configuration asks for, and says
+// where mail goes for the startup log.
+func newSender(cfg *Config) (mail.Sender, string, error) {
+	switch cfg.Outbound.Mode {
+	case OutboundSMTP:
+		host, _, err := net.SplitHostPort(cfg.Outbound.Smarthost)
+		if err != nil {
+			return nil, "", fmt.Errorf("outbound smarthost %q: %w", cfg.Outbound.Smarthost, err)
+		}
+		return &mail.SMTPSender{
+			Addr: cfg.Outbound.Smarthost, HeloName: hostnameOr(host), Username: cfg.Outbound.Username,
+			Password: cfg.Outbound.Password, StartTLS: cfg.Outbound.StartTLS,
+		}, "smtp://" + cfg.Outbound.Smarthost, nil
+	default:
+		return &mail.FileSender{Dir: cfg.Outbound.Dir}, cfg.Outbound.Dir, nil
+	}
+}
+
+// hostnameOr is this machine's name for EHLO, or fallback.
+func hostnameOr(fallback string) string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return fallback
+}

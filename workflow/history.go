@@ -1,0 +1,146 @@
+package workflow
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/store"
+)
+
+const timeLayout = "2006-01-02 15:04 UTC"
+
+// historyDigest lists the ended turns: turn, party, who, when, files and the
+// first line of the note (DESIGN §2.3).
+func historyDigest(tx *store.Tx, s *state) ([]digestRow, error) {
+	turns, err := tx.Turns(s.c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("load turns: %w", err)
+	}
+	rows := make([]digestRow, 0, len(turns))
+	for _, t := range turns {
+		var files []string
+		for _, v := range t.Versions {
+			name := v.Doc
+			if doc := s.doc(v.Doc); doc != nil {
+				name = doc.Name
+			}
+			files = append(files, fmt.Sprintf("%s v%d", name, v.Number))
+		}
+		rows = append(rows, digestRow{
+			Turn: t.Number, Party: s.c.Parties[t.Party].Name, Who: s.who(t.EndedBy),
+			When: t.Ended.UTC().Format(timeLayout), Files: strings.Join(files, ", "), Note: firstLine(t.Note),
+		})
+	}
+	return rows, nil
+}
+
+// firstLine is the first non-empty line of s, shortened for a digest.
+func firstLine(s string) string {
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if r := []rune(line); len(r) > 100 {
+			line = string(r[:99]) + "…"
+		}
+		return line
+	}
+	return ""
+}
+
+// statusLetter answers /status: whose turn it is, the documents, the
+// people, the history. Ghosts of the other party are not shown (DESIGN §1).
+func statusLetter(tx *store.Tx, s *state, to *store.Participant) *letter {
+	c := s.c
+	l := &letter{Preheader: fmt.Sprintf("“%s”: turn %d is with %s since %s.", c.Subject, c.Turn, c.Parties[c.TurnParty].Name, c.TurnSince.UTC().Format(timeLayout))}
+	if c.State == store.StateWrapped {
+		l.Preheader = fmt.Sprintf("“%s” was wrapped up on %s.", c.Subject, c.Wrapped.UTC().Format(timeLayout))
+	}
+	for _, doc := range s.docs {
+		if v := s.latest[doc.ID]; v != nil {
+			l.Changes = append(l.Changes, change{Document: doc.Name, From: v.Number, To: v.Number, ToSize: v.Blob.Size})
+		}
+	}
+	if drafts, err := tx.Drafts(c.ID, to.Party); err == nil && len(drafts) > 0 {
+		sec := section{Title: "Drafts of " + c.Parties[to.Party].Name}
+		for _, dr := range drafts {
+			sec.Lines = append(sec.Lines, fmt.Sprintf("%s from %s (%s)", dr.Filename, s.who(dr.Author), humanSize(dr.Blob.Size)))
+		}
+		l.Sections = append(l.Sections, sec)
+	}
+	for i, party := range c.Parties {
+		sec := section{Title: "Party " + party.Name}
+		for _, p := range s.party(i) {
+			if p.Role == store.RoleGhost && p.Party != to.Party {
+				continue
+			}
+			sec.Lines = append(sec.Lines, fmt.Sprintf("%s <%s>, %s", displayName(p), p.Address, p.Role))
+		}
+		l.Sections = append(l.Sections, sec)
+	}
+	if rows, err := historyDigest(tx, s); err == nil {
+		l.Digest = rows
+	}
+	return l
+}
+
+func helpSections() []section {
+	return []section{{Title: "Commands (one per line, at the top of a reply)", Lines: []string{
+		"/done: end your party's turn (leaders); drafts travel with it",
+		"/skip: hand the turn over without documents (leaders)",
+		"/status: where things stand",
+		"/help: this list",
+		"/wrapup: end the collaboration and send everyone the final versions (owner)",
+		"/reopen: reopen a wrapped-up collaboration (owner)",
+	}}}
+}
+
+func helpLetter(reply string) *letter {
+	return &letter{
+		Preheader: "How to work with the gateway.",
+		Paras: []string{
+			"Reply to any gateway mail (its Reply-To is your own address: " + reply + ") with your edited files attached, named as you like. When your party holds the turn and you lead it, that hands the turn over; otherwise the files are kept as your party's draft.",
+			"Text above the quoted mail is your note. Without files it is a comment for your own party.",
+		},
+		Sections: helpSections(),
+	}
+}
+
+// wrapUp ends the collaboration: everyone gets the closing binder, the final
+// version of every document and the full history (DESIGN §2.7).
+func (d *delivery) wrapUp(tx *store.Tx, s *state, by *store.Participant) error {
+	c := s.c
+	c.State, c.Wrapped = store.StateWrapped, d.now
+	if err := tx.PutCollab(c); err != nil {
+		return fmt.Errorf("store collaboration: %w", err)
+	}
+	d.record(c.ID, store.OutcomeCommand, "wrapped up")
+	d.log.Info("collaboration wrapped up", "collab", c.ID, "by", by.Address)
+	digest, err := historyDigest(tx, s)
+	if err != nil {
+		return err
+	}
+	var changes []change
+	var atts []mail.OutgoingAttachment
+	for _, doc := range s.docs {
+		v := s.latest[doc.ID]
+		if v == nil {
+			continue
+		}
+		name := VersionedName(doc.Name, v.Number)
+		changes = append(changes, change{Document: doc.Name, From: v.Number, To: v.Number, ToSize: v.Blob.Size, Attached: name, Remark: "final"})
+		atts = append(atts, mail.OutgoingAttachment{Filename: name, ContentType: v.ContentType, Blob: v.Blob})
+	}
+	for _, p := range s.people {
+		if err := d.post(tx, s, kindBinder, p, displayName(by), &letter{
+			Preheader: fmt.Sprintf("“%s” is wrapped up: the final versions and the full history.", c.Subject),
+			Paras:     []string{fmt.Sprintf("%s wrapped up the collaboration after %d turn(s).", displayName(by), len(digest))},
+			Changes:   changes, Digest: digest,
+		}, atts); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,250 @@
+package workflow
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/store"
+)
+
+// fromParticipant applies a participant's mail: commands first, then the
+// files or the text by the turn rules of DESIGN §2.4–2.7.
+func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant) error {
+	c := s.c
+	reply, rest := d.replyText()
+	cmds, note := ParseCommands(reply)
+	d.remember(c)
+	if err := tx.PutCollab(c); err != nil {
+		return fmt.Errorf("store collaboration: %w", err)
+	}
+	if d.msg.TNEF {
+		if err := d.notice(tx, c.ID, "tnef", &letter{
+			Preheader: "Your mail client sent its attachments inside winmail.dat, which the gateway cannot read.",
+			Paras:     []string{"Outlook does this for mail in Rich Text format. Switch the message format to HTML or plain text and send the files again."},
+		}); err != nil {
+			return err
+		}
+	}
+	if d.perr != nil {
+		d.record(c.ID, store.OutcomeRejected, d.perr.Error())
+		return d.notice(tx, c.ID, "too-many-attachments", &letter{
+			Preheader: "Your mail carried more attachments than the gateway takes in one mail; nothing was stored.",
+			Paras:     []string{"Send the files over several mails, or zip them together."},
+		})
+	}
+	end, wrap, reopen := "", false, false
+	for _, cmd := range cmds {
+		switch cmd.Name {
+		case "done", "skip":
+			if why := d.mayEndTurn(s, p); why != "" {
+				if err := d.refuse(tx, s, cmd, why); err != nil {
+					return err
+				}
+				continue
+			}
+			end = cmd.Name
+		case "wrapup", "reopen":
+			if p.ID != c.Owner {
+				if err := d.refuse(tx, s, cmd, "only the owner ("+s.who(c.Owner)+") can do that"); err != nil {
+					return err
+				}
+				continue
+			}
+			if cmd.Name == "wrapup" {
+				wrap = c.State == store.StateActive
+			} else {
+				reopen = c.State == store.StateWrapped
+			}
+		case "status":
+			if err := d.post(tx, s, kindReply, p, "", statusLetter(tx, s, p), nil); err != nil {
+				return err
+			}
+		case "help":
+			if err := d.post(tx, s, kindReply, p, "", helpLetter(d.e.tag.Address(c.ID, p.ID)), nil); err != nil {
+				return err
+			}
+		default:
+			if err := d.refuse(tx, s, cmd, "it is not a command the gateway knows"); err != nil {
+				return err
+			}
+		}
+	}
+	d.record(c.ID, store.OutcomeCommand, commandNames(cmds))
+	if reopen {
+		c.State, c.Wrapped = store.StateActive, time.Time{}
+		c.TurnSince = d.now
+		if err := tx.PutCollab(c); err != nil {
+			return fmt.Errorf("store collaboration: %w", err)
+		}
+		d.log.Info("collaboration reopened", "collab", c.ID)
+	}
+	if c.State == store.StateWrapped {
+		if len(d.msg.Attachments) > 0 || (note != "" && len(cmds) == 0) {
+			d.record(c.ID, store.OutcomeRejected, "collaboration is wrapped up")
+			return d.notice(tx, c.ID, "wrapped", &letter{
+				Preheader: fmt.Sprintf("“%s” is wrapped up; your mail changed nothing.", c.Subject),
+				Paras:     []string{"The owner can reopen it with /reopen on the first line of a reply."},
+			})
+		}
+		return nil
+	}
+	var err error
+	switch {
+	case len(d.msg.Attachments) > 0:
+		err = d.files(tx, s, p, note, rest)
+	case end != "":
+		err = d.handOver(tx, s, p, end, note, rest)
+	case note != "":
+		err = d.comment(tx, s, p, note)
+	}
+	if err != nil {
+		return err
+	}
+	if wrap {
+		return d.wrapUp(tx, s, p)
+	}
+	return nil
+}
+
+// mayEndTurn says why p may not end the current turn, or "".
+func (d *delivery) mayEndTurn(s *state, p *store.Participant) string {
+	switch {
+	case s.c.State != store.StateActive:
+		return "the collaboration is wrapped up"
+	case !s.holds(p):
+		return fmt.Sprintf("the turn is with %s, not your party", s.c.Parties[s.c.TurnParty].Name)
+	case p.Role != store.RoleLeader:
+		return "only a leader of your party can end its turn"
+	}
+	return ""
+}
+
+// refuse tells the sender that a command was not carried out.
+func (d *delivery) refuse(tx *store.Tx, s *state, cmd Command, why string) error {
+	return d.notice(tx, s.c.ID, "command-"+cmd.Name, &letter{
+		Preheader: fmt.Sprintf("%q was not carried out: %s.", cmd.Line, why),
+		Sections:  helpSections(),
+	})
+}
+
+func commandNames(cmds []Command) string {
+	names := make([]string, len(cmds))
+	for i, c := range cmds {
+		names[i] = "/" + c.Name
+	}
+	return strings.Join(names, " ")
+}
+
+// files applies attachments from a participant: a leader of the party
+// holding the turn ends it; anyone else's files are kept as their party's
+// drafts (or refused out of turn when the policy says so).
+func (d *delivery) files(tx *store.Tx, s *state, p *store.Participant, note, rest string) error {
+	switch {
+	case p.Role == store.RoleFollower || p.Role == store.RoleGhost:
+		d.record(s.c.ID, store.OutcomeRejected, "files from a "+p.Role)
+		return d.notice(tx, s.c.ID, "read-only", &letter{
+			Preheader: "Your files were not stored: you follow this collaboration without sending documents.",
+			Paras:     []string{"Ask a leader of your party to add you as a contributor, or send the files to them."},
+		})
+	case s.holds(p) && p.Role == store.RoleLeader:
+		return d.handOver(tx, s, p, "files", note, rest)
+	case !s.holds(p) && d.e.cfg.OutOfTurn == OutOfTurnReject:
+		d.record(s.c.ID, store.OutcomeRejected, "out of turn")
+		return d.notice(tx, s.c.ID, "out-of-turn", &letter{
+			Preheader: fmt.Sprintf("Your files were not stored: it is %s's turn on “%s”.", s.c.Parties[s.c.TurnParty].Name, s.c.Subject),
+			Paras:     []string{"Send them again when your party has the turn; you will get a mail saying so."},
+		})
+	}
+	return d.drafts(tx, s, p, note)
+}
+
+// drafts keeps p's attachments as their party's drafts: they travel with
+// the party's next turn when a leader ends it.
+func (d *delivery) drafts(tx *store.Tx, s *state, p *store.Participant, note string) error {
+	docs := make([]Doc, len(s.docs))
+	for i, doc := range s.docs {
+		docs[i] = Doc{ID: doc.ID, Name: doc.Name}
+	}
+	names := make([]string, len(d.msg.Attachments))
+	for i, a := range d.msg.Attachments {
+		names[i] = a.Filename
+	}
+	ids := MatchDocuments(names, docs, s.partyNames())
+	var changes []change
+	var atts []mail.OutgoingAttachment
+	for i, a := range d.msg.Attachments {
+		dr := &store.Draft{
+			Party: p.Party, Doc: ids[i], Name: a.Filename, Blob: a.Blob, Filename: a.Filename,
+			ContentType: a.ContentType, Author: p.ID, MsgID: d.msg.MessageID, Time: d.now,
+		}
+		ch := change{Document: a.Filename, ToSize: a.Blob.Size, Remark: "draft", Attached: a.Filename}
+		if doc := s.doc(ids[i]); doc != nil {
+			ch.Document = doc.Name
+			if v := s.latest[doc.ID]; v != nil {
+				ch.From, ch.To, ch.FromSize = v.Number, v.Number, v.Blob.Size
+			}
+		}
+		if err := tx.PutDraft(s.c.ID, dr); err != nil {
+			return fmt.Errorf("store draft %s: %w", a.Filename, err)
+		}
+		changes = append(changes, ch)
+		atts = append(atts, mail.OutgoingAttachment{Filename: a.Filename, ContentType: a.ContentType, Blob: a.Blob})
+	}
+	party := s.c.Parties[p.Party].Name
+	inTurn := s.holds(p)
+	d.record(s.c.ID, store.OutcomeDraft, fmt.Sprintf("%d file(s) kept as %s's draft", len(atts), party))
+	for _, l := range s.party(p.Party) {
+		if l.Role != store.RoleLeader || l.ID == p.ID {
+			continue
+		}
+		if err := d.post(tx, s, kindDraft, l, displayName(p), &letter{
+			Preheader: fmt.Sprintf("%s sent a draft for %s's turn on “%s”.", displayName(p), party, s.c.Subject),
+			Paras:     []string{"It stays inside your party. It goes to the other side with your party's turn when a leader ends it: reply with your own files (yours win for the same document), or with /done."},
+			NoteBy:    displayName(p), Note: note, Changes: changes,
+		}, atts); err != nil {
+			return err
+		}
+	}
+	what := "They travel with your party's turn when a leader of your party ends it."
+	if !inTurn {
+		what = fmt.Sprintf("It is %s's turn, so the turn did not move. Your files are kept as %s's draft and travel with your party's next turn.", s.c.Parties[s.c.TurnParty].Name, party)
+	}
+	return d.post(tx, s, kindConfirm, p, "", &letter{
+		Preheader: fmt.Sprintf("Your files are stored as %s's draft on “%s”.", party, s.c.Subject),
+		Paras:     []string{what},
+		Changes:   changes,
+	}, nil)
+}
+
+// comment relays a reply without files to the rest of the sender's party:
+// what a party says during its turn stays inside it (DESIGN §2.4).
+func (d *delivery) comment(tx *store.Tx, s *state, p *store.Participant, note string) error {
+	d.record(s.c.ID, store.OutcomeComment, firstLine(note))
+	for _, o := range s.party(p.Party) {
+		if o.ID == p.ID {
+			continue
+		}
+		if err := d.post(tx, s, kindComment, o, displayName(p), &letter{
+			Preheader: fmt.Sprintf("%s commented on “%s” (your party only).", displayName(p), s.c.Subject),
+			NoteBy:    displayName(p), Note: note,
+			Paras: []string{"Comments stay inside your party. The note that ends a turn is what the other side reads."},
+		}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmatched answers a mail that belongs to no collaboration and starts none.
+func (d *delivery) unmatched(tx *store.Tx) error {
+	d.record("", store.OutcomeUnmatched, "matched no collaboration")
+	return d.notice(tx, "", "unmatched", &letter{
+		Preheader: "Your mail did not reach any collaboration, and did not start one.",
+		Paras: []string{
+			"To start a collaboration, write to the other party as usual, attach the documents, and Cc " + d.e.tag.Gateway() + ".",
+			"To take part in one, reply to a mail the gateway sent you: its Reply-To address is your own.",
+		},
+	})
+}

@@ -1,0 +1,161 @@
+package workflow
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/store"
+)
+
+// Kinds of gateway mail, as recorded in the outbound queue.
+const (
+	kindHandoff  = "handoff"  // your party holds the turn now
+	kindConfirm  = "confirm"  // what happened, for the other party and the sender
+	kindDraft    = "draft"    // a contributor's draft, for their party's leaders
+	kindComment  = "comment"  // a comment, relayed inside the sender's party
+	kindReply    = "reply"    // the answer to a command (/status, /help)
+	kindBinder   = "binder"   // the closing binder of a wrapped-up collaboration
+	kindNotice   = "notice"   // something went wrong; rate-limited
+	kindFailure  = "delivery" // mail to a participant was given up on
+	maxRefs      = 10         // Message-IDs kept for References
+	footerPlain  = "Reply to this mail to take part. Commands go on the first lines of a reply; /help lists them."
+	footerNotice = "This is an automatic message from a turnmail gateway."
+)
+
+// subjectFor is the subject of a collaboration's mail: its own words kept
+// stable for threading (MAIL-NOTES), with the tag once at the end.
+func subjectFor(c *store.Collab, kind string) string {
+	prefix := "Re: "
+	if kind == kindHandoff {
+		prefix = "Your turn: "
+	}
+	return fmt.Sprintf("%s%s [tm:%s]", prefix, c.Subject, c.ID)
+}
+
+// post queues one mail about collaboration s to participant to, in the
+// delivery's transaction. byName is the person whose action caused it; the
+// mail is From "<byName> (via turnmail)" at the gateway address, never the
+// person's own address (DMARC).
+func (d *delivery) post(tx *store.Tx, s *state, kind string, to *store.Participant, byName string, l *letter, atts []mail.OutgoingAttachment) error {
+	c := s.c
+	tag := d.e.tag
+	reply := tag.Address(c.ID, to.ID)
+	if l.Footer == "" {
+		l.Footer = footerPlain
+	}
+	m := mail.Outgoing{
+		MessageID: mail.NewMessageID(tag.Domain()),
+		Date:      d.now,
+		From:      mail.Address{Name: viaName(byName), Addr: tag.Gateway()},
+		To:        mail.Address{Name: to.Name, Addr: to.Address},
+		ReplyTo:   &mail.Address{Addr: reply},
+		Subject:   subjectFor(c, kind),
+		InReplyTo: d.threadParent(c),
+		ListID:    fmt.Sprintf("%s <%s.%s>", listPhrase(c.Subject), c.ID, tag.Domain()),
+		ListPost:  reply,
+		Header:    [][2]string{{"X-Turnmail-Collab", c.ID}, {"X-Turnmail-Kind", kind}},
+		Text:      l.Text(),
+		HTML:      l.HTML(),
+	}
+	m.References = append(m.References, threadRefs(c)...)
+	m.References = append(m.References, tag.ReplyRef(c.ID, to.ID))
+	m.Attachments = atts
+	return d.enqueue(tx, c.ID, kind, &m)
+}
+
+// notice answers a sender outside any collaboration's mail flow: what went
+// wrong and what to do. It goes at most once per address, kind and day, and
+// never to automatic mail (DESIGN §6).
+func (d *delivery) notice(tx *store.Tx, cid, reason string, l *letter) error {
+	if d.msg.From == nil || d.autoReason() != "" {
+		return nil
+	}
+	to := d.msg.From.Addr
+	first, err := tx.MarkOnce(fmt.Sprintf("notice\x00%s\x00%s\x00%s", to, reason, d.now.Format("2006-01-02")), d.now)
+	if err != nil || !first {
+		return err
+	}
+	if l.Footer == "" {
+		l.Footer = footerNotice
+	}
+	subject := d.msg.Subject
+	if subject == "" {
+		subject = "your message"
+	}
+	m := mail.Outgoing{
+		MessageID: mail.NewMessageID(d.e.tag.Domain()),
+		Date:      d.now,
+		From:      mail.Address{Name: "turnmail", Addr: d.e.tag.Gateway()},
+		To:        *d.msg.From,
+		Subject:   "Re: " + BaseSubject(subject),
+		InReplyTo: d.msg.MessageID,
+		Header:    [][2]string{{"X-Turnmail-Kind", kindNotice}},
+		Text:      l.Text(),
+		HTML:      l.HTML(),
+	}
+	if d.msg.MessageID != "" {
+		m.References = []string{d.msg.MessageID}
+	}
+	if cid != "" {
+		m.Header = append(m.Header, [2]string{"X-Turnmail-Collab", cid})
+	}
+	return d.enqueue(tx, cid, kindNotice, &m)
+}
+
+func (d *delivery) enqueue(tx *store.Tx, cid, kind string, m *mail.Outgoing) error {
+	if err := tx.Enqueue(&store.Outbound{Collab: cid, Kind: kind, Msg: *m, Created: d.now}); err != nil {
+		return fmt.Errorf("queue %s mail to %s: %w", kind, m.To.Addr, err)
+	}
+	if err := tx.PutMsgID(m.MessageID, cid, "out"); err != nil {
+		return fmt.Errorf("index outbound message id: %w", err)
+	}
+	return nil
+}
+
+// threadParent is the message a gateway mail answers: the mail that caused
+// it, which its recipients most likely have, else the thread's root.
+func (d *delivery) threadParent(c *store.Collab) string {
+	if d.msg != nil && d.msg.MessageID != "" {
+		return d.msg.MessageID
+	}
+	return c.RootMsgID
+}
+
+func threadRefs(c *store.Collab) []string {
+	var refs []string
+	if c.RootMsgID != "" {
+		refs = append(refs, c.RootMsgID)
+	}
+	for _, r := range c.Refs {
+		if r != c.RootMsgID {
+			refs = append(refs, r)
+		}
+	}
+	return refs
+}
+
+// remember adds the inbound message to the thread kept for References.
+func (d *delivery) remember(c *store.Collab) {
+	id := d.msg.MessageID
+	if id == "" || id == c.RootMsgID {
+		return
+	}
+	c.Refs = append(c.Refs, id)
+	if len(c.Refs) > maxRefs {
+		c.Refs = c.Refs[len(c.Refs)-maxRefs:]
+	}
+}
+
+func viaName(name string) string {
+	if name == "" {
+		return "turnmail"
+	}
+	return name + " (via turnmail)"
+}
+
+// listPhrase quotes a subject for use as the phrase of a List-Id.
+func listPhrase(s string) string {
+	s = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\r", " ", "\n", " ").Replace(s)
+	return `"` + s + `"`
+}

@@ -1,0 +1,119 @@
+package workflow
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/turnmail/turnmail/store"
+)
+
+// state is one collaboration as loaded inside a transaction.
+type state struct {
+	c      *store.Collab
+	people []*store.Participant
+	docs   []*store.Document
+	latest map[string]*store.Version // document id → newest version
+}
+
+func loadState(tx *store.Tx, cid string) (*state, error) {
+	c, err := tx.Collab(cid)
+	if err != nil {
+		return nil, fmt.Errorf("load collaboration %s: %w", cid, err)
+	}
+	s := &state{c: c, latest: make(map[string]*store.Version)}
+	if s.people, err = tx.Participants(cid); err != nil {
+		return nil, fmt.Errorf("load participants of %s: %w", cid, err)
+	}
+	if s.docs, err = tx.Documents(cid); err != nil {
+		return nil, fmt.Errorf("load documents of %s: %w", cid, err)
+	}
+	for _, d := range s.docs {
+		vs, err := tx.Versions(cid, d.ID)
+		if err != nil {
+			return nil, fmt.Errorf("load versions of %s/%s: %w", cid, d.ID, err)
+		}
+		if len(vs) > 0 {
+			s.latest[d.ID] = vs[len(vs)-1]
+		}
+	}
+	return s, nil
+}
+
+// byAddress finds the participant with address addr (any case).
+func (s *state) byAddress(addr string) *store.Participant {
+	for _, p := range s.people {
+		if strings.EqualFold(p.Address, addr) {
+			return p
+		}
+	}
+	return nil
+}
+
+func (s *state) byID(pid string) *store.Participant {
+	for _, p := range s.people {
+		if p.ID == pid {
+			return p
+		}
+	}
+	return nil
+}
+
+// party lists the members of party i.
+func (s *state) party(i int) []*store.Participant {
+	var ps []*store.Participant
+	for _, p := range s.people {
+		if p.Party == i {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+func (s *state) partyNames() []string {
+	names := make([]string, len(s.c.Parties))
+	for i, p := range s.c.Parties {
+		names[i] = p.Name
+	}
+	return names
+}
+
+func (s *state) doc(id string) *store.Document {
+	for _, d := range s.docs {
+		if d.ID == id {
+			return d
+		}
+	}
+	return nil
+}
+
+// who names a participant for other people: display name, or address.
+func (s *state) who(pid string) string {
+	p := s.byID(pid)
+	if p == nil {
+		return pid
+	}
+	return displayName(p)
+}
+
+func displayName(p *store.Participant) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return p.Address
+}
+
+// holds reports whether p's party holds the turn.
+func (s *state) holds(p *store.Participant) bool {
+	return s.c.State == store.StateActive && p.Party == s.c.TurnParty
+}
+
+// nextPID allocates a participant id.
+func (s *state) nextPID() string {
+	s.c.NextPID++
+	return fmt.Sprintf("p%d", s.c.NextPID)
+}
+
+func (s *state) nextDocID() string {
+	s.c.NextDoc++
+	return fmt.Sprintf("d%d", s.c.NextDoc)
+}

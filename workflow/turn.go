@@ -1,0 +1,231 @@
+package workflow
+
+import (
+	"fmt"
+
+	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/store"
+)
+
+// incoming is a file arriving as a version: an attachment of this mail, or a
+// draft travelling with the turn.
+type incoming struct {
+	att    mail.Attachment
+	author string // participant id
+	msgID  string
+	doc    string // document id when already known (a draft's), else matched by name
+}
+
+// stored is what became of one incoming file.
+type stored struct {
+	doc       *store.Document
+	v         *store.Version // the new version, or the latest when unchanged
+	prev      *store.Version // nil for a new document
+	unchanged bool           // byte-identical to the latest version: "re-sent unchanged"
+}
+
+// storeVersions stores files as new versions of the collaboration's
+// documents, matching each to its document by name (DESIGN §3). A file
+// identical to its document's latest version is reported, not stored again.
+func (d *delivery) storeVersions(tx *store.Tx, s *state, files []incoming) ([]stored, error) {
+	docs := make([]Doc, len(s.docs))
+	for i, doc := range s.docs {
+		docs[i] = Doc{ID: doc.ID, Name: doc.Name}
+	}
+	var names []string
+	var idx []int
+	for i, f := range files {
+		if f.doc == "" {
+			names = append(names, f.att.Filename)
+			idx = append(idx, i)
+		}
+	}
+	ids := make([]string, len(files))
+	for i, f := range files {
+		ids[i] = f.doc
+	}
+	for j, id := range MatchDocuments(names, docs, s.partyNames()) {
+		ids[idx[j]] = id
+	}
+	var out []stored
+	for i, f := range files {
+		doc := s.doc(ids[i])
+		if doc == nil {
+			// A new document, unless an earlier file of this same batch
+			// created it.
+			for _, o := range out {
+				if DocKey(o.doc.Name, s.partyNames()) == DocKey(f.att.Filename, s.partyNames()) {
+					doc = o.doc
+				}
+			}
+		}
+		if doc == nil {
+			doc = &store.Document{ID: s.nextDocID(), Name: f.att.Filename, Created: d.now}
+			if err := tx.PutDocument(s.c.ID, doc); err != nil {
+				return nil, fmt.Errorf("store document %s: %w", doc.Name, err)
+			}
+			s.docs = append(s.docs, doc)
+		}
+		prev := s.latest[doc.ID]
+		if prev != nil && prev.Blob.Digest == f.att.Blob.Digest {
+			out = append(out, stored{doc: doc, v: prev, prev: prev, unchanged: true})
+			continue
+		}
+		v := &store.Version{
+			Doc: doc.ID, Number: 1, Blob: f.att.Blob, Filename: f.att.Filename, ContentType: f.att.ContentType,
+			Turn: s.c.Turn, Author: f.author, MsgID: f.msgID, Time: d.now,
+		}
+		if prev != nil {
+			v.Number = prev.Number + 1
+		}
+		if err := tx.PutVersion(s.c.ID, v); err != nil {
+			return nil, fmt.Errorf("store version %d of %s: %w", v.Number, doc.Name, err)
+		}
+		s.latest[doc.ID] = v
+		out = append(out, stored{doc: doc, v: v, prev: prev})
+	}
+	return out, nil
+}
+
+// handOver ends the turn of p's party with p's files and the party's drafts
+// (p's own files win where both touch one document, DESIGN §2.4).
+func (d *delivery) handOver(tx *store.Tx, s *state, p *store.Participant, how, note, rest string) error {
+	files := make([]incoming, 0, len(d.msg.Attachments))
+	for _, a := range d.msg.Attachments {
+		files = append(files, incoming{att: a, author: p.ID, msgID: d.msg.MessageID})
+	}
+	ch, err := d.storeVersions(tx, s, files)
+	if err != nil {
+		return err
+	}
+	if how != "skip" {
+		drafts, err := tx.Drafts(s.c.ID, p.Party)
+		if err != nil {
+			return fmt.Errorf("load drafts: %w", err)
+		}
+		touched := map[string]bool{}
+		for _, c := range ch {
+			touched[c.doc.ID] = true
+		}
+		var travel []incoming
+		for _, dr := range drafts {
+			if dr.Doc != "" && touched[dr.Doc] {
+				continue
+			}
+			travel = append(travel, incoming{
+				att:    mail.Attachment{Filename: dr.Filename, ContentType: dr.ContentType, Blob: dr.Blob},
+				author: dr.Author, msgID: dr.MsgID, doc: dr.Doc,
+			})
+		}
+		more, err := d.storeVersions(tx, s, travel)
+		if err != nil {
+			return err
+		}
+		for _, c := range more {
+			if !touched[c.doc.ID] {
+				ch = append(ch, c)
+			}
+		}
+		if err := tx.DeleteDrafts(s.c.ID, p.Party); err != nil {
+			return fmt.Errorf("clear drafts: %w", err)
+		}
+	}
+	d.record(s.c.ID, store.OutcomeTurn, fmt.Sprintf("turn %d ended (%s), %d document(s)", s.c.Turn, how, countChanged(ch)))
+	return d.endTurn(tx, s, p, how, note, rest, ch)
+}
+
+func countChanged(ch []stored) int {
+	n := 0
+	for _, c := range ch {
+		if !c.unchanged {
+			n++
+		}
+	}
+	return n
+}
+
+// endTurn closes the current turn, gives the next one to the other party,
+// sends that party the handoff and the handing party a confirmation.
+func (d *delivery) endTurn(tx *store.Tx, s *state, by *store.Participant, how, note, rest string, ch []stored) error {
+	c := s.c
+	t := &store.Turn{
+		Number: c.Turn, Party: c.TurnParty, Started: c.TurnSince, Ended: d.now, EndedBy: by.ID,
+		How: how, Note: note, Stripped: rest, MsgID: d.msg.MessageID,
+	}
+	for _, x := range ch {
+		if !x.unchanged {
+			t.Versions = append(t.Versions, store.VersionRef{Doc: x.doc.ID, Number: x.v.Number})
+		}
+	}
+	if err := tx.PutTurn(c.ID, t); err != nil {
+		return fmt.Errorf("store turn %d: %w", t.Number, err)
+	}
+	from := c.TurnParty
+	c.Turn++
+	c.TurnParty = 1 - from
+	c.TurnSince = d.now
+	d.remember(c)
+	if err := tx.PutCollab(c); err != nil {
+		return fmt.Errorf("store collaboration: %w", err)
+	}
+	d.log.Info("turn handed over", "collab", c.ID, "turn", t.Number, "by", by.Address, "to_party", c.Parties[c.TurnParty].Name)
+	digest, err := historyDigest(tx, s)
+	if err != nil {
+		return err
+	}
+	changes, atts := describeChanges(ch, true)
+	byName := fmt.Sprintf("%s (%s)", displayName(by), c.Parties[from].Name)
+	for _, p := range s.party(c.TurnParty) {
+		l := &letter{
+			Preheader: fmt.Sprintf("Your turn on “%s”: %s handed over turn %d.", c.Subject, byName, t.Number),
+			Paras:     []string{fmt.Sprintf("%s now holds turn %d. Reply to this mail with your edited files to hand the turn back, or with /done on the first line to hand it back without files.", c.Parties[c.TurnParty].Name, c.Turn)},
+			NoteBy:    byName, Note: note, Changes: changes, Digest: digest,
+		}
+		if p.Role == store.RoleFollower || p.Role == store.RoleGhost {
+			l.Paras = []string{fmt.Sprintf("%s now holds turn %d. You follow this collaboration; its leaders hand the turn back.", c.Parties[c.TurnParty].Name, c.Turn)}
+		}
+		if err := d.post(tx, s, kindHandoff, p, displayName(by), l, atts); err != nil {
+			return err
+		}
+	}
+	changes, _ = describeChanges(ch, false)
+	for _, p := range s.party(from) {
+		what := fmt.Sprintf("%s handed turn %d over to %s.", displayName(by), t.Number, c.Parties[c.TurnParty].Name)
+		if p.ID == by.ID {
+			what = fmt.Sprintf("You handed turn %d over to %s.", t.Number, c.Parties[c.TurnParty].Name)
+		}
+		if how == "start" {
+			what = fmt.Sprintf("Collaboration “%s” started; %s has the turn.", c.Subject, c.Parties[c.TurnParty].Name)
+		}
+		l := &letter{
+			Preheader: what,
+			Paras:     []string{"They have the latest files. You will get them back, with their note, when they hand the turn back."},
+			NoteBy:    byName, Note: note, Changes: changes, Digest: digest,
+		}
+		if err := d.post(tx, s, kindConfirm, p, displayName(by), l, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// describeChanges lists changed documents for a letter and, when attach is
+// set, the attachments carrying their new versions ("contract (v2).docx").
+func describeChanges(ch []stored, attach bool) ([]change, []mail.OutgoingAttachment) {
+	var out []change
+	var atts []mail.OutgoingAttachment
+	for _, x := range ch {
+		c := change{Document: x.doc.Name, To: x.v.Number, ToSize: x.v.Blob.Size}
+		if x.prev != nil {
+			c.From, c.FromSize = x.prev.Number, x.prev.Blob.Size
+		}
+		if x.unchanged {
+			c.Remark = "re-sent unchanged"
+		} else if attach {
+			c.Attached = VersionedName(x.doc.Name, x.v.Number)
+			atts = append(atts, mail.OutgoingAttachment{Filename: c.Attached, ContentType: x.v.ContentType, Blob: x.v.Blob})
+		}
+		out = append(out, c)
+	}
+	return out, atts
+}

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/turnmail/turnmail/mail"
@@ -138,7 +139,7 @@ func threadRefs(c *store.Collab) []string {
 // remember adds the inbound message to the thread kept for References.
 func (d *delivery) remember(c *store.Collab) {
 	id := d.msg.MessageID
-	if id == "" || id == c.RootMsgID {
+	if id == "" || id == c.RootMsgID || slices.Contains(c.Refs, id) {
 		return
 	}
 	c.Refs = append(c.Refs, id)

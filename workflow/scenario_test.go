@@ -138,6 +138,9 @@ func TestTurnByTurn(t *testing.T) {
 			t.Errorf("handoff text lacks %q:\n%s", want, h.msg.Text)
 		}
 	}
+	if refs := h.msg.References; len(refs) != 3 || refs[0] != "start-1@acme.test" || refs[1] != "bob-1@axe.test" || !strings.HasPrefix(refs[2], "reply."+c.ID+".") {
+		t.Errorf("handoff References %v, want the root, Bob's reply and the reply token", refs)
+	}
 	if strings.Contains(h.msg.Text, "AXE Legal") {
 		t.Error("Bob's signature reached the note")
 	}

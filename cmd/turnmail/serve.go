@@ -93,7 +93,7 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 	}
 	d.smtpd = mail.NewServer(mail.ServerConfig{
 		Listen: cfg.SMTP.Listen, MaxMessageBytes: cfg.SMTP.MaxMessageBytes, SpoolDir: spoolDir,
-	}, tagger, engine, log.With("component", "smtp"))
+	}, tagger, engine, log)
 
 	// The worker and the control socket have their own context: they keep
 	// running while SMTP drains, so mail caused by the last messages still
@@ -110,8 +110,8 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 		"smtp", d.smtpLn.Addr().String(), "gateway", tagger.Gateway(), "data", cfg.Gateway.DataDir,
 		"outbound", where, "control", ctlPath(cfg))
 	log.Info("to start a collaboration, mail someone with a file attached and cc the gateway, e.g. " +
-		fmt.Sprintf("swaks --server %s --from alice@acme.test --to bob@axe.test --cc %s --attach @contract.docx",
-			d.smtpLn.Addr(), tagger.Gateway()))
+		fmt.Sprintf("swaks --server %s --from alice@acme.test --to %s --header 'To: bob@axe.test' --header 'Cc: %s' --attach @contract.docx",
+			d.smtpLn.Addr(), tagger.Gateway(), tagger.Gateway()))
 	return d, nil
 }
 

@@ -172,13 +172,27 @@ func (d *delivery) route(tx *store.Tx) (cid, pid string, err error) {
 		}
 		return err == nil, err
 	}
+	var tagged [][2]string
 	for _, a := range d.candidateAddrs() {
 		if k, c, p := d.e.tag.Classify(a); k == mail.AddrTagged {
 			ok, err := exists(c)
-			if ok || err != nil {
-				return c, p, err
+			if err != nil {
+				return "", "", err
+			}
+			if ok {
+				tagged = append(tagged, [2]string{c, p})
 			}
 		}
+	}
+	if len(tagged) > 0 {
+		// A Reply-All can carry other people's tagged addresses too: the
+		// sender's own one is the one that names them.
+		for _, t := range tagged {
+			if own, err := d.isSender(tx, t[0], t[1]); own || err != nil {
+				return t[0], t[1], err
+			}
+		}
+		return tagged[0][0], tagged[0][1], nil
 	}
 	refs := append(append([]string(nil), d.msg.InReplyTo...), reversed(d.msg.References)...)
 	for _, ref := range refs {
@@ -205,6 +219,24 @@ func (d *delivery) route(tx *store.Tx) (cid, pid string, err error) {
 		}
 	}
 	return "", "", nil
+}
+
+// isSender reports whether participant pid of collaboration cid sent the
+// message.
+func (d *delivery) isSender(tx *store.Tx, cid, pid string) (bool, error) {
+	if d.msg.From == nil {
+		return false, nil
+	}
+	ps, err := tx.Participants(cid)
+	if err != nil {
+		return false, fmt.Errorf("load participants of %s: %w", cid, err)
+	}
+	for _, p := range ps {
+		if p.ID == pid {
+			return strings.EqualFold(p.Address, d.msg.From.Addr), nil
+		}
+	}
+	return false, nil
 }
 
 func reversed(s []string) []string {

@@ -185,8 +185,19 @@ func TestReplyAllThroughTag(t *testing.T) {
 	if got := len(r.versions(c.ID, "contract.docx")); got != 2 {
 		t.Fatalf("%d versions, want 2", got)
 	}
-	if dave := r.collab(); dave.Turn != 3 {
-		t.Errorf("turn %d, want 3", dave.Turn)
+	if got := r.collab(); got.Turn != 3 {
+		t.Errorf("turn %d, want 3", got.Turn)
+	}
+
+	// Alice's Reply-All to that lists Bob's tagged address before her own:
+	// her own address names her.
+	tags := tagsOf(t, r.newMail())
+	r.mustSend(&testMail{
+		from: alice, to: []string{tag, tags[alice]}, subject: "Re: x", msgid: "ra2@acme.test",
+		body: "Back to you.", files: []testFile{{"contract.docx", fileData(3, 1000)}},
+	}, tag, tags[alice])
+	if got := len(r.versions(c.ID, "contract.docx")); got != 3 {
+		t.Fatalf("%d versions, want 3: Alice's mail was not taken as hers", got)
 	}
 }
 

@@ -1,8 +1,14 @@
 package workflow_test
 
 import (
+	"encoding/base64"
 	"fmt"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"sync"
 	"testing"
+	"time"
 )
 
 // BenchmarkIngestReply measures the ingest path: SMTP DATA of one reply with
@@ -35,4 +41,94 @@ func BenchmarkIngestReply(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "mails/s")
+}
+
+// BenchmarkIngestLargeAttachment sends one reply carrying a 100 MB
+// attachment, streamed by the client (never built in memory), through SMTP,
+// spooling, parsing and chunking to the commit, and reports how far the heap
+// grew meanwhile: the attachment must never sit in memory whole.
+func BenchmarkIngestLargeAttachment(b *testing.B) {
+	const size = 100 << 20
+	r := newRig(b, rigOptions{maxBytes: 200 << 20})
+	r.start(fileData(1, 1000))
+	tags := tagsOf(b, r.newMail())
+	b.SetBytes(size)
+	var peak uint64
+	for i := range b.N {
+		from := bob
+		if i%2 == 1 {
+			from = alice
+		}
+		runtime.GC()
+		var base runtime.MemStats
+		runtime.ReadMemStats(&base)
+		stop := sampleHeap(&peak, base.HeapInuse)
+		err := r.sendStream(from, []string{tags[from]}, func(w io.Writer) error {
+			fmt.Fprintf(w, "From: %s\r\nTo: %s\r\nSubject: Re: contract\r\nMessage-ID: <large-%d@test>\r\nMIME-Version: 1.0\r\n"+
+				"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nThe big one.\r\n--b\r\n"+
+				"Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"contract.docx\"\r\n"+
+				"Content-Transfer-Encoding: base64\r\n\r\n", from, tags[from], i)
+			enc := base64.NewEncoder(base64.StdEncoding, &lineWriter{w: w})
+			if _, err := io.Copy(enc, io.LimitReader(rand.NewChaCha8([32]byte{byte(i)}), size)); err != nil {
+				return err
+			}
+			enc.Close()
+			_, err := io.WriteString(w, "\r\n--b--\r\n")
+			return err
+		})
+		stop()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-growth-MiB")
+}
+
+// sampleHeap records the largest heap growth over base into peak until the
+// returned stop is called.
+func sampleHeap(peak *uint64, base uint64) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > base && m.HeapInuse-base > *peak {
+				*peak = m.HeapInuse - base
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+// lineWriter breaks base64 into 76-character lines.
+type lineWriter struct {
+	w   io.Writer
+	col int
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		chunk := min(len(p), 76-l.col)
+		if _, err := l.w.Write(p[:chunk]); err != nil {
+			return n, err
+		}
+		n += chunk
+		p = p[chunk:]
+		if l.col += chunk; l.col == 76 {
+			if _, err := io.WriteString(l.w, "\r\n"); err != nil {
+				return n, err
+			}
+			l.col = 0
+		}
+	}
+	return n, nil
 }

@@ -144,6 +144,35 @@ func (r *rig) send(from string, rcpts []string, raw []byte) error {
 	return c.Quit()
 }
 
+// sendStream is send with the message written by write as it goes, so that
+// a large message never exists in memory on the client side.
+func (r *rig) sendStream(from string, rcpts []string, write func(io.Writer) error) error {
+	c, err := smtp.Dial(r.addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	for _, rc := range rcpts {
+		if err := c.Rcpt(rc, nil); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if err := write(w); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
 // mustSend sends m from its From to rcpts and fails the test on anything but 250.
 func (r *rig) mustSend(m *testMail, rcpts ...string) {
 	r.t.Helper()

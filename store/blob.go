@@ -150,15 +150,15 @@ func (s *Store) flushChunks(w *blobWriter) error {
 		return nil
 	}
 	err := s.update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketChunks)
+		index, data := chunkBuckets(tx)
 		for i := range w.pending {
 			p := &w.pending[i]
-			if b.Get(p.sum[:]) != nil {
+			if index.Get(p.sum[:]) != nil {
 				continue // stored meanwhile by another PutBlob
 			}
 			// bbolt keeps key and value until commit; both stay put in w
 			// until flushChunks returns.
-			if err := b.Put(p.sum[:], w.data[p.off:p.off+p.n]); err != nil {
+			if err := putChunk(index, data, p.sum[:], w.data[p.off:p.off+p.n]); err != nil {
 				return fmt.Errorf("chunk %x: %w", p.sum, err)
 			}
 		}
@@ -168,6 +168,100 @@ func (s *Store) flushChunks(w *blobWriter) error {
 		return fmt.Errorf("write chunks: %w", err)
 	}
 	w.resetPending()
+	return nil
+}
+
+// chunkLocSize is the size of a chunk's index entry: its chunkdata key, then
+// its length.
+const chunkLocSize = 8 + 4
+
+// chunkBuckets returns the chunk index and the chunk data of a write
+// transaction.
+func chunkBuckets(tx *bbolt.Tx) (index, data *bbolt.Bucket) {
+	data = tx.Bucket(bucketChunkData)
+	// Keys only grow, so full pages never need room for an insert.
+	data.FillPercent = 1.0
+	return tx.Bucket(bucketChunks), data
+}
+
+// putChunk appends a chunk's bytes to data under the next sequence number and
+// indexes them by its digest. bbolt keeps sum and chunk until the transaction
+// commits: the caller must not change them before.
+func putChunk(index, data *bbolt.Bucket, sum, chunk []byte) error {
+	seq, err := data.NextSequence()
+	if err != nil {
+		return err
+	}
+	loc := binary.BigEndian.AppendUint64(make([]byte, 0, chunkLocSize), seq)
+	loc = binary.BigEndian.AppendUint32(loc, uint32(len(chunk)))
+	if err := data.Put(loc[:8], chunk); err != nil {
+		return err
+	}
+	return index.Put(sum, loc)
+}
+
+// getChunk returns the bytes of the chunk with the given digest, or nil when
+// it is missing or its index entry does not match its data. The slice is only
+// valid inside the transaction.
+func getChunk(tx *bbolt.Tx, sum []byte) []byte {
+	loc := tx.Bucket(bucketChunks).Get(sum)
+	if len(loc) != chunkLocSize {
+		return nil
+	}
+	data := tx.Bucket(bucketChunkData).Get(loc[:8])
+	if uint64(len(data)) != uint64(binary.BigEndian.Uint32(loc[8:])) {
+		return nil
+	}
+	return data
+}
+
+// migrateChunks finishes the upgrade of a schema 1 file that initSchema
+// started: it moves the chunks left under migrating into the index and
+// chunkdata, flushBytes per transaction so that memory stays bounded however
+// large the store, then records schema 2. Each transaction deletes what it
+// moved, so an upgrade that stops half way goes on at the next Open.
+func (s *Store) migrateChunks() error {
+	// Keys and values go to bbolt from buf, which holds them until commit;
+	// one chunk past flushBytes at most.
+	buf := make([]byte, 0, flushBytes+sha256.Size+maxChunk)
+	for done := false; !done; {
+		err := s.update(func(tx *bbolt.Tx) error {
+			old := tx.Bucket(bucketMigrating).Bucket(bucketChunks)
+			if old == nil {
+				return fmt.Errorf("bucket %s/%s missing", bucketMigrating, bucketChunks)
+			}
+			index, data := chunkBuckets(tx)
+			buf = buf[:0]
+			c := old.Cursor()
+			k, v := c.First()
+			for ; k != nil && len(buf) < flushBytes; k, v = c.First() {
+				// Schema 1 had no other keys, but its Sweep dropped any
+				// that were not a digest: so does this.
+				if len(k) == sha256.Size {
+					off := len(buf)
+					buf = append(append(buf, k...), v...)
+					sum, chunk := buf[off:off+len(k)], buf[off+len(k):]
+					if err := putChunk(index, data, sum, chunk); err != nil {
+						return fmt.Errorf("chunk %x: %w", sum, err)
+					}
+				}
+				if err := c.Delete(); err != nil {
+					return fmt.Errorf("delete schema 1 chunk %x: %w", k, err)
+				}
+			}
+			if k != nil {
+				return nil
+			}
+			done = true
+			if err := tx.DeleteBucket(bucketMigrating); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint32(nil, 2))
+		})
+		if err != nil {
+			return fmt.Errorf("move chunks: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -253,8 +347,8 @@ func (r *blobReader) load() error {
 	}
 	ref := r.m.chunks[r.next]
 	err := r.s.db.View(func(tx *bbolt.Tx) error {
-		data := tx.Bucket(bucketChunks).Get(ref.sum[:])
-		if len(data) != ref.size || data == nil {
+		data := getChunk(tx, ref.sum[:])
+		if data == nil || len(data) != ref.size {
 			return fmt.Errorf("chunk %x: missing or wrong size: %w", ref.sum, ErrCorrupt)
 		}
 		// bbolt's slice is only valid inside the transaction.

@@ -7,7 +7,7 @@
 // Buckets, with their keys and values (0x00 is a literal zero byte separating
 // the parts of a compound key; cids never contain one):
 //
-//	meta          "schema" → schema version, uint32
+//	meta          "schema" → schema version of the layout, uint32
 //	collabs       cid → Collab
 //	participants  cid 0x00 pid → Participant
 //	turns         cid 0x00 turn → Turn
@@ -21,21 +21,25 @@
 //	outboxdue     next try, id → empty                 (index of the queued Outbounds)
 //	marks         key → {at}
 //	blobs         SHA-256 → manifest
-//	chunks        SHA-256 → chunk bytes
+//	chunks        SHA-256 → chunkdata key, length      (index of the stored chunks)
+//	chunkdata     seq → chunk bytes                    (seq from the bucket's sequence)
 //	imap          account 0x00 mailbox → UIDVALIDITY, last UID (owned by the IMAP poller)
+//	migrating     "chunks" → a schema 1 chunks bucket  (only while Open upgrades a file)
 //
 // Numbers in keys are big-endian so that bbolt's byte order is numeric order:
 // turn, party and version numbers as uint32; participant and document ids
 // ("p7", "d3") as the uint32 of their number, so p2 sorts before p10; inbound
-// and outbound ids as uint64. A time in a key is its Unix seconds as a uint64
-// with the sign bit flipped (so times before 1970 still sort first) followed by
-// its nanoseconds as a uint32. Digests in keys are the 32 raw bytes.
+// and outbound ids and chunk sequence numbers as uint64. A time in a key is its
+// Unix seconds as a uint64 with the sign bit flipped (so times before 1970
+// still sort first) followed by its nanoseconds as a uint32. Digests in keys
+// are the 32 raw bytes.
 //
-// Values of the model buckets are one byte, the schema version the record was
-// written under, followed by the record's JSON. A chunk's value is its bytes.
-// A blob manifest is compact binary: a version byte (1), the blob's size as a
-// uvarint, the chunk count as a uvarint, then per chunk its 32-byte SHA-256 and
-// its length as a uvarint.
+// Values of the model buckets are one byte, the version of the record's
+// encoding (1, unchanged by schema 2), followed by the record's JSON. A
+// chunkdata value is the chunk's bytes; its chunks entry is the 8-byte
+// chunkdata key followed by the length as a uint32. A blob manifest is compact
+// binary: a version byte (1), the blob's size as a uvarint, the chunk count as
+// a uvarint, then per chunk its 32-byte SHA-256 and its length as a uvarint.
 //
 // # Blobs
 //
@@ -45,6 +49,19 @@
 // are written in transactions of a few MB, then the manifest in its own: a
 // crash in between leaves chunks, or a manifest, that nothing references, and
 // Sweep removes them.
+//
+// A chunk's bytes are appended to chunkdata under the next sequence number,
+// and only its small index entry goes in at a random place in chunks. Keyed by
+// digest, as in schema 1, every new chunk landed among stored ones and bbolt
+// rewrote the whole leaf around it, two to four chunks, on every insert:
+// nearly four times the chunk's size in dirty pages and disk writes.
+//
+// # Schema versions
+//
+// Version 2 split chunks into the index and chunkdata. Open upgrades a version
+// 1 file by moving its chunks bucket under migrating, then moving its chunks
+// a few MB per transaction, so the upgrade of a large store needs no more
+// memory than PutBlob; an interrupted upgrade goes on at the next Open.
 package store
 
 import (
@@ -62,8 +79,15 @@ import (
 	"github.com/turnmail/turnmail/mail"
 )
 
-// schemaVersion is the layout this code reads and writes. Open refuses a file
-// with a newer one; an older one would be migrated there.
+// layoutVersion is the schema version recorded in meta: the layout this code
+// reads and writes. Open refuses a file with a newer one and upgrades an
+// older one. (schemaVersion, below, versions the records.)
+const layoutVersion = 2
+
+// schemaVersion is the version of the model records' encoding, the byte that
+// codec.go writes before each record's JSON and requires when reading.
+// Schema 2 changed how chunks are stored, not the records: a file upgraded
+// from schema 1 keeps its records as they are, so this stays 1.
 const schemaVersion = 1
 
 // defaultTimeout is how long Open waits for the file lock when Options leaves
@@ -92,17 +116,19 @@ var (
 	bucketDrafts       = []byte("drafts")
 	bucketBlobs        = []byte("blobs")
 	bucketChunks       = []byte("chunks")
+	bucketChunkData    = []byte("chunkdata")
 	bucketMsgIDs       = []byte("msgids")
 	bucketInbound      = []byte("inbound")
 	bucketOutbox       = []byte("outbox")
 	bucketOutboxDue    = []byte("outboxdue")
 	bucketMarks        = []byte("marks")
 	bucketIMAP         = []byte("imap")
+	bucketMigrating    = []byte("migrating")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketCollabs, bucketParticipants, bucketTurns, bucketDocuments,
-		bucketVersions, bucketDrafts, bucketBlobs, bucketChunks, bucketMsgIDs,
-		bucketInbound, bucketOutbox, bucketOutboxDue, bucketMarks, bucketIMAP,
+		bucketVersions, bucketDrafts, bucketBlobs, bucketChunks, bucketChunkData,
+		bucketMsgIDs, bucketInbound, bucketOutbox, bucketOutboxDue, bucketMarks, bucketIMAP,
 	}
 
 	keySchema = []byte("schema")
@@ -136,9 +162,10 @@ var (
 )
 
 // Open opens the database at path, creating it, its parent directory and its
-// buckets when missing (unless read-only). It fails with ErrLocked when
-// another process holds the file past the timeout, and with ErrNewerSchema
-// for a file written by a newer turnmail.
+// buckets when missing (unless read-only), and upgrading a file written by an
+// older turnmail. It fails with ErrLocked when another process holds the file
+// past the timeout, and with ErrNewerSchema for a file written by a newer
+// turnmail. A read-only Open cannot upgrade, so it refuses an older file.
 func Open(path string, opts *Options) (*Store, error) {
 	var o Options
 	if opts != nil {
@@ -158,45 +185,80 @@ func Open(path string, opts *Options) (*Store, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	s := &Store{db: db, fault: o.Fault, enqueued: make(chan struct{}, 1)}
 	if o.ReadOnly {
 		err = db.View(checkSchema)
 	} else {
-		err = db.Update(initSchema)
+		err = s.upgrade()
 	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &Store{db: db, fault: o.Fault, enqueued: make(chan struct{}, 1)}, nil
+	return s, nil
 }
 
-// initSchema creates the buckets and records the schema version of a new
-// file, or checks that of an existing one.
-func initSchema(tx *bbolt.Tx) error {
-	for _, name := range allBuckets {
-		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-			return fmt.Errorf("create bucket %s: %w", name, err)
+// upgrade sets up a new file, or brings an existing one to layoutVersion.
+func (s *Store) upgrade() error {
+	var version uint32
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		var err error
+		version, err = initSchema(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if version == 1 {
+		if err := s.migrateChunks(); err != nil {
+			return fmt.Errorf("upgrade schema 1 to 2: %w", err)
 		}
 	}
-	meta := tx.Bucket(bucketMeta)
-	if meta.Get(keySchema) == nil {
-		return meta.Put(keySchema, binary.BigEndian.AppendUint32(nil, schemaVersion))
-	}
-	return checkSchema(tx)
+	return nil
 }
 
-// checkSchema refuses a file this code cannot read.
+// initSchema records the schema version of a new file, or checks that of an
+// existing one, creates the buckets missing, and returns the version found.
+// For a version 1 file it starts the upgrade that migrateChunks finishes: the
+// chunks bucket moves under migrating, out of the way of its successor.
+func initSchema(tx *bbolt.Tx) (uint32, error) {
+	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+	if err != nil {
+		return 0, fmt.Errorf("create bucket %s: %w", bucketMeta, err)
+	}
+	version := uint32(layoutVersion)
+	if meta.Get(keySchema) == nil {
+		if err := meta.Put(keySchema, binary.BigEndian.AppendUint32(nil, version)); err != nil {
+			return 0, err
+		}
+	} else if version, err = readSchema(tx); err != nil {
+		return 0, err
+	}
+	if version == 1 && tx.Bucket(bucketMigrating) == nil {
+		migrating, err := tx.CreateBucket(bucketMigrating)
+		if err != nil {
+			return 0, fmt.Errorf("create bucket %s: %w", bucketMigrating, err)
+		}
+		if err := tx.MoveBucket(bucketChunks, nil, migrating); err != nil {
+			return 0, fmt.Errorf("move schema 1 chunks aside: %w", err)
+		}
+	}
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return 0, fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return version, nil
+}
+
+// checkSchema refuses a file this code cannot read as it is.
 func checkSchema(tx *bbolt.Tx) error {
-	meta := tx.Bucket(bucketMeta)
-	if meta == nil {
-		return errors.New("not a turnmail store: no meta bucket")
+	version, err := readSchema(tx)
+	if err != nil {
+		return err
 	}
-	v := meta.Get(keySchema)
-	if len(v) != 4 {
-		return errors.New("not a turnmail store: no schema version")
-	}
-	if n := binary.BigEndian.Uint32(v); n > schemaVersion {
-		return fmt.Errorf("schema version %d, this turnmail reads up to %d: %w", n, schemaVersion, ErrNewerSchema)
+	if version < layoutVersion {
+		return fmt.Errorf("schema version %d needs upgrading to %d: open it once for writing", version, layoutVersion)
 	}
 	for _, name := range allBuckets {
 		if tx.Bucket(name) == nil {
@@ -204,6 +266,23 @@ func checkSchema(tx *bbolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// readSchema returns the file's schema version, refusing a newer one.
+func readSchema(tx *bbolt.Tx) (uint32, error) {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return 0, errors.New("not a turnmail store: no meta bucket")
+	}
+	v := meta.Get(keySchema)
+	if len(v) != 4 {
+		return 0, errors.New("not a turnmail store: no schema version")
+	}
+	n := binary.BigEndian.Uint32(v)
+	if n > layoutVersion {
+		return 0, fmt.Errorf("schema version %d, this turnmail reads up to %d: %w", n, layoutVersion, ErrNewerSchema)
+	}
+	return n, nil
 }
 
 // Close closes the database. Readers returned by OpenBlob fail afterwards.

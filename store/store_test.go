@@ -1,8 +1,13 @@
 package store
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,8 +60,8 @@ func TestOpen(t *testing.T) {
 				t.Errorf("bucket %s missing", name)
 			}
 		}
-		if v := tx.Bucket(bucketMeta).Get(keySchema); binary.BigEndian.Uint32(v) != schemaVersion {
-			t.Errorf("schema %x, want %d", v, schemaVersion)
+		if v := tx.Bucket(bucketMeta).Get(keySchema); binary.BigEndian.Uint32(v) != layoutVersion {
+			t.Errorf("schema %x, want %d", v, layoutVersion)
 		}
 		return nil
 	})
@@ -83,7 +88,7 @@ func TestOpen(t *testing.T) {
 func TestOpenNewerSchema(t *testing.T) {
 	s, path := openTest(t, nil)
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint32(nil, schemaVersion+1))
+		return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint32(nil, layoutVersion+1))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -231,5 +236,187 @@ func TestFault(t *testing.T) {
 	}
 	if n := countChunks(t, s); n != 1 {
 		t.Errorf("%d chunks, want 1", n)
+	}
+}
+
+// schema1 is a store file as turnmail wrote it at schema version 1, before
+// chunk bytes moved out of the chunks bucket.
+type schema1 struct {
+	blobs  [][]byte // content of each blob
+	chunks int      // distinct chunks
+	size   int64    // their total size
+}
+
+// writeSchema1 writes a schema 1 file at path with bbolt alone: the version in
+// meta, every bucket of that schema, chunks keyed by digest holding their
+// bytes (and a stray key schema 1's Sweep would have dropped), a manifest per
+// blob, and one collaboration record. Its chunks fill a few flushBytes, so
+// that the upgrade takes several transactions.
+func writeSchema1(t *testing.T, path string) schema1 {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var chunks [][]byte
+	for i := range 80 {
+		chunks = append(chunks, randomBytes(uint64(100+i), minChunk+rng.IntN(maxChunk-minChunk+1)))
+	}
+	small := randomBytes(99, 1000)
+	chunks = append(chunks, small)
+	blobChunks := [][][]byte{
+		chunks[:80],
+		{small},
+		{chunks[3], small, chunks[3]},
+	}
+	var f schema1
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range []string{"meta", "collabs", "participants", "turns", "documents", "versions",
+			"drafts", "blobs", "chunks", "msgids", "inbound", "outbox", "outboxdue", "marks", "imap"} {
+			if _, err := tx.CreateBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte{0, 0, 0, 1}); err != nil {
+			return err
+		}
+		record := append([]byte{1}, `{"id":"abcdef","subject":"Contract","state":"active"}`...)
+		if err := tx.Bucket([]byte("collabs")).Put([]byte("abcdef"), record); err != nil {
+			return err
+		}
+		b := tx.Bucket([]byte("chunks"))
+		for _, c := range chunks {
+			sum := sha256.Sum256(c)
+			if err := b.Put(sum[:], c); err != nil {
+				return err
+			}
+			f.chunks++
+			f.size += int64(len(c))
+		}
+		if err := b.Put([]byte("stray"), []byte("not a chunk")); err != nil {
+			return err
+		}
+		for _, cs := range blobChunks {
+			var m manifest
+			for _, c := range cs {
+				m.chunks = append(m.chunks, chunkRef{sum: sha256.Sum256(c), size: len(c)})
+				m.size += int64(len(c))
+			}
+			content := bytes.Join(cs, nil)
+			sum := sha256.Sum256(content)
+			if err := tx.Bucket([]byte("blobs")).Put(sum[:], m.encode()); err != nil {
+				return err
+			}
+			f.blobs = append(f.blobs, content)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestOpenSchema1 upgrades a schema 1 file, in one go and after upgrades that
+// failed at each of their transactions.
+func TestOpenSchema1(t *testing.T) {
+	errBoom := errors.New("boom")
+	// The upgrade in one go takes three transactions: an Open failing past
+	// them would not fail, and the test with it.
+	for _, failAt := range []int{0, 1, 2, 3} {
+		t.Run(fmt.Sprintf("fail at %d", failAt), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "turnmail.db")
+			f := writeSchema1(t, path)
+
+			// A reader cannot upgrade: it refuses the file.
+			if _, err := Open(path, &Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "upgrading") {
+				t.Errorf("read-only open of a schema 1 file: got %v", err)
+			}
+
+			writes := 0
+			opts := &Options{Fault: func() error {
+				writes++
+				if writes == failAt {
+					return errBoom
+				}
+				return nil
+			}}
+			if failAt > 0 {
+				if _, err := Open(path, opts); !errors.Is(err, errBoom) {
+					t.Fatalf("open failing at write %d: got %v", failAt, err)
+				}
+				opts = nil
+			}
+			s, err := Open(path, opts)
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			defer s.Close()
+			// Moved a few MB per transaction, not in one.
+			if min := int(f.size/flushBytes) + 1; failAt == 0 && writes < min {
+				t.Errorf("upgrade took %d write transactions, want at least %d", writes, min)
+			}
+			checkUpgraded(t, s, f)
+		})
+	}
+}
+
+// checkUpgraded checks that the schema 1 file f was upgraded whole.
+func checkUpgraded(t *testing.T, s *Store, f schema1) {
+	t.Helper()
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keySchema); binary.BigEndian.Uint32(v) != layoutVersion {
+			t.Errorf("schema %x, want %d", v, layoutVersion)
+		}
+		if tx.Bucket(bucketMigrating) != nil {
+			t.Errorf("bucket %s left", bucketMigrating)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, size := chunkStats(t, s); n != f.chunks || size != f.size {
+		t.Errorf("%d chunks of %d bytes, want %d of %d", n, size, f.chunks, f.size)
+	}
+	var digests []mail.Blob
+	for i, content := range f.blobs {
+		sum := sha256.Sum256(content)
+		digest := hex.EncodeToString(sum[:])
+		got, err := readBlob(s, digest)
+		if err != nil || !bytes.Equal(got, content) {
+			t.Errorf("blob %d: read %d bytes, %v; want %d", i, len(got), err, len(content))
+		}
+		digests = append(digests, mail.Blob{Digest: digest, Size: int64(len(content))})
+	}
+	err = s.View(func(tx *Tx) error {
+		c, err := tx.Collab("abcdef")
+		if err == nil && c.Subject != "Contract" {
+			t.Errorf("collaboration subject %q", c.Subject)
+		}
+		return err
+	})
+	if err != nil {
+		t.Errorf("collaboration of schema 1: %v", err)
+	}
+
+	// The index finds the moved chunks: the small blob again stores nothing.
+	if b, err := s.PutBlob(bytes.NewReader(f.blobs[1])); err != nil || b != digests[1] {
+		t.Errorf("put the small blob again: %+v, %v", b, err)
+	}
+	if n := countChunks(t, s); n != f.chunks {
+		t.Errorf("put the small blob again: %d chunks, want %d", n, f.chunks)
+	}
+	// And Sweep deletes moved chunks whole.
+	update(t, s, func(tx *Tx) error {
+		return tx.PutVersion("abcdef", &Version{Doc: "d1", Number: 1, Blob: digests[1]})
+	})
+	if blobs, chunks, err := s.Sweep(); err != nil || blobs != 2 || chunks != f.chunks-1 {
+		t.Errorf("sweep: %d blobs, %d chunks, %v; want 2, %d", blobs, chunks, err, f.chunks-1)
+	}
+	if n := countChunks(t, s); n != 1 {
+		t.Errorf("%d chunks after sweep, want 1", n)
 	}
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // Sweep deletes the blobs that nothing references, then the chunks that no
-// remaining blob uses, and returns how many of each it deleted. A blob is
+// remaining blob uses, index entry and data, and returns how many of each it
+// deleted. A blob is
 // referenced by a Version, a Draft, an Inbound's Raw, or an attachment of a
 // queued Outbound (sent and failed ones no longer need theirs).
 //
@@ -47,13 +48,22 @@ func (s *Store) Sweep() (blobs, chunks int, err error) {
 		blobs = len(dead)
 
 		dead = dead[:0]
-		c = tx.Bucket(bucketChunks).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if len(k) != sha256.Size || !keep[[sha256.Size]byte(k)] {
-				dead = append(dead, bytes.Clone(k))
+		var deadData [][]byte
+		index, data := chunkBuckets(tx)
+		c = index.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) == sha256.Size && keep[[sha256.Size]byte(k)] {
+				continue
+			}
+			dead = append(dead, bytes.Clone(k))
+			if len(v) == chunkLocSize {
+				deadData = append(deadData, bytes.Clone(v[:8]))
 			}
 		}
-		if err := deleteKeys(tx.Bucket(bucketChunks), dead); err != nil {
+		if err := deleteKeys(index, dead); err != nil {
+			return err
+		}
+		if err := deleteKeys(data, deadData); err != nil {
 			return err
 		}
 		chunks = len(dead)

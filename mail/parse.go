@@ -92,7 +92,8 @@ type ParseOptions struct {
 // Bad parts are left out with a note in Skipped rather than failing the
 // message. Only an unreadable top-level header, or multiparts nested deeper
 // than MaxDepth, is an error, wrapping ErrMalformed; more attachments than
-// MaxAttachments returns ErrTooManyAttachments, and an error of the
+// MaxAttachments returns ErrTooManyAttachments together with the Message read
+// so far (its header fields are complete), and an error of the
 // BlobWriter is returned wrapped. Inline images referenced from the HTML body are
 // stored while streaming (the HTML may come after them) and dropped from
 // Attachments afterwards; their blobs are left for the store's sweep.
@@ -127,7 +128,10 @@ func Parse(r io.Reader, blobs BlobWriter, opts *ParseOptions) (*Message, error) 
 	h := gomail.Header{Header: message.Header{Header: th}}
 	p.msg.readHeader(h)
 	p.msg.Auto = headerAutoReason(h)
-	if err := p.part(h.Header, br, 0); err != nil {
+	if err := p.part(h.Header, br, 0); errors.Is(err, ErrTooManyAttachments) {
+		// The header is still good: the caller answers the sender with it.
+		return p.msg, err
+	} else if err != nil {
 		return nil, err
 	}
 	p.dropReferencedInline()

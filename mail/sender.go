@@ -74,7 +74,7 @@ func (s *FileSender) Send(ctx context.Context, envFrom string, m *Outgoing, writ
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(s.Dir, ".tmp-*.eml")
+	f, err := os.CreateTemp(s.Dir, ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("create outbox file: %w", err)
 	}

@@ -19,7 +19,6 @@ import (
 // ServerConfig configures the inbound SMTP server. Zero fields take the
 // defaults given with them.
 type ServerConfig struct {
-	Listen          string        // informational: the listener is passed to Serve
 	Hostname        string        // greeting and EHLO name; default: the gateway domain
 	MaxMessageBytes int64         // beyond it: 552 5.3.4; 0 means no limit
 	MaxRecipients   int           // beyond it: 452 4.5.3; default 50

@@ -48,7 +48,7 @@ func TestCollabs(t *testing.T) {
 		ID: "k7p2qz", Subject: "Services Agreement", State: StateActive, Owner: "p1",
 		Created: day(3), Turn: 2, TurnParty: 1, TurnSince: day(3),
 		Parties: []Party{{Name: "ACME"}, {Name: "AXE"}}, NextPID: 3, NextDoc: 2,
-		RootMsgID: "root@acme.com", Refs: []string{"root@acme.com", "x@gw"},
+		RootMsgID: "root@acme.com",
 	}
 	update(t, s, func(tx *Tx) error {
 		for _, c := range []*Collab{c, {ID: "bbbbbb", Created: day(1)}, {ID: "aaaaaa", Created: day(3)}} {
@@ -102,7 +102,7 @@ func TestNewCollabID(t *testing.T) {
 
 func TestParticipants(t *testing.T) {
 	s, _ := openTest(t, nil)
-	p2 := &Participant{ID: "p2", Address: "bob@axe.com", Name: "Bob", Party: 1, Role: RoleLeader, Added: day(1)}
+	p2 := &Participant{ID: "p2", Address: "bob@axe.com", Name: "Bob", Party: 1, Role: RoleLeader, Added: day(1), Thread: []string{"a@gw", "b@gw"}}
 	update(t, s, func(tx *Tx) error {
 		for _, p := range []*Participant{{ID: "p10"}, p2, {ID: "p1"}} {
 			if err := tx.PutParticipant("abc", p); err != nil {

@@ -27,6 +27,7 @@ const (
 	OutcomeDraft         = "draft"         // stored as a party's draft
 	OutcomeComment       = "comment"       // relayed to the sender's party
 	OutcomeCommand       = "command"       // commands only (/status, /help…)
+	OutcomeEmpty         = "empty"         // no files, text or commands; the sender was told
 	OutcomeRejected      = "rejected"      // refused by a rule; the sender was told
 	OutcomeStranger      = "stranger"      // sender is not a participant; nothing changed
 	OutcomeUnmatched     = "unmatched"     // matched nothing; a notice went back
@@ -50,9 +51,6 @@ type Collab struct {
 	NextPID   int       `json:"next_pid"`   // participant ids are "p1", "p2", …
 	NextDoc   int       `json:"next_doc"`   // document ids are "d1", "d2", …
 	RootMsgID string    `json:"root_msgid"` // Message-ID of the mail that started it
-	// Refs holds the most recent Message-IDs of the collaboration's thread,
-	// oldest first, bounded, for the References of gateway mail.
-	Refs []string `json:"refs,omitempty"`
 }
 
 // Party is one side of a collaboration.
@@ -68,6 +66,11 @@ type Participant struct {
 	Party   int       `json:"party"`
 	Role    string    `json:"role"`
 	Added   time.Time `json:"added"`
+	// Thread holds the Message-IDs of the latest gateway mail sent to this
+	// participant, oldest first, bounded: their In-Reply-To and References.
+	// Kept per person so that nobody's References name mail of the other
+	// party's they never saw.
+	Thread []string `json:"thread,omitempty"`
 }
 
 // Turn is one numbered turn. A turn that has ended never changes.

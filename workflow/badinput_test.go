@@ -1,6 +1,9 @@
 package workflow_test
 
 import (
+	"bytes"
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -49,11 +52,24 @@ func TestRejectedRecipients(t *testing.T) {
 func TestStrangerChangesNothing(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	c := r.start(fileData(1, 100))
-	tags := tagsOf(t, r.newMail())
-	for _, from := range []string{"mallory@evil.test", alice} { // alice on bob's tag is a stranger there too
-		r.mustSend(&testMail{from: from, to: []string{tags[bob]}, subject: "Re: x", msgid: "s-" + from,
-			body: "take this", files: []testFile{{"contract.docx", fileData(66, 100)}}}, tags[bob])
+	mails := r.newMail()
+	tags := tagsOf(t, mails)
+	handoff := to(t, mails, bob)
+	take := func(from, msgid string) *testMail {
+		return &testMail{from: from, subject: "Re: x", msgid: msgid, body: "take this",
+			files: []testFile{{"contract.docx", fileData(66, 100)}}}
 	}
+	// By every way of matching: the tagged address, the thread, the subject tag.
+	viaTag := take("mallory@evil.test", "s1@evil.test")
+	viaTag.to = []string{tags[bob]}
+	r.mustSend(viaTag, tags[bob])
+	viaThread := take("mallory@evil.test", "s2@evil.test")
+	viaThread.to, viaThread.inReplyTo = []string{gw}, handoff.msg.MessageID
+	r.mustSend(viaThread, gw)
+	viaSubject := take("mallory@evil.test", "s3@evil.test")
+	viaSubject.to, viaSubject.subject = []string{gw}, handoff.msg.Subject
+	r.mustSend(viaSubject, gw)
+
 	if n := len(r.versions(c.ID, "contract.docx")); n != 1 {
 		t.Errorf("a stranger made a version")
 	}
@@ -63,11 +79,23 @@ func TestStrangerChangesNothing(t *testing.T) {
 	if mails := r.newMail(); len(mails) != 0 {
 		t.Errorf("mail went out for a stranger: %s", describe(mails))
 	}
-	ins := r.inbound()
-	for _, in := range ins[1:] {
+	for _, in := range r.inbound()[1:] {
 		if in.Outcome != store.OutcomeStranger || in.Collab != c.ID {
 			t.Errorf("inbound %d: outcome %s collab %q", in.ID, in.Outcome, in.Collab)
 		}
+	}
+
+	// A participant on someone else's tagged address changes nothing either,
+	// but is told, at their own address, where to write.
+	onBobs := take(alice, "s4@acme.test")
+	onBobs.to = []string{tags[bob]}
+	r.mustSend(onBobs, tags[bob])
+	if n := len(r.versions(c.ID, "contract.docx")); n != 1 {
+		t.Errorf("alice's mail to bob's address made a version")
+	}
+	m := to(t, r.newMail(), alice)
+	if m.msg.ReplyTo[0].Addr != tags[alice] || !strings.Contains(m.msg.Text, "nothing changed") {
+		t.Errorf("alice was answered at %v: %q", m.msg.ReplyTo, m.msg.Text)
 	}
 }
 
@@ -127,27 +155,43 @@ func TestUnmatchedGetsOneNotice(t *testing.T) {
 }
 
 // TestAutomaticMailGetsNoAnswer: auto-replies, bounces and list mail never
-// trigger mail (DESIGN §6), even with attachments to the gateway.
+// trigger mail (DESIGN §6), even with attachments to the gateway. Each case
+// has one signal only.
 func TestAutomaticMailGetsNoAnswer(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	c := r.start(fileData(1, 100))
-	tags := tagsOf(t, r.newMail())
+	mails := r.newMail()
+	tags := tagsOf(t, mails)
 	for i, tc := range []struct {
-		from  string
-		extra []string
-		env   string
+		name, from, env, subject, detail string
+		extra                            []string
 	}{
-		{bob, []string{"Auto-Submitted: auto-replied"}, bob},
-		{bob, []string{"Precedence: bulk"}, bob},
-		{bob, []string{"List-Id: <x.lists.test>"}, bob},
-		{bob, []string{"X-Autoreply: yes"}, bob},
-		{"mailer-daemon@axe.test", nil, ""},
+		{"auto-submitted", bob, bob, "Re: contract", "auto-submitted", []string{"Auto-Submitted: auto-replied"}},
+		{"precedence", bob, bob, "Re: contract", "precedence", []string{"Precedence: bulk"}},
+		{"list", bob, bob, "Re: contract", "list", []string{"List-Id: <x.lists.test>"}},
+		{"x-autoreply", bob, bob, "Re: contract", "autoreply", []string{"X-Autoreply: yes"}},
+		{"subject", bob, bob, "Automatic reply: contract", "subject", nil},
+		{"null sender", bob, "", "Re: contract", "null", nil},
+		{"mailer-daemon", "mailer-daemon@axe.test", "bounces@axe.test", "Re: contract", "mailer-daemon", nil},
+		{"dsn", bob, bob, "Re: contract", "report", []string{"X-Dummy: 1"}},
+		{"our own mail back", bob, bob, "Re: contract", "loop", []string{"X-Turnmail-Collab: " + c.ID}},
 	} {
-		m := &testMail{from: tc.from, to: []string{tags[bob]}, subject: "Automatic reply: x", msgid: "auto" + string(rune('a'+i)) + "@axe.test",
-			extra: tc.extra, body: "I am away", files: []testFile{{"contract.docx", fileData(uint64(50+i), 100)}}}
-		if err := r.send(tc.env, []string{tags[bob], gw}, m.bytes()); err != nil {
-			t.Fatalf("case %d: %v", i, err)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			m := &testMail{from: tc.from, to: []string{tags[bob]}, subject: tc.subject, msgid: fmt.Sprintf("auto%d@axe.test", i),
+				extra: tc.extra, body: "I am away", files: []testFile{{"contract.docx", fileData(uint64(50+i), 100)}}}
+			raw := m.bytes()
+			if tc.name == "dsn" {
+				raw = bytes.Replace(raw, []byte("multipart/mixed"), []byte("multipart/report; report-type=delivery-status"), 1)
+			}
+			if err := r.send(tc.env, []string{tags[bob], gw}, raw); err != nil {
+				t.Fatal(err)
+			}
+			ins := r.inbound()
+			in := ins[len(ins)-1]
+			if in.Outcome != store.OutcomeIgnored || !strings.Contains(strings.ToLower(in.Detail), tc.detail) {
+				t.Errorf("outcome %s (%s), want ignored for %q", in.Outcome, in.Detail, tc.detail)
+			}
+		})
 	}
 	if mails := r.newMail(); len(mails) != 0 {
 		t.Errorf("automatic mail was answered: %s", describe(mails))
@@ -155,10 +199,13 @@ func TestAutomaticMailGetsNoAnswer(t *testing.T) {
 	if n := len(r.versions(c.ID, "contract.docx")); n != 1 {
 		t.Errorf("automatic mail made a version")
 	}
-	for _, in := range r.inbound()[1:] {
-		if in.Outcome != store.OutcomeIgnored {
-			t.Errorf("inbound %d outcome %s", in.ID, in.Outcome)
-		}
+	// A gateway mail coming back by its Message-ID is a loop too.
+	back := mails[0].raw
+	if err := r.send(bob, []string{tags[bob]}, []byte(back)); err != nil {
+		t.Fatal(err)
+	}
+	if mails := r.newMail(); len(mails) != 0 {
+		t.Errorf("our own mail was answered: %s", describe(mails))
 	}
 }
 
@@ -208,5 +255,131 @@ func TestUnparseableKeptRaw(t *testing.T) {
 	}
 	if mails := r.newMail(); len(mails) != 0 {
 		t.Errorf("unprocessable mail was answered")
+	}
+}
+
+func TestTooManyAttachments(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	var files []testFile
+	for i := range 101 {
+		files = append(files, testFile{fmt.Sprintf("f%d.docx", i), []byte{byte(i)}})
+	}
+	r.mustSend(&testMail{from: alice, to: []string{bob}, cc: []string{gw}, subject: "Lots", msgid: "many@acme.test", files: files}, gw)
+	ins := r.inbound()
+	if len(ins) != 1 || ins[0].Outcome != store.OutcomeRejected || !strings.Contains(ins[0].Detail, "too many attachments") {
+		t.Fatalf("inbound %+v", ins)
+	}
+	mails := r.newMail()
+	if len(mails) != 1 || mails[0].out.Msg.To.Addr != alice || !strings.Contains(mails[0].msg.Text, "more attachments") {
+		t.Fatalf("answer: %s", describe(mails))
+	}
+}
+
+// TestStartEdgeCases: odd but real first mails.
+func TestStartEdgeCases(t *testing.T) {
+	t.Run("gateway in To, people listed twice and in upper case", func(t *testing.T) {
+		r := newRig(t, rigOptions{})
+		r.mustSend(&testMail{from: "Alice@ACME.test", to: []string{gw, "BOB@axe.test"}, cc: []string{bob, "alice@acme.test"},
+			subject: "Edge", msgid: "e1@acme.test", files: []testFile{{"a.docx", []byte("a")}}}, gw)
+		c := r.collab()
+		var people []*store.Participant
+		r.st.View(func(tx *store.Tx) (err error) { people, err = tx.Participants(c.ID); return })
+		if len(people) != 2 || people[0].Address != alice || people[1].Address != bob || people[1].Role != store.RoleLeader {
+			t.Errorf("participants %+v", people)
+		}
+	})
+	t.Run("from the gateway's own domain", func(t *testing.T) {
+		r := newRig(t, rigOptions{})
+		r.mustSend(&testMail{from: gw, to: []string{bob}, cc: []string{gw}, subject: "Loop", msgid: "e2@gw.test",
+			files: []testFile{{"a.docx", []byte("a")}}}, gw)
+		if ins := r.inbound(); len(ins) != 1 || ins[0].Outcome != store.OutcomeRejected {
+			t.Errorf("inbound %+v", ins)
+		}
+		if mails := r.newMail(); len(mails) != 0 {
+			t.Errorf("gateway mailed itself: %s", describe(mails))
+		}
+	})
+	t.Run("nobody on the other side", func(t *testing.T) {
+		r := newRig(t, rigOptions{})
+		r.mustSend(&testMail{from: alice, to: []string{gw}, subject: "Alone", msgid: "e3@acme.test",
+			files: []testFile{{"a.docx", []byte("a")}}}, gw)
+		mails := r.newMail()
+		if len(mails) != 1 || !strings.Contains(mails[0].msg.Text, "no one to hand the turn to") {
+			t.Errorf("answer: %s", describe(mails))
+		}
+	})
+	t.Run("everyone in one domain", func(t *testing.T) {
+		r := newRig(t, rigOptions{})
+		r.mustSend(&testMail{from: alice, to: []string{carol}, cc: []string{"erin@acme.test", gw}, subject: "Internal review", msgid: "e4@acme.test",
+			files: []testFile{{"policy.odt", []byte("p")}}}, gw)
+		c := r.collab()
+		if c.Parties[1].Name != "CAROL" {
+			t.Errorf("parties %+v", c.Parties)
+		}
+		if h := to(t, r.newMail(), carol); h.kind != "handoff" {
+			t.Errorf("carol got %s", h.kind)
+		}
+	})
+}
+
+// TestEmptyReplyIsAnswered: a reply holding only the quote (or only a pasted
+// image) is not silently dropped, and is answered once a day at most.
+func TestEmptyReplyIsAnswered(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	r.start(fileData(1, 100))
+	tags := tagsOf(t, r.newMail())
+	for i := range 2 {
+		r.mustSend(&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: x", msgid: fmt.Sprintf("empty%d@axe.test", i),
+			body: "On Monday Alice wrote:\n> Bob, here is our draft."}, tags[bob])
+	}
+	mails := r.newMail()
+	if len(mails) != 1 || !strings.Contains(mails[0].msg.Text, "nothing changed") {
+		t.Errorf("answers: %s", describe(mails))
+	}
+	for _, in := range r.inbound()[1:] {
+		if in.Outcome != store.OutcomeEmpty {
+			t.Errorf("outcome %s", in.Outcome)
+		}
+	}
+}
+
+// TestReprocess: a message kept unprocessable is run again; one that still
+// cannot be parsed stays as it was.
+func TestReprocess(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	bad := []byte("no header here\r\n\r\nbody\r\n")
+	if err := r.send(alice, []string{gw}, bad); err != nil {
+		t.Fatal(err)
+	}
+	// A message an older turnmail could not parse, kept raw.
+	good := (&testMail{from: alice, to: []string{bob}, cc: []string{gw}, subject: "Kept", msgid: "kept@acme.test",
+		files: []testFile{{"contract.docx", []byte("v1")}}}).bytes()
+	raw, err := r.st.PutBlob(bytes.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.st.Update(func(tx *store.Tx) error {
+		return tx.AddInbound(&store.Inbound{Source: "smtp", EnvFrom: alice, Recipients: []string{gw}, Digest: sha(good),
+			Size: int64(len(good)), Outcome: store.OutcomeUnprocessable, Raw: raw.Digest})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins := r.inbound()
+	if err := r.eng.Reprocess(context.Background(), ins[0].ID); err == nil {
+		t.Error("reprocessing a message that still cannot be parsed succeeded")
+	}
+	if err := r.eng.Reprocess(context.Background(), ins[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	ins = r.inbound()
+	if ins[0].Outcome != store.OutcomeUnprocessable || ins[1].Outcome != store.OutcomeStarted || len(ins) != 2 {
+		t.Errorf("after reprocessing: %s %s (%d records)", ins[0].Outcome, ins[1].Outcome, len(ins))
+	}
+	if c := r.collab(); c.Subject != "Kept" {
+		t.Errorf("collaboration %q", c.Subject)
+	}
+	if err := r.eng.Reprocess(context.Background(), ins[1].ID); err == nil {
+		t.Error("an applied message was reprocessed again")
 	}
 }

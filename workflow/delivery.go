@@ -24,9 +24,23 @@ type delivery struct {
 	perr   error          // a parse problem that is answered, not fatal (too many attachments)
 	prev   *store.Inbound // the record being reprocessed, if any
 
-	now time.Time
-	in  *store.Inbound
-	dup bool
+	now    time.Time
+	in     *store.Inbound
+	dup    bool
+	events []event // logged by report, once the transaction has committed
+}
+
+// event is a log line about a change, held back until the change is
+// durable: a failed transaction must not leave "collaboration started" in
+// the log.
+type event struct {
+	msg  string
+	args []any
+}
+
+// logAfterCommit queues an info line for report.
+func (d *delivery) logAfterCommit(msg string, args ...any) {
+	d.events = append(d.events, event{msg, args})
 }
 
 // dedupeKey identifies a message across redeliveries: its Message-ID, or
@@ -40,7 +54,7 @@ func (d *delivery) dedupeKey() string {
 
 func (d *delivery) apply(tx *store.Tx) error {
 	d.now = d.e.cfg.Now().UTC()
-	d.dup = false
+	d.dup, d.events = false, nil
 	msg := d.msg
 	d.in = &store.Inbound{
 		Time: d.now, Source: d.env.Source, EnvFrom: d.env.From, Recipients: d.env.Recipients,
@@ -52,10 +66,10 @@ func (d *delivery) apply(tx *store.Tx) error {
 	key := d.dedupeKey()
 	cid, dir, err := tx.MsgID(key)
 	switch {
-	case err == nil && dir == "in" && d.prev == nil:
+	case err == nil && dir == store.DirIn && d.prev == nil:
 		d.dup = true
 		return nil
-	case err == nil && dir == "out":
+	case err == nil && dir == store.DirOut:
 		d.record(cid, store.OutcomeIgnored, "our own message came back")
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("look up %s: %w", key, err)
@@ -64,7 +78,7 @@ func (d *delivery) apply(tx *store.Tx) error {
 			return err
 		}
 	}
-	if err := tx.PutMsgID(key, d.in.Collab, "in"); err != nil {
+	if err := tx.PutMsgID(key, d.in.Collab, store.DirIn); err != nil {
 		return fmt.Errorf("index message id: %w", err)
 	}
 	if d.prev != nil {
@@ -84,6 +98,9 @@ func (d *delivery) report() {
 		d.log.Info("duplicate message ignored", "msgid", d.msg.MessageID)
 		return
 	}
+	for _, ev := range d.events {
+		d.log.Info(ev.msg, ev.args...)
+	}
 	d.log.Info("message applied", "inbound", d.in.ID, "msgid", d.in.MsgID, "from", d.in.From,
 		"collab", d.in.Collab, "outcome", d.in.Outcome, "detail", d.in.Detail)
 }
@@ -100,7 +117,11 @@ func (d *delivery) decide(tx *store.Tx) error {
 		return err
 	}
 	if cid == "" {
-		if d.toGateway() && len(msg.Attachments) > 0 && d.perr == nil {
+		switch {
+		case d.perr != nil:
+			d.record("", store.OutcomeRejected, d.perr.Error())
+			return d.notice(tx, "", "too-many-attachments", tooManyLetter())
+		case d.toGateway() && len(msg.Attachments) > 0:
 			return d.start(tx)
 		}
 		return d.unmatched(tx)
@@ -113,15 +134,21 @@ func (d *delivery) decide(tx *store.Tx) error {
 	if msg.From != nil {
 		p = s.byAddress(msg.From.Addr)
 	}
-	if p == nil || (pid != "" && p.ID != pid) {
+	switch {
+	case p == nil:
 		// Strangers change nothing and hear nothing back: answering would
 		// confirm the address to whoever is probing it.
-		detail := "sender is not a participant"
-		if p != nil {
-			detail = fmt.Sprintf("sender is %s, but the tagged address belongs to %s", p.ID, pid)
-		}
-		d.record(cid, store.OutcomeStranger, detail)
+		d.record(cid, store.OutcomeStranger, "sender is not a participant")
 		return nil
+	case pid != "" && p.ID != pid:
+		// A participant writing to someone else's reply address (a
+		// Reply-All that kept it): the address does not name them, so
+		// nothing changes, but they are told where to write.
+		d.record(cid, store.OutcomeRejected, fmt.Sprintf("sent by %s to the tagged address of %s", p.ID, pid))
+		return d.answer(tx, s, p, &letter{
+			Preheader: fmt.Sprintf("Your mail went to %s's reply address for “%s”, so nothing changed.", s.who(pid), s.c.Subject),
+			Paras:     []string{"Each person has their own reply address. Send it again as a reply to a gateway mail addressed to you (Reply-To: " + d.e.tag.Address(cid, p.ID) + ")."},
+		})
 	}
 	return d.fromParticipant(tx, s, p)
 }
@@ -196,10 +223,12 @@ func (d *delivery) route(tx *store.Tx) (cid, pid string, err error) {
 	}
 	refs := append(append([]string(nil), d.msg.InReplyTo...), reversed(d.msg.References)...)
 	for _, ref := range refs {
-		if c, p, ok := d.e.tag.ParseReplyRef(ref); ok {
+		if c, _, ok := d.e.tag.ParseReplyRef(ref); ok {
+			// A reply token names whose copy was answered, not who is
+			// answering: a forwarded thread carries someone else's.
 			ok, err := exists(c)
 			if ok || err != nil {
-				return c, p, err
+				return c, "", err
 			}
 			continue
 		}

@@ -59,63 +59,8 @@ var _ mail.Deliverer = (*Engine)(nil)
 // that cannot be parsed is kept raw with outcome unprocessable, and that too
 // returns nil: retrying would not help, and nothing is lost.
 func (e *Engine) Deliver(ctx context.Context, env mail.Envelope, sp *mail.Spool) error {
-	log := e.log.With("session", env.ID, "digest", sp.Digest()[:12])
-	msg, err := mail.Parse(sp.Reader(), e.st, nil)
-	var perr error
-	switch {
-	case err == nil:
-	case errors.Is(err, mail.ErrMalformed), errors.Is(err, mail.ErrTooManyAttachments):
-		perr = err
-	default:
-		return fmt.Errorf("parse message: %w", err)
-	}
-	if perr != nil && errors.Is(perr, mail.ErrMalformed) {
-		return e.keepRaw(log, env, sp, nil, perr)
-	}
-	d := &delivery{e: e, log: log, env: env, digest: sp.Digest(), size: sp.Size(), msg: msg, perr: perr}
-	if err := e.st.Update(d.apply); err != nil {
-		return fmt.Errorf("apply message: %w", err)
-	}
-	d.report()
-	return nil
-}
-
-// keepRaw stores a message that cannot be applied as it came, with outcome
-// unprocessable, so an operator can look at it and `turnmail reprocess` it.
-// prev, when set, is the audit record being reprocessed.
-func (e *Engine) keepRaw(log *slog.Logger, env mail.Envelope, sp *mail.Spool, prev *store.Inbound, cause error) error {
-	raw, err := e.st.PutBlob(sp.Reader())
-	if err != nil {
-		return fmt.Errorf("store raw message: %w", err)
-	}
-	key := "sha256:" + sp.Digest()
-	err = e.st.Update(func(tx *store.Tx) error {
-		if prev == nil {
-			if _, _, err := tx.MsgID(key); err == nil {
-				return nil // the same bytes again
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		in := &store.Inbound{
-			Time: e.cfg.Now().UTC(), Source: env.Source, EnvFrom: env.From, Recipients: env.Recipients,
-			Digest: sp.Digest(), Size: sp.Size(), Outcome: store.OutcomeUnprocessable,
-			Detail: cause.Error(), Raw: raw.Digest,
-		}
-		if prev != nil {
-			in.ID, in.Time = prev.ID, prev.Time
-			return tx.PutInbound(in)
-		}
-		if err := tx.PutMsgID(key, "", "in"); err != nil {
-			return err
-		}
-		return tx.AddInbound(in)
-	})
-	if err != nil {
-		return fmt.Errorf("record unprocessable message: %w", err)
-	}
-	log.Warn("message kept unprocessable", "err", cause)
-	return nil
+	_, err := e.ingest(env, sp, nil)
+	return err
 }
 
 // Reprocess runs a kept raw message (outcome unprocessable) through the rules
@@ -144,25 +89,71 @@ func (e *Engine) Reprocess(ctx context.Context, inboundID uint64) error {
 	}
 	defer sp.Close()
 	env := mail.Envelope{ID: fmt.Sprintf("reprocess-%d", inboundID), Source: in.Source, From: in.EnvFrom, Recipients: in.Recipients, Received: in.Time}
-	log := e.log.With("session", env.ID)
+	outcome, err := e.ingest(env, sp, in)
+	if err == nil && outcome == store.OutcomeUnprocessable {
+		err = fmt.Errorf("inbound %d still cannot be parsed", inboundID)
+	}
+	return err
+}
+
+// ingest parses a spooled message and applies it in one transaction, or
+// keeps it raw when it cannot be parsed. prev is the audit record being
+// reprocessed, nil for a new message. It returns the outcome recorded.
+func (e *Engine) ingest(env mail.Envelope, sp *mail.Spool, prev *store.Inbound) (string, error) {
+	log := e.log.With("session", env.ID, "digest", sp.Digest()[:12])
 	msg, err := mail.Parse(sp.Reader(), e.st, nil)
-	if errors.Is(err, mail.ErrMalformed) {
-		if kerr := e.keepRaw(log, env, sp, in, err); kerr != nil {
-			return kerr
-		}
-		return fmt.Errorf("inbound %d still cannot be parsed: %w", inboundID, err)
-	}
 	var perr error
-	if errors.Is(err, mail.ErrTooManyAttachments) {
-		perr = err
-	} else if err != nil {
-		return fmt.Errorf("parse inbound %d: %w", inboundID, err)
+	switch {
+	case errors.Is(err, mail.ErrMalformed):
+		return store.OutcomeUnprocessable, e.keepRaw(log, env, sp, prev, err)
+	case errors.Is(err, mail.ErrTooManyAttachments):
+		perr = err // answered to the sender, with the header Parse did read
+	case err != nil:
+		return "", fmt.Errorf("parse message: %w", err)
 	}
-	d := &delivery{e: e, log: log, env: env, digest: sp.Digest(), size: sp.Size(), msg: msg, perr: perr, prev: in}
+	d := &delivery{e: e, log: log, env: env, digest: sp.Digest(), size: sp.Size(), msg: msg, perr: perr, prev: prev}
 	if err := e.st.Update(d.apply); err != nil {
-		return fmt.Errorf("apply inbound %d: %w", inboundID, err)
+		return "", fmt.Errorf("apply message: %w", err)
 	}
 	d.report()
+	return d.in.Outcome, nil
+}
+
+// keepRaw stores a message that cannot be applied as it came, with outcome
+// unprocessable, so an operator can look at it and `turnmail reprocess` it.
+// prev, when set, is the audit record being reprocessed.
+func (e *Engine) keepRaw(log *slog.Logger, env mail.Envelope, sp *mail.Spool, prev *store.Inbound, cause error) error {
+	raw, err := e.st.PutBlob(sp.Reader())
+	if err != nil {
+		return fmt.Errorf("store raw message: %w", err)
+	}
+	key := "sha256:" + sp.Digest()
+	err = e.st.Update(func(tx *store.Tx) error {
+		if prev == nil {
+			if _, _, err := tx.MsgID(key); err == nil {
+				return nil // the same bytes again
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		in := &store.Inbound{
+			Time: e.cfg.Now().UTC(), Source: env.Source, EnvFrom: env.From, Recipients: env.Recipients,
+			Digest: sp.Digest(), Size: sp.Size(), Outcome: store.OutcomeUnprocessable,
+			Detail: cause.Error(), Raw: raw.Digest,
+		}
+		if prev != nil {
+			in.ID, in.Time = prev.ID, prev.Time
+			return tx.PutInbound(in)
+		}
+		if err := tx.PutMsgID(key, "", store.DirIn); err != nil {
+			return err
+		}
+		return tx.AddInbound(in)
+	})
+	if err != nil {
+		return fmt.Errorf("record unprocessable message: %w", err)
+	}
+	log.Warn("message kept unprocessable", "err", cause)
 	return nil
 }
 

@@ -86,6 +86,13 @@ func statusLetter(tx *store.Tx, s *state, to *store.Participant) *letter {
 	return l
 }
 
+func tooManyLetter() *letter {
+	return &letter{
+		Preheader: "Your mail carried more attachments than the gateway takes in one mail; nothing was stored.",
+		Paras:     []string{"Send the files over several mails, or zip them together. Sending the same mail again will not help."},
+	}
+}
+
 func helpSections() []section {
 	return []section{{Title: "Commands (one per line, at the top of a reply)", Lines: []string{
 		"/done: end your party's turn (leaders); drafts travel with it",
@@ -117,7 +124,7 @@ func (d *delivery) wrapUp(tx *store.Tx, s *state, by *store.Participant) error {
 		return fmt.Errorf("store collaboration: %w", err)
 	}
 	d.record(c.ID, store.OutcomeCommand, "wrapped up")
-	d.log.Info("collaboration wrapped up", "collab", c.ID, "by", by.Address)
+	d.logAfterCommit("collaboration wrapped up", "collab", c.ID, "by", by.Address)
 	digest, err := historyDigest(tx, s)
 	if err != nil {
 		return err

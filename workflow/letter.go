@@ -118,14 +118,12 @@ func (l *letter) Text() string {
 
 // HTML renders the HTML part: tables and inline styles only, as mail clients
 // ignore style sheets.
-func (l *letter) HTML() string {
+func (l *letter) HTML() (string, error) {
 	var b bytes.Buffer
 	if err := letterHTML.Execute(&b, l); err != nil {
-		// The template is fixed and its data plain strings: an error here is a
-		// bug, and the text part still carries the content.
-		return ""
+		return "", fmt.Errorf("render html: %w", err)
 	}
-	return b.String()
+	return b.String(), nil
 }
 
 var letterHTML = template.Must(template.New("letter").Funcs(template.FuncMap{

@@ -10,17 +10,14 @@ import (
 )
 
 // fromParticipant applies a participant's mail: commands first, then the
-// files or the text by the turn rules of DESIGN §2.4–2.7.
+// files or the text by the turn rules of DESIGN §2.4–2.7. Whatever it does,
+// the sender hears of it: nothing a participant sends is silently dropped.
 func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant) error {
 	c := s.c
 	reply, rest := d.replyText()
 	cmds, note := ParseCommands(reply)
-	d.remember(c)
-	if err := tx.PutCollab(c); err != nil {
-		return fmt.Errorf("store collaboration: %w", err)
-	}
 	if d.msg.TNEF {
-		if err := d.notice(tx, c.ID, "tnef", &letter{
+		if err := d.answer(tx, s, p, &letter{
 			Preheader: "Your mail client sent its attachments inside winmail.dat, which the gateway cannot read.",
 			Paras:     []string{"Outlook does this for mail in Rich Text format. Switch the message format to HTML or plain text and send the files again."},
 		}); err != nil {
@@ -29,17 +26,14 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 	}
 	if d.perr != nil {
 		d.record(c.ID, store.OutcomeRejected, d.perr.Error())
-		return d.notice(tx, c.ID, "too-many-attachments", &letter{
-			Preheader: "Your mail carried more attachments than the gateway takes in one mail; nothing was stored.",
-			Paras:     []string{"Send the files over several mails, or zip them together."},
-		})
+		return d.answer(tx, s, p, tooManyLetter())
 	}
 	end, wrap, reopen := "", false, false
 	for _, cmd := range cmds {
 		switch cmd.Name {
 		case "done", "skip":
 			if why := d.mayEndTurn(s, p); why != "" {
-				if err := d.refuse(tx, s, cmd, why); err != nil {
+				if err := d.refuse(tx, s, p, cmd, why); err != nil {
 					return err
 				}
 				continue
@@ -47,7 +41,7 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 			end = cmd.Name
 		case "wrapup", "reopen":
 			if p.ID != c.Owner {
-				if err := d.refuse(tx, s, cmd, "only the owner ("+s.who(c.Owner)+") can do that"); err != nil {
+				if err := d.refuse(tx, s, p, cmd, "only the owner ("+s.who(c.Owner)+") can do that"); err != nil {
 					return err
 				}
 				continue
@@ -58,32 +52,31 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 				reopen = c.State == store.StateWrapped
 			}
 		case "status":
-			if err := d.post(tx, s, kindReply, p, "", statusLetter(tx, s, p), nil); err != nil {
+			if err := d.answer(tx, s, p, statusLetter(tx, s, p)); err != nil {
 				return err
 			}
 		case "help":
-			if err := d.post(tx, s, kindReply, p, "", helpLetter(d.e.tag.Address(c.ID, p.ID)), nil); err != nil {
+			if err := d.answer(tx, s, p, helpLetter(d.e.tag.Address(c.ID, p.ID))); err != nil {
 				return err
 			}
 		default:
-			if err := d.refuse(tx, s, cmd, "it is not a command the gateway knows"); err != nil {
+			if err := d.refuse(tx, s, p, cmd, "it is not a command the gateway knows"); err != nil {
 				return err
 			}
 		}
 	}
 	d.record(c.ID, store.OutcomeCommand, commandNames(cmds))
 	if reopen {
-		c.State, c.Wrapped = store.StateActive, time.Time{}
-		c.TurnSince = d.now
+		c.State, c.Wrapped, c.TurnSince = store.StateActive, time.Time{}, d.now
 		if err := tx.PutCollab(c); err != nil {
 			return fmt.Errorf("store collaboration: %w", err)
 		}
-		d.log.Info("collaboration reopened", "collab", c.ID)
+		d.logAfterCommit("collaboration reopened", "collab", c.ID)
 	}
 	if c.State == store.StateWrapped {
 		if len(d.msg.Attachments) > 0 || (note != "" && len(cmds) == 0) {
 			d.record(c.ID, store.OutcomeRejected, "collaboration is wrapped up")
-			return d.notice(tx, c.ID, "wrapped", &letter{
+			return d.answer(tx, s, p, &letter{
 				Preheader: fmt.Sprintf("“%s” is wrapped up; your mail changed nothing.", c.Subject),
 				Paras:     []string{"The owner can reopen it with /reopen on the first line of a reply."},
 			})
@@ -98,6 +91,8 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 		err = d.handOver(tx, s, p, end, note, rest)
 	case note != "":
 		err = d.comment(tx, s, p, note)
+	case len(cmds) == 0:
+		err = d.empty(tx, s, p)
 	}
 	if err != nil {
 		return err
@@ -106,6 +101,22 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 		return d.wrapUp(tx, s, p)
 	}
 	return nil
+}
+
+// empty answers a mail with no files, no new text and no commands (a reply
+// holding only the quote, or only a pasted image). The answer goes at most
+// once a day: an auto-responder that slipped through detection would
+// otherwise be answered forever.
+func (d *delivery) empty(tx *store.Tx, s *state, p *store.Participant) error {
+	d.record(s.c.ID, store.OutcomeEmpty, "no files, text or commands")
+	first, err := tx.MarkOnce(fmt.Sprintf("empty\x00%s\x00%s\x00%s", s.c.ID, p.ID, d.now.Format("2006-01-02")), d.now)
+	if err != nil || !first {
+		return err
+	}
+	return d.answer(tx, s, p, &letter{
+		Preheader: fmt.Sprintf("Your mail about “%s” had no files, no text of yours and no commands, so nothing changed.", s.c.Subject),
+		Paras:     []string{"Attach the edited files to hand them over, write above the quoted text to comment, or put a command such as /status on the first line."},
+	})
 }
 
 // mayEndTurn says why p may not end the current turn, or "".
@@ -122,8 +133,8 @@ func (d *delivery) mayEndTurn(s *state, p *store.Participant) string {
 }
 
 // refuse tells the sender that a command was not carried out.
-func (d *delivery) refuse(tx *store.Tx, s *state, cmd Command, why string) error {
-	return d.notice(tx, s.c.ID, "command-"+cmd.Name, &letter{
+func (d *delivery) refuse(tx *store.Tx, s *state, p *store.Participant, cmd Command, why string) error {
+	return d.answer(tx, s, p, &letter{
 		Preheader: fmt.Sprintf("%q was not carried out: %s.", cmd.Line, why),
 		Sections:  helpSections(),
 	})
@@ -144,7 +155,7 @@ func (d *delivery) files(tx *store.Tx, s *state, p *store.Participant, note, res
 	switch {
 	case p.Role == store.RoleFollower || p.Role == store.RoleGhost:
 		d.record(s.c.ID, store.OutcomeRejected, "files from a "+p.Role)
-		return d.notice(tx, s.c.ID, "read-only", &letter{
+		return d.answer(tx, s, p, &letter{
 			Preheader: "Your files were not stored: you follow this collaboration without sending documents.",
 			Paras:     []string{"Ask a leader of your party to add you as a contributor, or send the files to them."},
 		})
@@ -152,7 +163,7 @@ func (d *delivery) files(tx *store.Tx, s *state, p *store.Participant, note, res
 		return d.handOver(tx, s, p, "files", note, rest)
 	case !s.holds(p) && d.e.cfg.OutOfTurn == OutOfTurnReject:
 		d.record(s.c.ID, store.OutcomeRejected, "out of turn")
-		return d.notice(tx, s.c.ID, "out-of-turn", &letter{
+		return d.answer(tx, s, p, &letter{
 			Preheader: fmt.Sprintf("Your files were not stored: it is %s's turn on “%s”.", s.c.Parties[s.c.TurnParty].Name, s.c.Subject),
 			Paras:     []string{"Send them again when your party has the turn; you will get a mail saying so."},
 		})
@@ -163,15 +174,11 @@ func (d *delivery) files(tx *store.Tx, s *state, p *store.Participant, note, res
 // drafts keeps p's attachments as their party's drafts: they travel with
 // the party's next turn when a leader ends it.
 func (d *delivery) drafts(tx *store.Tx, s *state, p *store.Participant, note string) error {
-	docs := make([]Doc, len(s.docs))
-	for i, doc := range s.docs {
-		docs[i] = Doc{ID: doc.ID, Name: doc.Name}
-	}
 	names := make([]string, len(d.msg.Attachments))
 	for i, a := range d.msg.Attachments {
 		names[i] = a.Filename
 	}
-	ids := MatchDocuments(names, docs, s.partyNames())
+	ids := s.match(names)
 	var changes []change
 	var atts []mail.OutgoingAttachment
 	for i, a := range d.msg.Attachments {

@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/turnmail/turnmail/mail"
@@ -45,6 +44,10 @@ func (d *delivery) post(tx *store.Tx, s *state, kind string, to *store.Participa
 	if l.Footer == "" {
 		l.Footer = footerPlain
 	}
+	html, err := l.HTML()
+	if err != nil {
+		return err
+	}
 	m := mail.Outgoing{
 		MessageID: mail.NewMessageID(tag.Domain()),
 		Date:      d.now,
@@ -52,17 +55,41 @@ func (d *delivery) post(tx *store.Tx, s *state, kind string, to *store.Participa
 		To:        mail.Address{Name: to.Name, Addr: to.Address},
 		ReplyTo:   &mail.Address{Addr: reply},
 		Subject:   subjectFor(c, kind),
-		InReplyTo: d.threadParent(c),
+		InReplyTo: c.RootMsgID,
 		ListID:    fmt.Sprintf("%s <%s.%s>", listPhrase(c.Subject), c.ID, tag.Domain()),
 		ListPost:  reply,
 		Header:    [][2]string{{"X-Turnmail-Collab", c.ID}, {"X-Turnmail-Kind", kind}},
 		Text:      l.Text(),
-		HTML:      l.HTML(),
+		HTML:      html,
 	}
-	m.References = append(m.References, threadRefs(c)...)
+	// Thread on the mail this person last had from the gateway, below the
+	// mail that started it all, which every first participant got.
+	if c.RootMsgID != "" {
+		m.References = append(m.References, c.RootMsgID)
+	}
+	m.References = append(m.References, to.Thread...)
+	if n := len(to.Thread); n > 0 {
+		m.InReplyTo = to.Thread[n-1]
+	}
 	m.References = append(m.References, tag.ReplyRef(c.ID, to.ID))
 	m.Attachments = atts
-	return d.enqueue(tx, c.ID, kind, &m)
+	if err := d.enqueue(tx, c.ID, kind, &m); err != nil {
+		return err
+	}
+	to.Thread = append(to.Thread, m.MessageID)
+	if len(to.Thread) > maxRefs {
+		to.Thread = to.Thread[len(to.Thread)-maxRefs:]
+	}
+	if err := tx.PutParticipant(c.ID, to); err != nil {
+		return fmt.Errorf("store participant %s: %w", to.ID, err)
+	}
+	return nil
+}
+
+// answer tells a participant what became of their mail, through their own
+// reply address.
+func (d *delivery) answer(tx *store.Tx, s *state, p *store.Participant, l *letter) error {
+	return d.post(tx, s, kindReply, p, "", l, nil)
 }
 
 // notice answers a sender outside any collaboration's mail flow: what went
@@ -80,6 +107,10 @@ func (d *delivery) notice(tx *store.Tx, cid, reason string, l *letter) error {
 	if l.Footer == "" {
 		l.Footer = footerNotice
 	}
+	html, err := l.HTML()
+	if err != nil {
+		return err
+	}
 	subject := d.msg.Subject
 	if subject == "" {
 		subject = "your message"
@@ -93,7 +124,7 @@ func (d *delivery) notice(tx *store.Tx, cid, reason string, l *letter) error {
 		InReplyTo: d.msg.MessageID,
 		Header:    [][2]string{{"X-Turnmail-Kind", kindNotice}},
 		Text:      l.Text(),
-		HTML:      l.HTML(),
+		HTML:      html,
 	}
 	if d.msg.MessageID != "" {
 		m.References = []string{d.msg.MessageID}
@@ -112,40 +143,6 @@ func (d *delivery) enqueue(tx *store.Tx, cid, kind string, m *mail.Outgoing) err
 		return fmt.Errorf("index outbound message id: %w", err)
 	}
 	return nil
-}
-
-// threadParent is the message a gateway mail answers: the mail that caused
-// it, which its recipients most likely have, else the thread's root.
-func (d *delivery) threadParent(c *store.Collab) string {
-	if d.msg != nil && d.msg.MessageID != "" {
-		return d.msg.MessageID
-	}
-	return c.RootMsgID
-}
-
-func threadRefs(c *store.Collab) []string {
-	var refs []string
-	if c.RootMsgID != "" {
-		refs = append(refs, c.RootMsgID)
-	}
-	for _, r := range c.Refs {
-		if r != c.RootMsgID {
-			refs = append(refs, r)
-		}
-	}
-	return refs
-}
-
-// remember adds the inbound message to the thread kept for References.
-func (d *delivery) remember(c *store.Collab) {
-	id := d.msg.MessageID
-	if id == "" || id == c.RootMsgID || slices.Contains(c.Refs, id) {
-		return
-	}
-	c.Refs = append(c.Refs, id)
-	if len(c.Refs) > maxRefs {
-		c.Refs = c.Refs[len(c.Refs)-maxRefs:]
-	}
 }
 
 func viaName(name string) string {

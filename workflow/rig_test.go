@@ -30,6 +30,7 @@ import (
 type rig struct {
 	t      testing.TB
 	st     *store.Store
+	eng    *workflow.Engine
 	tag    *mail.Tagger
 	addr   string
 	fault  *faultSwitch
@@ -76,6 +77,7 @@ func newRig(t testing.TB, opts rigOptions) *rig {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, nil))
 	}
 	eng := workflow.New(st, r.tag, workflow.Config{OutOfTurn: opts.outOfTurn, Now: r.now}, log)
+	r.eng = eng
 	if opts.maxBytes == 0 {
 		opts.maxBytes = 10 << 20
 	}

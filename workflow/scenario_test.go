@@ -99,8 +99,10 @@ func TestTurnByTurn(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	v1, v2, v3 := fileData(1, 30_000), fileData(2, 31_000), fileData(3, 32_000)
 	c := r.start(v1)
-	handoff := to(t, r.newMail(), bob)
+	first := r.newMail()
+	handoff := to(t, first, bob)
 	bobTag := handoff.msg.ReplyTo[0].Addr
+	aliceConfirm := to(t, first, alice).msg.MessageID
 
 	// Bob: Reply to the handoff, writing above the quote, with a signature.
 	r.mustSend(&testMail{
@@ -138,8 +140,13 @@ func TestTurnByTurn(t *testing.T) {
 			t.Errorf("handoff text lacks %q:\n%s", want, h.msg.Text)
 		}
 	}
-	if refs := h.msg.References; len(refs) != 3 || refs[0] != "start-1@acme.test" || refs[1] != "bob-1@axe.test" || !strings.HasPrefix(refs[2], "reply."+c.ID+".") {
-		t.Errorf("handoff References %v, want the root, Bob's reply and the reply token", refs)
+	// Threading: below the root and the last gateway mail Alice got, never
+	// naming mail of the other side's she did not see.
+	if refs := h.msg.References; len(refs) != 3 || refs[0] != "start-1@acme.test" || refs[1] != aliceConfirm || !strings.HasPrefix(refs[2], "reply."+c.ID+".") {
+		t.Errorf("handoff References %v, want the root, Alice's confirmation and her reply token", refs)
+	}
+	if len(h.msg.InReplyTo) != 1 || h.msg.InReplyTo[0] != aliceConfirm {
+		t.Errorf("handoff In-Reply-To %v, want Alice's confirmation", h.msg.InReplyTo)
 	}
 	if strings.Contains(h.msg.Text, "AXE Legal") {
 		t.Error("Bob's signature reached the note")
@@ -397,4 +404,48 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// TestLeaderWinsOverNewDocumentDraft: a contributor drafts a document that
+// does not exist yet; the leader then sends their own file of that name.
+// The leader's is the version.
+func TestLeaderWinsOverNewDocumentDraft(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	c := r.start(fileData(1, 500))
+	tags := tagsOf(t, r.newMail())
+	r.mustSend(&testMail{from: dave, to: []string{tags[dave]}, subject: "Re: x", msgid: "d@axe.test",
+		files: []testFile{{"annex.pdf", []byte("dave's annex")}}}, tags[dave])
+	r.mustSend(&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: x", msgid: "b@axe.test", body: "Annex added.",
+		files: []testFile{{"Annex - AXE.pdf", []byte("bob's annex")}}}, tags[bob])
+	vs := r.versions(c.ID, "Annex - AXE.pdf")
+	if len(vs) != 1 || string(r.blob(vs[0].Blob.Digest)) != "bob's annex" {
+		t.Fatalf("annex versions %+v", vs)
+	}
+	h := to(t, r.newMail()[2:], alice)
+	if len(h.atts) != 1 || string(h.atts["Annex - AXE (v1).pdf"]) != "bob's annex" {
+		t.Errorf("alice's handoff attachments %v", keys(h.atts))
+	}
+}
+
+// TestTwoFilesForOneDocument: a clean copy and a redline of the same
+// document in one mail make one version and one document of its own, not
+// two versions in a row.
+func TestTwoFilesForOneDocument(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	c := r.start([]byte("v1"))
+	tags := tagsOf(t, r.newMail())
+	r.mustSend(&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: x", msgid: "two@axe.test", body: "Clean and redline.",
+		files: []testFile{{"contract clean.docx", []byte("clean")}, {"contract redline.docx", []byte("redline")}, {"contract redline.docx", []byte("again")}}}, tags[bob])
+	if vs := r.versions(c.ID, "contract.docx"); len(vs) != 2 || string(r.blob(vs[1].Blob.Digest)) != "clean" {
+		t.Errorf("contract.docx versions: %d", len(vs))
+	}
+	if vs := r.versions(c.ID, "contract redline.docx"); len(vs) != 1 || string(r.blob(vs[0].Blob.Digest)) != "redline" {
+		t.Errorf("contract redline.docx versions: %d", len(vs))
+	}
+	m := to(t, r.newMail(), bob)
+	for _, want := range []string{"kept as a document of its own", "same name: this one was not stored"} {
+		if !strings.Contains(m.msg.Text, want) {
+			t.Errorf("bob's confirmation lacks %q:\n%s", want, m.msg.Text)
+		}
+	}
 }

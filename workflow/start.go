@@ -18,6 +18,12 @@ func (d *delivery) start(tx *store.Tx) error {
 	if msg.From == nil {
 		return d.unmatched(tx)
 	}
+	if k, _, _ := d.e.tag.Classify(msg.From.Addr); k != mail.AddrForeign {
+		// Mail "from" the gateway's own domain is forged or looping; a
+		// collaboration owned by the gateway would mail itself.
+		d.record("", store.OutcomeRejected, "sender is in the gateway's own domain")
+		return nil
+	}
 	cid, err := tx.NewCollabID()
 	if err != nil {
 		return fmt.Errorf("new collaboration id: %w", err)
@@ -100,7 +106,7 @@ func (d *delivery) start(tx *store.Tx) error {
 	reply, rest := d.replyText()
 	_, note := ParseCommands(reply)
 	d.record(cid, store.OutcomeStarted, fmt.Sprintf("%d document(s), %d participant(s)", len(ch), len(s.people)))
-	d.log.Info("collaboration started", "collab", cid, "owner", owner.Address, "documents", len(ch))
+	d.logAfterCommit("collaboration started", "collab", cid, "owner", owner.Address, "documents", len(ch))
 	return d.endTurn(tx, s, owner, "start", note, rest, ch)
 }
 

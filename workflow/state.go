@@ -77,6 +77,26 @@ func (s *state) partyNames() []string {
 	return names
 }
 
+// match assigns filenames to the collaboration's documents (DESIGN §3):
+// one document id per name, "" for a new document.
+func (s *state) match(names []string) []string {
+	docs := make([]Doc, len(s.docs))
+	for i, doc := range s.docs {
+		docs[i] = Doc{ID: doc.ID, Name: doc.Name}
+	}
+	return MatchDocuments(names, docs, s.partyNames())
+}
+
+// docNamed finds the document named exactly name.
+func (s *state) docNamed(name string) *store.Document {
+	for _, d := range s.docs {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
 func (s *state) doc(id string) *store.Document {
 	for _, d := range s.docs {
 		if d.ID == id {

@@ -22,41 +22,40 @@ type stored struct {
 	v         *store.Version // the new version, or the latest when unchanged
 	prev      *store.Version // nil for a new document
 	unchanged bool           // byte-identical to the latest version: "re-sent unchanged"
+	split     bool           // matched a document another file of the mail already changed
+	twice     bool           // a second file of the same name in one mail: not stored
 }
 
 // storeVersions stores files as new versions of the collaboration's
 // documents, matching each to its document by name (DESIGN §3). A file
 // identical to its document's latest version is reported, not stored again.
+// One mail makes at most one version of a document: a second file for the
+// same document ("contract clean.docx" beside "contract redline.docx") is
+// kept as a document of its own, under the name it was sent with.
 func (d *delivery) storeVersions(tx *store.Tx, s *state, files []incoming) ([]stored, error) {
-	docs := make([]Doc, len(s.docs))
-	for i, doc := range s.docs {
-		docs[i] = Doc{ID: doc.ID, Name: doc.Name}
-	}
 	var names []string
 	var idx []int
+	ids := make([]string, len(files))
 	for i, f := range files {
+		ids[i] = f.doc
 		if f.doc == "" {
 			names = append(names, f.att.Filename)
 			idx = append(idx, i)
 		}
 	}
-	ids := make([]string, len(files))
-	for i, f := range files {
-		ids[i] = f.doc
-	}
-	for j, id := range MatchDocuments(names, docs, s.partyNames()) {
+	for j, id := range s.match(names) {
 		ids[idx[j]] = id
 	}
 	var out []stored
+	used := map[string]bool{}
 	for i, f := range files {
 		doc := s.doc(ids[i])
-		if doc == nil {
-			// A new document, unless an earlier file of this same batch
-			// created it.
-			for _, o := range out {
-				if DocKey(o.doc.Name, s.partyNames()) == DocKey(f.att.Filename, s.partyNames()) {
-					doc = o.doc
-				}
+		split := doc != nil && used[doc.ID]
+		if doc == nil || split {
+			if doc = s.docNamed(f.att.Filename); doc != nil && used[doc.ID] {
+				// The very same name twice in one mail: the first counts.
+				out = append(out, stored{doc: doc, v: s.latest[doc.ID], prev: s.latest[doc.ID], unchanged: true, twice: true})
+				continue
 			}
 		}
 		if doc == nil {
@@ -66,9 +65,10 @@ func (d *delivery) storeVersions(tx *store.Tx, s *state, files []incoming) ([]st
 			}
 			s.docs = append(s.docs, doc)
 		}
+		used[doc.ID] = true
 		prev := s.latest[doc.ID]
 		if prev != nil && prev.Blob.Digest == f.att.Blob.Digest {
-			out = append(out, stored{doc: doc, v: prev, prev: prev, unchanged: true})
+			out = append(out, stored{doc: doc, v: prev, prev: prev, unchanged: true, split: split})
 			continue
 		}
 		v := &store.Version{
@@ -82,7 +82,7 @@ func (d *delivery) storeVersions(tx *store.Tx, s *state, files []incoming) ([]st
 			return nil, fmt.Errorf("store version %d of %s: %w", v.Number, doc.Name, err)
 		}
 		s.latest[doc.ID] = v
-		out = append(out, stored{doc: doc, v: v, prev: prev})
+		out = append(out, stored{doc: doc, v: v, prev: prev, split: split})
 	}
 	return out, nil
 }
@@ -99,39 +99,55 @@ func (d *delivery) handOver(tx *store.Tx, s *state, p *store.Participant, how, n
 		return err
 	}
 	if how != "skip" {
-		drafts, err := tx.Drafts(s.c.ID, p.Party)
-		if err != nil {
-			return fmt.Errorf("load drafts: %w", err)
-		}
-		touched := map[string]bool{}
-		for _, c := range ch {
-			touched[c.doc.ID] = true
-		}
-		var travel []incoming
-		for _, dr := range drafts {
-			if dr.Doc != "" && touched[dr.Doc] {
-				continue
-			}
-			travel = append(travel, incoming{
-				att:    mail.Attachment{Filename: dr.Filename, ContentType: dr.ContentType, Blob: dr.Blob},
-				author: dr.Author, msgID: dr.MsgID, doc: dr.Doc,
-			})
-		}
-		more, err := d.storeVersions(tx, s, travel)
+		more, err := d.draftsTravel(tx, s, p.Party, ch)
 		if err != nil {
 			return err
 		}
-		for _, c := range more {
-			if !touched[c.doc.ID] {
-				ch = append(ch, c)
-			}
-		}
-		if err := tx.DeleteDrafts(s.c.ID, p.Party); err != nil {
-			return fmt.Errorf("clear drafts: %w", err)
-		}
+		ch = append(ch, more...)
 	}
 	d.record(s.c.ID, store.OutcomeTurn, fmt.Sprintf("turn %d ended (%s), %d document(s)", s.c.Turn, how, countChanged(ch)))
 	return d.endTurn(tx, s, p, how, note, rest, ch)
+}
+
+// draftsTravel turns the party's drafts into versions as its turn ends,
+// except where the leader's own files (ch) already changed the document,
+// and clears them.
+func (d *delivery) draftsTravel(tx *store.Tx, s *state, party int, ch []stored) ([]stored, error) {
+	drafts, err := tx.Drafts(s.c.ID, party)
+	if err != nil {
+		return nil, fmt.Errorf("load drafts: %w", err)
+	}
+	touched := map[string]bool{}
+	for _, c := range ch {
+		touched[c.doc.ID] = true
+	}
+	// Drafts of documents that were new when drafted are matched now: the
+	// leader's files may have just created their document.
+	var names []string
+	for _, dr := range drafts {
+		if dr.Doc == "" {
+			names = append(names, dr.Filename)
+		}
+	}
+	matched := s.match(names)
+	var travel []incoming
+	for _, dr := range drafts {
+		doc := dr.Doc
+		if doc == "" {
+			doc, matched = matched[0], matched[1:]
+		}
+		if doc != "" && touched[doc] {
+			continue
+		}
+		travel = append(travel, incoming{
+			att:    mail.Attachment{Filename: dr.Filename, ContentType: dr.ContentType, Blob: dr.Blob},
+			author: dr.Author, msgID: dr.MsgID, doc: doc,
+		})
+	}
+	if err := tx.DeleteDrafts(s.c.ID, party); err != nil {
+		return nil, fmt.Errorf("clear drafts: %w", err)
+	}
+	return d.storeVersions(tx, s, travel)
 }
 
 func countChanged(ch []stored) int {
@@ -164,11 +180,10 @@ func (d *delivery) endTurn(tx *store.Tx, s *state, by *store.Participant, how, n
 	c.Turn++
 	c.TurnParty = 1 - from
 	c.TurnSince = d.now
-	d.remember(c)
 	if err := tx.PutCollab(c); err != nil {
 		return fmt.Errorf("store collaboration: %w", err)
 	}
-	d.log.Info("turn handed over", "collab", c.ID, "turn", t.Number, "by", by.Address, "to_party", c.Parties[c.TurnParty].Name)
+	d.logAfterCommit("turn handed over", "collab", c.ID, "turn", t.Number, "by", by.Address, "to_party", c.Parties[c.TurnParty].Name)
 	digest, err := historyDigest(tx, s)
 	if err != nil {
 		return err
@@ -219,9 +234,15 @@ func describeChanges(ch []stored, attach bool) ([]change, []mail.OutgoingAttachm
 		if x.prev != nil {
 			c.From, c.FromSize = x.prev.Number, x.prev.Blob.Size
 		}
-		if x.unchanged {
+		switch {
+		case x.twice:
+			c.Remark = "another attachment of the mail has the same name: this one was not stored"
+		case x.unchanged:
 			c.Remark = "re-sent unchanged"
-		} else if attach {
+		case x.split && x.prev == nil:
+			c.Remark = "kept as a document of its own: another file of the mail already changed the document it resembles"
+		}
+		if !x.unchanged && attach {
 			c.Attached = VersionedName(x.doc.Name, x.v.Number)
 			atts = append(atts, mail.OutgoingAttachment{Filename: c.Attached, ContentType: x.v.ContentType, Blob: x.v.Blob})
 		}

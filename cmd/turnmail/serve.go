@@ -92,7 +92,7 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 		return nil, fmt.Errorf("smtp listen: %w", err)
 	}
 	d.smtpd = mail.NewServer(mail.ServerConfig{
-		Listen: cfg.SMTP.Listen, MaxMessageBytes: cfg.SMTP.MaxMessageBytes, SpoolDir: spoolDir,
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, SpoolDir: spoolDir,
 	}, tagger, engine, log)
 
 	// The worker and the control socket have their own context: they keep
@@ -109,8 +109,8 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 	log.Info("turnmail serving",
 		"smtp", d.smtpLn.Addr().String(), "gateway", tagger.Gateway(), "data", cfg.Gateway.DataDir,
 		"outbound", where, "control", ctlPath(cfg))
-	log.Info("to start a collaboration, mail someone with a file attached and cc the gateway, e.g. " +
-		fmt.Sprintf("swaks --server %s --from alice@acme.test --to %s --header 'To: bob@axe.test' --header 'Cc: %s' --attach @contract.docx",
+	log.Info("to start a collaboration, mail someone with a file attached and cc the gateway",
+		"example", fmt.Sprintf("swaks --server %s --from alice@acme.test --to %s --header 'To: bob@axe.test' --header 'Cc: %s' --attach-name contract.docx --attach @contract.docx",
 			d.smtpLn.Addr(), tagger.Gateway(), tagger.Gateway()))
 	return d, nil
 }
@@ -130,7 +130,10 @@ func (d *daemon) wait(ctx context.Context) error {
 	if err := d.smtpd.Shutdown(drainCtx); err != nil {
 		d.log.Warn("smtp sessions cut off at shutdown", "err", err)
 	}
-	// Send what the last messages queued, within the same bound.
+	// Stop the worker first (it finishes the message in flight), then send
+	// what the last messages queued, within the same bound: two senders at
+	// once could send one message twice.
+	d.stopBackground()
 	if err := d.worker.Flush(drainCtx); err != nil {
 		d.log.Warn("outbound flush at shutdown", "err", err)
 	}
@@ -139,12 +142,18 @@ func (d *daemon) wait(ctx context.Context) error {
 	return serveErr
 }
 
-// close stops the background work and closes the store.
-func (d *daemon) close() {
+// stopBackground stops the outbound worker and the control socket and waits
+// for them.
+func (d *daemon) stopBackground() {
 	if d.stopBg != nil {
 		d.stopBg()
 		d.bg.Wait()
 	}
+}
+
+// close stops the background work and closes the store.
+func (d *daemon) close() {
+	d.stopBackground()
 	if err := d.st.Close(); err != nil {
 		d.log.Error("close store", "err", err)
 	}

@@ -94,7 +94,7 @@ func lookup(name string) *command {
 
 // errForward says the store is held by a running serve: the command must go
 // over its control socket.
-var errForward = errors.New("database in use by serve")
+var errForward = errors.New("turnmail: database in use by serve")
 
 // usageError is a command line that cannot run. With help set it is the
 // answer to -h: the usage text, printed without complaint.

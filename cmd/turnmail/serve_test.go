@@ -26,6 +26,8 @@ import (
 // the [outbound] section given. It stops when the test ends.
 func startTestDaemon(t *testing.T, outbound string) (*Config, string, *daemon) {
 	t.Helper()
+	// Not t.TempDir: the control socket's path must fit a sockaddr_un (about
+	// 100 bytes), and test names make t.TempDir paths long.
 	dir, err := os.MkdirTemp("", "tm")
 	if err != nil {
 		t.Fatal(err)

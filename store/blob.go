@@ -28,8 +28,11 @@ const (
 	averageBits = 16 // about 64 KiB per chunk
 
 	// flushBytes bounds the new chunk data PutBlob holds in memory and
-	// writes in one transaction: bbolt keeps a transaction's dirty pages in
-	// memory until commit.
+	// writes in one transaction: bbolt keeps a transaction's dirty pages,
+	// about as much again, in memory until commit. Measured with chunks
+	// appended, 4 MiB is where throughput stops growing: 1 and 2 MiB write
+	// a 100 MB blob about 13% and 5% slower, 8 and 16 MiB no faster, while
+	// the heap grows with the size (about 6 times it at the peak).
 	flushBytes = 4 << 20
 
 	manifestVersion = 1

@@ -11,9 +11,9 @@ import (
 
 // Sweep deletes the blobs that nothing references, then the chunks that no
 // remaining blob uses, index entry and data, and returns how many of each it
-// deleted. A blob is
-// referenced by a Version, a Draft, an Inbound's Raw, or an attachment of a
-// queued Outbound (sent and failed ones no longer need theirs).
+// deleted. A blob is referenced by a Version, a Draft, an Inbound's Raw, or an
+// attachment of a queued Outbound (sent and failed ones no longer need
+// theirs).
 //
 // Sweep must run while nothing else writes, at daemon start: a blob that a
 // concurrent PutBlob is writing, or that was put but not yet referenced by

@@ -87,7 +87,8 @@ func TestSweep(t *testing.T) {
 		}
 	}
 
-	// Exactly the chunks of the remaining manifests remain.
+	// Exactly the chunks of the remaining manifests remain, index entries
+	// and data (countChunks checks they agree).
 	want := map[[sha256.Size]byte]bool{}
 	err = s.db.View(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketBlobs).ForEach(func(_, v []byte) error {

@@ -18,7 +18,7 @@ func encode(v any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %T: %w", v, err)
 	}
-	return append([]byte{schemaVersion}, data...), nil
+	return append([]byte{recordVersion}, data...), nil
 }
 
 // decode parses a value written by encode into v. The JSON decoder copies
@@ -27,7 +27,7 @@ func decode(data []byte, v any) error {
 	if len(data) == 0 {
 		return fmt.Errorf("decode %T: empty value: %w", v, ErrCorrupt)
 	}
-	if data[0] != schemaVersion {
+	if data[0] != recordVersion {
 		return fmt.Errorf("decode %T: record version %d unknown", v, data[0])
 	}
 	if err := json.Unmarshal(data[1:], v); err != nil {

@@ -81,14 +81,14 @@ import (
 
 // layoutVersion is the schema version recorded in meta: the layout this code
 // reads and writes. Open refuses a file with a newer one and upgrades an
-// older one. (schemaVersion, below, versions the records.)
+// older one. (recordVersion, below, versions the records.)
 const layoutVersion = 2
 
-// schemaVersion is the version of the model records' encoding, the byte that
+// recordVersion is the version of the model records' encoding, the byte that
 // codec.go writes before each record's JSON and requires when reading.
 // Schema 2 changed how chunks are stored, not the records: a file upgraded
 // from schema 1 keeps its records as they are, so this stays 1.
-const schemaVersion = 1
+const recordVersion = 1
 
 // defaultTimeout is how long Open waits for the file lock when Options leaves
 // it zero: bbolt itself would wait forever.

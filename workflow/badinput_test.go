@@ -209,32 +209,55 @@ func TestAutomaticMailGetsNoAnswer(t *testing.T) {
 	}
 }
 
-// TestStoreFailure: 451 4.3.0 while the store fails; the retried mail is then
-// processed once.
+// TestStoreFailure: 451 4.3.0 while the store fails, whether storing the
+// attachment or applying the mail, with nothing half done; the retried mail
+// is then processed once.
 func TestStoreFailure(t *testing.T) {
-	r := newRig(t, rigOptions{})
-	c := r.start(fileData(1, 100))
-	tags := tagsOf(t, r.newMail())
-	m := &testMail{from: bob, to: []string{tags[bob]}, subject: "Re: x", msgid: "retry@axe.test",
-		body: "v2", files: []testFile{{"contract.docx", fileData(2, 100)}}}
-	r.fault.set(true)
-	err := r.send(bob, []string{tags[bob]}, m.bytes())
-	if code, enh := smtpCode(t, err); code != 451 || enh != (smtp.EnhancedCode{4, 3, 0}) {
-		t.Fatalf("got %d %v, want 451 4.3.0", code, enh)
-	}
-	if strings.Contains(err.Error(), "injected") {
-		t.Errorf("the internal error reached the client: %v", err)
-	}
-	r.fault.set(false)
-	if n := len(r.versions(c.ID, "contract.docx")); n != 1 {
-		t.Fatalf("a failed delivery left a version")
-	}
-	r.mustSend(m, tags[bob])
-	if n := len(r.versions(c.ID, "contract.docx")); n != 2 {
-		t.Errorf("%d versions after the retry, want 2", n)
-	}
-	if got := r.collab(); got.Turn != 3 {
-		t.Errorf("turn %d after the retry, want 3", got.Turn)
+	for _, stage := range []string{"attachment", "apply"} {
+		t.Run(stage, func(t *testing.T) {
+			r := newRig(t, rigOptions{})
+			c := r.start(fileData(1, 100))
+			tags := tagsOf(t, r.newMail())
+			v2 := fileData(2, 100)
+			if stage == "apply" {
+				// With the attachment's bytes already stored, the one write
+				// left is the transaction that applies the mail.
+				if _, err := r.st.PutBlob(bytes.NewReader(v2)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m := &testMail{from: bob, to: []string{tags[bob]}, subject: "Re: x", msgid: "retry@axe.test",
+				body: "v2", files: []testFile{{"contract.docx", v2}}}
+			before := len(r.inbound())
+			r.fault.set(true)
+			err := r.send(bob, []string{tags[bob]}, m.bytes())
+			r.fault.set(false)
+			if code, enh := smtpCode(t, err); code != 451 || enh != (smtp.EnhancedCode{4, 3, 0}) {
+				t.Fatalf("got %d %v, want 451 4.3.0", code, enh)
+			}
+			if stage == "apply" && r.fault.failed != 1 {
+				t.Fatalf("%d writes failed, want only the one applying the mail", r.fault.failed)
+			}
+			if strings.Contains(err.Error(), "injected") {
+				t.Errorf("the internal error reached the client: %v", err)
+			}
+			if n := len(r.versions(c.ID, "contract.docx")); n != 1 {
+				t.Fatalf("a failed delivery left a version")
+			}
+			if len(r.inbound()) != before || len(r.newMail()) != 0 || r.collab().Turn != 2 {
+				t.Fatal("a failed delivery left an audit record, queued mail or moved the turn")
+			}
+			r.mustSend(m, tags[bob])
+			if n := len(r.versions(c.ID, "contract.docx")); n != 2 {
+				t.Errorf("%d versions after the retry, want 2", n)
+			}
+			if got := r.collab(); got.Turn != 3 {
+				t.Errorf("turn %d after the retry, want 3", got.Turn)
+			}
+			if mails := r.newMail(); len(mails) != 4 {
+				t.Errorf("retry sent %s", describe(mails))
+			}
+		})
 	}
 }
 

@@ -41,8 +41,9 @@ type rig struct {
 
 // faultSwitch fails the store's next write transactions while on.
 type faultSwitch struct {
-	mu sync.Mutex
-	on bool
+	mu     sync.Mutex
+	on     bool
+	failed int // write transactions failed so far
 }
 
 func (f *faultSwitch) set(on bool) { f.mu.Lock(); f.on = on; f.mu.Unlock() }
@@ -50,6 +51,7 @@ func (f *faultSwitch) check() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.on {
+		f.failed++
 		return errors.New("injected store failure")
 	}
 	return nil

@@ -49,7 +49,15 @@ type Envelope struct {
 // once the message's effects are durable; any error means "try again later"
 // and is answered with a transient failure.
 type Deliverer interface {
-	Deliver(ctx context.Context, env Envelope, msg *Spool) error
+	Deliver(ctx context.Context, env Envelope, msg *Spool) (Result, error)
+}
+
+// Result says what became of a delivered message, for the transports that
+// file it accordingly: the IMAP poller moves an unprocessable message to its
+// failed mailbox. SMTP and LMTP answer 250 either way: the message is kept.
+type Result struct {
+	Outcome       string // what the rules made of it, for logs ("started", "turn", …)
+	Unprocessable bool   // it could not be parsed or applied, and is kept raw for an operator
 }
 
 // Outgoing is one message to one recipient, stored in the outbound queue and

@@ -338,11 +338,13 @@ func (ss *session) Data(r io.Reader) (err error) {
 		Recipients: append([]string(nil), ss.rcpts...),
 		Received:   time.Now(),
 	}
-	if err := ss.s.deliver.Deliver(ss.s.hard, env, spool); err != nil {
+	res, err := ss.s.deliver.Deliver(ss.s.hard, env, spool)
+	if err != nil {
 		ss.log.Error("smtp deliver", "err", err, "from", ss.from, "size", spool.Size())
 		return replyTempLocal
 	}
-	ss.log.Info("smtp message accepted", "from", ss.from, "rcpts", len(env.Recipients), "size", spool.Size(), "digest", spool.Digest())
+	ss.log.Info("smtp message accepted", "from", ss.from, "rcpts", len(env.Recipients), "size", spool.Size(),
+		"digest", spool.Digest(), "outcome", res.Outcome)
 	return nil
 }
 

@@ -29,23 +29,23 @@ type testDeliverer struct {
 	got []delivery
 }
 
-func (d *testDeliverer) Deliver(ctx context.Context, env Envelope, msg *Spool) error {
+func (d *testDeliverer) Deliver(ctx context.Context, env Envelope, msg *Spool) (Result, error) {
 	b, err := io.ReadAll(msg.Reader())
 	if err != nil {
-		return err
+		return Result{}, err
 	}
 	if int64(len(b)) != msg.Size() {
-		return errors.New("spool size mismatch")
+		return Result{}, errors.New("spool size mismatch")
 	}
 	if d.hook != nil {
 		if err := d.hook(ctx, env); err != nil {
-			return err
+			return Result{}, err
 		}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.got = append(d.got, delivery{env, string(b)})
-	return nil
+	return Result{Outcome: "test"}, nil
 }
 
 func (d *testDeliverer) deliveries() []delivery {

@@ -58,9 +58,9 @@ var _ mail.Deliverer = (*Engine)(nil)
 // effects are committed, or once it is known to be a redelivery. A message
 // that cannot be parsed is kept raw with outcome unprocessable, and that too
 // returns nil: retrying would not help, and nothing is lost.
-func (e *Engine) Deliver(ctx context.Context, env mail.Envelope, sp *mail.Spool) error {
-	_, err := e.ingest(env, sp, nil)
-	return err
+func (e *Engine) Deliver(ctx context.Context, env mail.Envelope, sp *mail.Spool) (mail.Result, error) {
+	outcome, err := e.ingest(env, sp, nil)
+	return mail.Result{Outcome: outcome, Unprocessable: outcome == store.OutcomeUnprocessable}, err
 }
 
 // Reprocess runs a kept raw message (outcome unprocessable) through the rules
@@ -116,6 +116,9 @@ func (e *Engine) ingest(env mail.Envelope, sp *mail.Spool, prev *store.Inbound) 
 		return "", fmt.Errorf("apply message: %w", err)
 	}
 	d.report()
+	if d.dup {
+		return "duplicate", nil
+	}
 	return d.in.Outcome, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -22,6 +23,8 @@ type Config struct {
 	SMTP     SMTPConfig     `toml:"smtp"`
 	Outbound OutboundConfig `toml:"outbound"`
 	Policy   PolicyConfig   `toml:"policy"`
+	IMAP     IMAPConfig     `toml:"imap"`
+	LMTP     LMTPConfig     `toml:"lmtp"`
 }
 
 // GatewayConfig is the [gateway] section.
@@ -105,6 +108,12 @@ func defaultConfig() *Config {
 		Policy: PolicyConfig{
 			OutOfTurn: workflow.OutOfTurnAccept,
 		},
+		IMAP: IMAPConfig{IMAPAccountConfig: IMAPAccountConfig{
+			TLS:          IMAPImplicit,
+			Mailbox:      "INBOX",
+			IDLE:         ptr(true),
+			PollInterval: Duration{time.Minute},
+		}},
 	}
 }
 
@@ -185,7 +194,10 @@ func (cfg *Config) resolve() error {
 	default:
 		return fmt.Errorf(`policy.out_of_turn %q: want "accept" or "reject"`, cfg.Policy.OutOfTurn)
 	}
-	return nil
+	if err := cfg.IMAP.resolve(); err != nil {
+		return err
+	}
+	return cfg.LMTP.check()
 }
 
 // checkGatewayAddress accepts a bare address (no display name, no angle

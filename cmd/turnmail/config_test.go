@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // writeConfig writes a config file into a temporary directory.
@@ -33,6 +34,9 @@ func TestConfigDefaults(t *testing.T) {
 		SMTP:     SMTPConfig{Listen: "127.0.0.1:2525", MaxMessageBytes: 52428800},
 		Outbound: OutboundConfig{Mode: "file", Dir: filepath.Join(wd, "data", "outbox"), StartTLS: true},
 		Policy:   PolicyConfig{OutOfTurn: "accept"},
+		IMAP: IMAPConfig{IMAPAccountConfig: IMAPAccountConfig{
+			TLS: "implicit", Mailbox: "INBOX", IDLE: ptr(true), PollInterval: Duration{time.Minute},
+		}},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -66,13 +70,25 @@ func TestConfigExample(t *testing.T) {
 	}
 }
 
-// tomlKeys returns the keys of the sections of a config struct type.
+// tomlKeys returns the keys of the sections of a config struct type: the
+// fields of embedded structs too, but not arrays of tables ([[imap.accounts]]
+// repeats the keys of [imap]) or fields TOML does not see.
 func tomlKeys(typ reflect.Type) []string {
 	var keys []string
-	for section := range typ.Fields() {
-		for field := range section.Type.Fields() {
-			keys = append(keys, field.Tag.Get("toml"))
+	var fields func(t reflect.Type)
+	fields = func(t reflect.Type) {
+		for field := range t.Fields() {
+			switch tag := field.Tag.Get("toml"); {
+			case field.Anonymous:
+				fields(field.Type)
+			case tag == "-" || field.Type.Kind() == reflect.Slice:
+			default:
+				keys = append(keys, tag)
+			}
 		}
+	}
+	for section := range typ.Fields() {
+		fields(section.Type)
 	}
 	return keys
 }
@@ -123,7 +139,7 @@ func TestConfigErrors(t *testing.T) {
 		name, config, want string
 	}{
 		{"unknown key", "[gateway]\nadress = \"a@b\"\n", "unknown key gateway.adress"},
-		{"unknown keys", "[smtp]\nport = 25\n[imap]\nhost = \"x\"\n", "unknown key smtp.port, imap, imap.host"},
+		{"unknown keys", "[smtp]\nport = 25\n[imap]\nhost = \"x\"\n", "unknown key smtp.port, imap.host"},
 		{"syntax", "[gateway\n", "read config"},
 		{"wrong type", "[smtp]\nmax_message_bytes = \"big\"\n", "max_message_bytes"},
 		{"address not an address", "[gateway]\naddress = \"collab\"\n", `gateway.address "collab"`},
@@ -137,6 +153,18 @@ func TestConfigErrors(t *testing.T) {
 		{"no smarthost", "[outbound]\nmode = \"smtp\"\n", "outbound.smarthost is required"},
 		{"bad smarthost", "[outbound]\nmode = \"smtp\"\nsmarthost = \"smtp.example.com\"\n", "outbound.smarthost \"smtp.example.com\": want host:port"},
 		{"out of turn", "[policy]\nout_of_turn = \"ignore\"\n", `policy.out_of_turn "ignore"`},
+		{"imap addr", "[imap]\naddr = \"imap.example.com\"\n", `imap.addr "imap.example.com": want host:port`},
+		{"imap tls", "[imap]\naddr = \"h:993\"\ntls = \"ssl\"\nusername = \"u\"\npassword = \"p\"\n", `imap.tls "ssl"`},
+		{"imap no user", "[imap]\naddr = \"h:993\"\n", "imap.username is required"},
+		{"imap no password", "[imap]\naddr = \"h:993\"\nusername = \"u\"\n", "password or password_file is required"},
+		{"imap both passwords", "[imap]\naddr = \"h:993\"\nusername = \"u\"\npassword = \"p\"\npassword_file = \"/f\"\n", "not both"},
+		{"imap missing password file", "[imap]\naddr = \"h:993\"\nusername = \"u\"\npassword_file = \"/nonexistent/pw\"\n", "imap.password_file"},
+		{"imap poll", "[imap]\naddr = \"h:993\"\nusername = \"u\"\npassword = \"p\"\npoll_interval = \"10ms\"\n", "poll_interval 10ms"},
+		{"imap bad duration", "[imap]\npoll_interval = \"soon\"\n", "poll_interval"},
+		{"imap done is inbox", "[imap]\naddr = \"h:993\"\nusername = \"u\"\npassword = \"p\"\ndone_mailbox = \"INBOX\"\n", "must differ from mailbox"},
+		{"imap account twice", "[imap]\naddr = \"h:993\"\nusername = \"u\"\npassword = \"p\"\n[[imap.accounts]]\npassword = \"q\"\n", "imap.accounts[0]: mailbox u@h:993/INBOX is watched twice"},
+		{"lmtp", "[lmtp]\nlisten = \"/run/turnmail.sock\"\n", `lmtp.listen "/run/turnmail.sock": want unix:/path or host:port`},
+		{"lmtp unix", "[lmtp]\nlisten = \"unix:\"\n", "want unix:/path/to/socket"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,5 +186,49 @@ func TestConfigErrors(t *testing.T) {
 func TestConfigMissingFile(t *testing.T) {
 	if _, err := LoadConfig(filepath.Join(t.TempDir(), "none.toml")); err == nil {
 		t.Fatal("no error for a missing file")
+	}
+}
+
+// TestConfigIMAPAccounts: [[imap.accounts]] take what they leave unset from
+// [imap], and a password travels only with its username.
+func TestConfigIMAPAccounts(t *testing.T) {
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwFile, []byte("s3cret\r\nignored\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(writeConfig(t, `
+[imap]
+addr = "imap.example.com:993"
+username = "collab@example.com"
+password_file = "`+pwFile+`"
+done_mailbox = "Done"
+poll_interval = "30s"
+
+[[imap.accounts]]
+mailbox = "Contracts"
+idle = false
+
+[[imap.accounts]]
+addr = "other.example.com:143"
+tls = "starttls"
+username = "legal@other.example"
+password = "p2"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := cfg.IMAP.Watch
+	if len(w) != 3 {
+		t.Fatalf("%d accounts watched, want 3", len(w))
+	}
+	if w[0].Password != "s3cret" || w[0].Mailbox != "INBOX" || !*w[0].IDLE || w[0].PollInterval.Duration != 30*time.Second {
+		t.Errorf("[imap] account: %+v", w[0])
+	}
+	if w[1].Addr != "imap.example.com:993" || w[1].Mailbox != "Contracts" || w[1].Password != "s3cret" || *w[1].IDLE || w[1].DoneMailbox != "Done" {
+		t.Errorf("first [[imap.accounts]]: %+v", w[1])
+	}
+	if w[2].Password != "p2" || w[2].TLS != "starttls" || w[2].Mailbox != "INBOX" || w[2].Name() != "legal@other.example@other.example.com:143/INBOX" {
+		t.Errorf("second [[imap.accounts]]: %+v", w[2])
 	}
 }

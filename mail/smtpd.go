@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -16,9 +19,13 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// ServerConfig configures the inbound SMTP server. Zero fields take the
-// defaults given with them.
+// ServerConfig configures the inbound SMTP or LMTP server. Zero fields take
+// the defaults given with them.
 type ServerConfig struct {
+	// LMTP makes the server speak LMTP (RFC 2033) instead of SMTP: LHLO in
+	// place of EHLO, and one reply per recipient after DATA. For an MTA in
+	// front, such as Postfix with transport_maps.
+	LMTP            bool
 	Hostname        string        // greeting and EHLO name; default: the gateway domain
 	MaxMessageBytes int64         // beyond it: 552 5.3.4; 0 means no limit
 	MaxRecipients   int           // beyond it: 452 4.5.3; default 50
@@ -34,11 +41,12 @@ const (
 	DefaultWriteTimeout  = time.Minute
 )
 
-// Server is the inbound SMTP server: it accepts mail for the gateway's domain
-// only, spools each message and hands it to a Deliverer, answering 250 only
-// once the Deliverer has made it durable.
+// Server is the inbound SMTP or LMTP server: it accepts mail for the
+// gateway's domain only, spools each message and hands it to a Deliverer,
+// answering 250 only once the Deliverer has made it durable.
 type Server struct {
 	cfg     ServerConfig
+	proto   string // "smtp" or "lmtp": the Envelope's Source
 	tagger  *Tagger
 	deliver Deliverer
 	log     *slog.Logger
@@ -72,9 +80,16 @@ func NewServer(cfg ServerConfig, tagger *Tagger, d Deliverer, log *slog.Logger) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("component", "smtpd")
+	proto := "smtp"
+	if cfg.LMTP {
+		proto = "lmtp"
+	}
+	// The component names the protocol, so that every line, go-smtp's own
+	// included, says which listener it comes from.
+	log = log.With("component", proto+"d")
 	s := &Server{
 		cfg:     cfg,
+		proto:   proto,
 		tagger:  tagger,
 		deliver: d,
 		log:     log,
@@ -83,6 +98,7 @@ func NewServer(cfg ServerConfig, tagger *Tagger, d Deliverer, log *slog.Logger) 
 	s.hard, s.cancel = context.WithCancel(context.Background())
 
 	srv := smtp.NewServer(&backend{s: s})
+	srv.LMTP = cfg.LMTP
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
 	srv.MaxRecipients = cfg.MaxRecipients
@@ -105,7 +121,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		ln.Close()
 		return nil
 	}
-	s.log.Info("smtp listening", "addr", ln.Addr().String())
+	s.log.Info("listening", "addr", ln.Addr().String())
 	return s.smtp.Serve(&listener{Listener: ln, s: s})
 }
 
@@ -134,7 +150,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		// which go-smtp still waited for them.
 		return err
 	}
-	s.log.Warn("smtp shutdown timed out, cancelling deliveries", "err", err)
+	s.log.Warn("shutdown timed out, cancelling deliveries", "err", err)
 	s.cancel()
 	s.smtp.Close()
 	return err
@@ -226,10 +242,18 @@ func (c *trackedConn) closeRead() {
 // go-smtp would answer and read on, but after a DATA that broke off the rest
 // of the body may still be coming and would be read as commands. go-smtp
 // flushes every reply, so nothing of its own is pending here.
-func (c *trackedConn) hangUp(reply *smtp.SMTPError) *smtp.SMTPError {
+//
+// With rcpts, the reply is written once for each, as LMTP answers DATA
+// (RFC 2033 §4.2), and in go-smtp's form "<rcpt> message".
+func (c *trackedConn) hangUp(reply *smtp.SMTPError, rcpts []string) *smtp.SMTPError {
 	c.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	ec := reply.EnhancedCode
-	fmt.Fprintf(c.Conn, "%d %d.%d.%d %s\r\n", reply.Code, ec[0], ec[1], ec[2], reply.Message)
+	if len(rcpts) == 0 {
+		fmt.Fprintf(c.Conn, "%d %d.%d.%d %s\r\n", reply.Code, ec[0], ec[1], ec[2], reply.Message)
+	}
+	for _, rcpt := range rcpts {
+		fmt.Fprintf(c.Conn, "%d %d.%d.%d <%s> %s\r\n", reply.Code, ec[0], ec[1], ec[2], rcpt, reply.Message)
+	}
 	c.Close()
 	return reply
 }
@@ -237,18 +261,28 @@ func (c *trackedConn) hangUp(reply *smtp.SMTPError) *smtp.SMTPError {
 type backend struct{ s *Server }
 
 var (
-	_ smtp.Backend = (*backend)(nil)
-	_ smtp.Session = (*session)(nil)
+	_ smtp.Backend     = (*backend)(nil)
+	_ smtp.LMTPSession = (*session)(nil)
 )
 
-// NewSession runs at EHLO or HELO; go-smtp makes one session per connection.
+// NewSession runs at EHLO, HELO or LHLO; go-smtp makes one session per
+// connection.
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	// Serve hands go-smtp only trackedConns.
 	tc := c.Conn().(*trackedConn)
 	id := newSessionID()
-	log := b.s.log.With("session", id, "remote", tc.RemoteAddr().String())
-	log.Info("smtp session", "helo", c.Hostname())
+	log := b.s.log.With("session", id, "remote", remoteAddr(tc))
+	log.Info("session", "helo", c.Hostname())
 	return &session{s: b.s, conn: tc, id: id, log: log}, nil
+}
+
+// remoteAddr names the peer for logs. A Unix socket's peer is usually
+// unnamed, and may come without an address at all.
+func remoteAddr(c net.Conn) string {
+	if a := c.RemoteAddr(); a != nil && a.String() != "" {
+		return a.String()
+	}
+	return "unix"
 }
 
 // newSessionID returns 13 random lower-case base32 characters (64 bits).
@@ -258,15 +292,16 @@ func newSessionID() string {
 	return macEncoding.EncodeToString(b[:])
 }
 
-// session is one SMTP connection's state. go-smtp calls its methods from the
-// connection's goroutine only.
+// session is one SMTP or LMTP connection's state. go-smtp calls its methods
+// one at a time: LMTPData runs on a goroutine of its own, but the connection's
+// goroutine waits for it.
 type session struct {
 	s     *Server
 	conn  *trackedConn
 	id    string
 	log   *slog.Logger
 	from  string   // MAIL FROM, lower-case; "" for the null sender
-	rcpts []string // accepted RCPT TO, lower-case
+	rcpts []string // accepted RCPT TO, as the client wrote them: go-smtp's keys for LMTP statuses
 }
 
 // Replies. go-smtp honours only a bare *smtp.SMTPError (GOTCHAS): anything
@@ -282,7 +317,7 @@ var (
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	ss.from = strings.ToLower(from)
 	ss.rcpts = nil
-	ss.log.Debug("smtp mail from", "from", ss.from)
+	ss.log.Debug("mail from", "from", ss.from)
 	return nil
 }
 
@@ -290,11 +325,11 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	kind, cid, pid := ss.s.tagger.Classify(to)
 	switch kind {
 	case AddrGateway, AddrTagged:
-		ss.rcpts = append(ss.rcpts, strings.ToLower(to))
-		ss.log.Debug("smtp rcpt accepted", "rcpt", to, "kind", kind, "cid", cid, "pid", pid)
+		ss.rcpts = append(ss.rcpts, to)
+		ss.log.Debug("rcpt accepted", "rcpt", to, "kind", kind, "cid", cid, "pid", pid)
 		return nil
 	case AddrForeign:
-		ss.log.Info("smtp rcpt rejected", "rcpt", to, "from", ss.from, "reason", "relaying denied")
+		ss.log.Info("rcpt rejected", "rcpt", to, "from", ss.from, "reason", "relaying denied")
 		return &smtp.SMTPError{
 			Code:         550,
 			EnhancedCode: smtp.EnhancedCode{5, 7, 1},
@@ -307,19 +342,39 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		if strings.HasPrefix(strings.ToLower(to), ss.s.tagger.local+"+") {
 			reason = "bad tag"
 		}
-		ss.log.Info("smtp rcpt rejected", "rcpt", to, "from", ss.from, "reason", reason)
+		ss.log.Info("rcpt rejected", "rcpt", to, "from", ss.from, "reason", reason)
 		return replyNoSuchUser
 	}
 }
 
-func (ss *session) Data(r io.Reader) (err error) {
+// Data receives a message over SMTP: one reply for the whole message.
+func (ss *session) Data(r io.Reader) error {
+	return ss.receive(r)
+}
+
+// LMTPData receives a message over LMTP, which answers once for each accepted
+// recipient (RFC 2033 §4.2). One Deliver applies the message for all its
+// recipients at once, so each gets the same reply: 250, or the failure.
+func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	err := ss.receive(r)
+	// Once per RCPT, a repeated one included, under the name go-smtp keeps.
+	for _, rcpt := range ss.rcpts {
+		status.SetStatus(rcpt, err)
+	}
+	return err
+}
+
+// receive spools the message and delivers it once for all its recipients.
+// It returns nil or a bare *smtp.SMTPError (never a nil one in an error: go-smtp
+// would take it for a reply).
+func (ss *session) receive(r io.Reader) (err error) {
 	if !ss.s.enterData(ss.conn) {
-		return ss.conn.hangUp(replyShutdown)
+		return ss.hangUp(replyShutdown)
 	}
 	defer ss.s.exitData(ss.conn)
 	defer func() {
 		if v := recover(); v != nil {
-			ss.log.Error("smtp data panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			ss.log.Error("data panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			io.Copy(io.Discard, r)
 			err = replyTempLocal
 		}
@@ -333,19 +388,31 @@ func (ss *session) Data(r io.Reader) (err error) {
 
 	env := Envelope{
 		ID:         ss.id,
-		Source:     "smtp",
+		Source:     ss.s.proto,
 		From:       ss.from,
-		Recipients: append([]string(nil), ss.rcpts...),
+		Recipients: make([]string, len(ss.rcpts)),
 		Received:   time.Now(),
+	}
+	for i, rcpt := range ss.rcpts {
+		env.Recipients[i] = strings.ToLower(rcpt)
 	}
 	res, err := ss.s.deliver.Deliver(ss.s.hard, env, spool)
 	if err != nil {
-		ss.log.Error("smtp deliver", "err", err, "from", ss.from, "size", spool.Size())
+		ss.log.Error("deliver", "err", err, "from", ss.from, "size", spool.Size())
 		return replyTempLocal
 	}
-	ss.log.Info("smtp message accepted", "from", ss.from, "rcpts", len(env.Recipients), "size", spool.Size(),
+	ss.log.Info("message accepted", "from", ss.from, "rcpts", len(env.Recipients), "size", spool.Size(),
 		"digest", spool.Digest(), "outcome", res.Outcome)
 	return nil
+}
+
+// hangUp answers reply, once for each recipient over LMTP, and closes the
+// connection.
+func (ss *session) hangUp(reply *smtp.SMTPError) *smtp.SMTPError {
+	if ss.s.cfg.LMTP {
+		return ss.conn.hangUp(reply, ss.rcpts)
+	}
+	return ss.conn.hangUp(reply, nil)
 }
 
 // spoolFailed answers a body that could not be spooled.
@@ -354,14 +421,14 @@ func (ss *session) spoolFailed(r io.Reader, err error) error {
 	switch {
 	case errors.Is(err, ErrTooBig) || errors.Is(err, smtp.ErrDataTooLarge):
 		// go-smtp discards the rest of the body itself: r stops at the limit.
-		ss.log.Info("smtp message rejected", "from", ss.from, "reason", "too big", "max_bytes", ss.s.cfg.MaxMessageBytes)
+		ss.log.Info("message rejected", "from", ss.from, "reason", "too big", "max_bytes", ss.s.cfg.MaxMessageBytes)
 		return replyTooBig
 	case errors.As(err, &netErr) && netErr.Timeout():
-		ss.log.Info("smtp message rejected", "from", ss.from, "reason", "read timeout", "timeout", ss.s.cfg.ReadTimeout)
-		return ss.conn.hangUp(replyTimeout)
+		ss.log.Info("message rejected", "from", ss.from, "reason", "read timeout", "timeout", ss.s.cfg.ReadTimeout)
+		return ss.hangUp(replyTimeout)
 	default:
 		// The client went away, or the spool could not be written.
-		ss.log.Warn("smtp spool message", "err", err, "from", ss.from)
+		ss.log.Warn("spool message", "err", err, "from", ss.from)
 		io.Copy(io.Discard, r)
 		return replyTempLocal
 	}
@@ -373,6 +440,79 @@ func (ss *session) Reset() {
 }
 
 func (ss *session) Logout() error {
-	ss.log.Debug("smtp session end")
+	ss.log.Debug("session end")
+	return nil
+}
+
+// ListenLMTP listens on addr, written as the [lmtp] listen key is:
+// "unix:/path/to/socket" for a Unix socket, or "host:port" for TCP.
+//
+// The socket gets mode 0660 whatever the umask: connecting to a Unix socket
+// takes write permission on it, and whoever can connect hands the gateway mail
+// as the trusted MTA in front would, so only the owner and its group (which
+// Postfix's user joins) may. A missing parent directory is created with mode
+// 0750 for the same reason. A socket left behind by a process that died is
+// removed first; one that something still answers on, or a file of another
+// kind, is an error rather than something to delete.
+func ListenLMTP(addr string) (net.Listener, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("lmtp listen address %q: want unix:/path or host:port: %w", addr, err)
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("lmtp listen: %w", err)
+		}
+		return ln, nil
+	}
+	if path == "" {
+		return nil, fmt.Errorf("lmtp listen address %q: want unix:/path or host:port", addr)
+	}
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create lmtp socket directory: %w", err)
+		}
+		if err := os.Chmod(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create lmtp socket directory: %w", err)
+		}
+	}
+	if err := removeStaleSocket(path); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("lmtp listen: %w", err)
+	}
+	// After bind, as the umask cannot be narrowed for one socket alone (it is
+	// the process's); until then the umask's mode holds.
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("set lmtp socket mode: %w", err)
+	}
+	return ln, nil
+}
+
+// removeStaleSocket removes the socket at path unless a server answers on
+// it. Nothing there is fine.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("lmtp socket: %w", err)
+	}
+	if fi.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("lmtp socket %s: exists and is not a socket", path)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("lmtp socket %s: in use by another process", path)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove stale lmtp socket: %w", err)
+	}
 	return nil
 }

@@ -63,6 +63,14 @@ func startServer(t *testing.T, cfg ServerConfig, d Deliverer) (*Server, string) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	serve(t, srv, ln)
+	return srv, ln.Addr().String()
+}
+
+// serve runs srv on ln until the end of the test, and shuts it down then
+// unless the test did so.
+func serve(t *testing.T, srv *Server, ln net.Listener) {
+	t.Helper()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -73,7 +81,6 @@ func startServer(t *testing.T, cfg ServerConfig, d Deliverer) (*Server, string) 
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return srv, ln.Addr().String()
 }
 
 func dial(t *testing.T, addr string) *smtp.Client {

@@ -32,6 +32,9 @@ type ServerConfig struct {
 	ReadTimeout     time.Duration // per command, and for the whole DATA body (go-smtp #196); default 10 min
 	WriteTimeout    time.Duration // per reply; default 1 min
 	SpoolDir        string        // where bodies are spooled; "" is os.TempDir()
+	// MaxPerSenderHour bounds the messages one envelope sender may hand in
+	// per hour; beyond it, 451 4.7.1. Default 100; negative: no limit.
+	MaxPerSenderHour int
 }
 
 // Defaults for ServerConfig.
@@ -39,6 +42,7 @@ const (
 	DefaultMaxRecipients = 50
 	DefaultReadTimeout   = 10 * time.Minute
 	DefaultWriteTimeout  = time.Minute
+	DefaultMaxPerSender  = 100
 )
 
 // Server is the inbound SMTP or LMTP server: it accepts mail for the
@@ -51,6 +55,7 @@ type Server struct {
 	deliver Deliverer
 	log     *slog.Logger
 	smtp    *smtp.Server
+	limit   *senderLimit
 
 	// hard is handed to every delivery and cancelled only when Shutdown runs
 	// out of time: a client hanging up mid-commit must not undo a message
@@ -77,6 +82,9 @@ func NewServer(cfg ServerConfig, tagger *Tagger, d Deliverer, log *slog.Logger) 
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
+	if cfg.MaxPerSenderHour == 0 {
+		cfg.MaxPerSenderHour = DefaultMaxPerSender
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -94,6 +102,7 @@ func NewServer(cfg ServerConfig, tagger *Tagger, d Deliverer, log *slog.Logger) 
 		deliver: d,
 		log:     log,
 		conns:   make(map[*trackedConn]struct{}),
+		limit:   &senderLimit{max: cfg.MaxPerSenderHour},
 	}
 	s.hard, s.cancel = context.WithCancel(context.Background())
 
@@ -312,11 +321,24 @@ var (
 	replyTempLocal  = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary local problem, please try again later"}
 	replyTimeout    = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "timeout reading message, closing connection"}
 	replyShutdown   = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "shutting down, please try again later"}
+	replyRate       = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "too many messages from this sender in the last hour, please try again later"}
 )
 
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	ss.from = strings.ToLower(from)
 	ss.rcpts = nil
+	key := ss.from
+	if key == "" {
+		// Bounces all come from <>: count them per peer instead.
+		key = "<>" + remoteAddr(ss.conn)
+		if host, _, err := net.SplitHostPort(remoteAddr(ss.conn)); err == nil {
+			key = "<>" + host
+		}
+	}
+	if !ss.s.limit.allow(key, time.Now()) {
+		ss.log.Info("message refused", "from", ss.from, "reason", "sender rate", "max_per_hour", ss.s.limit.max)
+		return replyRate
+	}
 	ss.log.Debug("mail from", "from", ss.from)
 	return nil
 }

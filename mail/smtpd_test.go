@@ -210,6 +210,35 @@ func TestSMTPTooManyRecipients(t *testing.T) {
 	checkReply(t, err, 452, smtp.EnhancedCode{4, 5, 3})
 }
 
+// TestSMTPSenderRate: one sender beyond its hourly count gets 451 4.7.1,
+// others go on; bounces (null sender) are counted per peer.
+func TestSMTPSenderRate(t *testing.T) {
+	d := &testDeliverer{}
+	_, addr := startServer(t, ServerConfig{MaxPerSenderHour: 2}, d)
+	c := dial(t, addr)
+	for range 2 {
+		if err := send(c, "flood@x.example", []string{"collab@gw.example"}, testBody); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkReply(t, send(c, "FLOOD@x.example", []string{"collab@gw.example"}, testBody), 451, smtp.EnhancedCode{4, 7, 1})
+	if err := c.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(c, "other@x.example", []string{"collab@gw.example"}, testBody); err != nil {
+		t.Fatalf("another sender was refused: %v", err)
+	}
+	for range 2 {
+		if err := send(c, "", []string{"collab@gw.example"}, testBody); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkReply(t, send(c, "", []string{"collab@gw.example"}, testBody), 451, smtp.EnhancedCode{4, 7, 1})
+	if got := len(d.deliveries()); got != 5 {
+		t.Errorf("%d deliveries, want 5", got)
+	}
+}
+
 func TestSMTPTooBig(t *testing.T) {
 	d := &testDeliverer{}
 	_, addr := startServer(t, ServerConfig{MaxMessageBytes: 1024}, d)

@@ -83,7 +83,7 @@ func newRig(t testing.TB, opts rigOptions) *rig {
 	if opts.maxBytes == 0 {
 		opts.maxBytes = 10 << 20
 	}
-	srv := mail.NewServer(mail.ServerConfig{MaxMessageBytes: opts.maxBytes, SpoolDir: t.TempDir()}, r.tag, eng, log)
+	srv := mail.NewServer(mail.ServerConfig{MaxMessageBytes: opts.maxBytes, SpoolDir: t.TempDir(), MaxPerSenderHour: -1}, r.tag, eng, log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

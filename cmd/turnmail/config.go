@@ -52,6 +52,10 @@ type SMTPConfig struct {
 	// MaxMessageBytes is the largest message accepted; bigger ones get
 	// 552 5.3.4. Default 52428800 (50 MiB).
 	MaxMessageBytes int64 `toml:"max_message_bytes"`
+	// MaxPerSenderHour bounds the messages one envelope sender may hand in
+	// per hour, over SMTP and LMTP; beyond it, 451 4.7.1 (try later).
+	// Default 100.
+	MaxPerSenderHour int `toml:"max_messages_per_sender_hour"`
 }
 
 // Outbound delivery modes.
@@ -98,8 +102,9 @@ func defaultConfig() *Config {
 			DataDir: "./data",
 		},
 		SMTP: SMTPConfig{
-			Listen:          "127.0.0.1:2525",
-			MaxMessageBytes: 50 << 20,
+			Listen:           "127.0.0.1:2525",
+			MaxMessageBytes:  50 << 20,
+			MaxPerSenderHour: 100,
 		},
 		Outbound: OutboundConfig{
 			Mode:     OutboundFile,
@@ -167,6 +172,9 @@ func (cfg *Config) resolve() error {
 	}
 	if cfg.SMTP.MaxMessageBytes <= 0 {
 		return fmt.Errorf("smtp.max_message_bytes is %d: must be positive", cfg.SMTP.MaxMessageBytes)
+	}
+	if cfg.SMTP.MaxPerSenderHour <= 0 {
+		return fmt.Errorf("smtp.max_messages_per_sender_hour is %d: must be positive", cfg.SMTP.MaxPerSenderHour)
 	}
 
 	switch cfg.Outbound.Mode {

@@ -40,6 +40,8 @@
 // chunkdata key followed by the length as a uint32. A blob manifest is compact
 // binary: a version byte (1), the blob's size as a uvarint, the chunk count as
 // a uvarint, then per chunk its 32-byte SHA-256 and its length as a uvarint.
+// An imap value is the mailbox's UIDVALIDITY then the highest UID the poller
+// has fully handled (delivered, then moved or flagged), big-endian uint32s.
 //
 // # Blobs
 //

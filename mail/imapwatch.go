@@ -1,0 +1,332 @@
+package mail
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-message/textproto"
+)
+
+// The keywords that mark a message the poller handled but left in place:
+// no done or failed mailbox is configured, or the server could not move it.
+const (
+	imapKeywordDone   imap.Flag = "$TurnmailDone"
+	imapKeywordFailed imap.Flag = "$TurnmailFailed"
+)
+
+// watch runs passes over the mailbox, between them waiting for the server to
+// announce new mail (IDLE) or for the poll interval, until the connection or
+// ctx ends. healthy reports whether a pass completed.
+func (s *imapSession) watch(ctx context.Context) (healthy bool, err error) {
+	acct := &s.p.acct
+	idle := acct.IDLE && s.caps.Has(imap.CapIdle)
+	every := acct.PollInterval
+	if idle {
+		every = min(every, imapIdleMax)
+	}
+	move, uidplus := s.caps.Has(imap.CapMove), s.caps.Has(imap.CapUIDPlus)
+	s.log.Info("imap session started", "mailbox", acct.Mailbox, "uidvalidity", s.validity, "last_uid", s.last,
+		"idle", idle, "move", move, "uidplus", uidplus)
+	if !move && !uidplus && (acct.DoneMailbox != "" || acct.FailedMailbox != "") {
+		s.log.Warn("imap server offers neither MOVE nor UIDPLUS: handled messages stay, flagged", "mailbox", acct.Mailbox)
+	}
+	for {
+		if err := s.pass(ctx); err != nil {
+			return healthy, err
+		}
+		healthy = true
+		if err := s.wait(ctx, idle, every); err != nil {
+			return healthy, err
+		}
+	}
+}
+
+// wait returns when new mail may have arrived: the server said so, or every
+// has passed (IDLE can miss a message, GOTCHAS).
+func (s *imapSession) wait(ctx context.Context, idle bool, every time.Duration) error {
+	timer := time.NewTimer(every)
+	defer timer.Stop()
+	var cmd *imapclient.IdleCommand
+	if idle {
+		err := s.do("idle", func() (err error) {
+			cmd, err = s.c.Idle()
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		s.log.Debug("imap idling")
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.c.Closed():
+		return errIMAPClosed
+	case <-s.wake:
+	case <-timer.C:
+	}
+	if cmd == nil {
+		return nil
+	}
+	return s.do("stop idle", func() error {
+		if err := cmd.Close(); err != nil {
+			return err
+		}
+		return cmd.Wait()
+	})
+}
+
+// pass handles every message above the cursor, in UID order, one at a time.
+// It stops at the first message it could not handle, so the cursor never
+// passes one.
+func (s *imapSession) pass(ctx context.Context) error {
+	// Announcements from here on may be of mail this search does not see yet:
+	// they stay for wait.
+	select {
+	case <-s.wake:
+	default:
+	}
+	var data *imap.SearchData
+	err := s.do("uid search", func() (err error) {
+		data, err = s.c.UIDSearch(&imap.SearchCriteria{
+			UID:     []imap.UIDSet{{{Start: imap.UID(s.last + 1), Stop: 0}}},
+			NotFlag: []imap.Flag{imapKeywordDone, imapKeywordFailed},
+		}, nil).Wait()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	uids := data.AllUIDs()
+	slices.Sort(uids)
+	for _, uid := range uids {
+		// "n:*" also matches the highest UID when n is above it (RFC 9051
+		// §6.4.4): that one was handled before.
+		if uint32(uid) <= s.last {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.handle(ctx, uid); err != nil {
+			return fmt.Errorf("uid %d: %w", uid, err)
+		}
+	}
+	return nil
+}
+
+// imapMeta is what the poller reads about a message before fetching it.
+type imapMeta struct {
+	size       int64
+	date       time.Time
+	messageID  string
+	returnPath string // the address, "" for <> or no Return-Path
+}
+
+// handle delivers one message, files it, and advances the cursor past it.
+func (s *imapSession) handle(ctx context.Context, uid imap.UID) error {
+	m, err := s.meta(uid)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return s.gone(uid)
+	}
+	acct := &s.p.acct
+	var outcome string
+	failed := acct.MaxMessageBytes > 0 && m.size > acct.MaxMessageBytes
+	if failed {
+		outcome = "too big"
+	} else {
+		spool, err := s.fetch(uid, acct.MaxMessageBytes)
+		switch {
+		case errors.Is(err, ErrTooBig):
+			// RFC822.SIZE said less than the server sent.
+			outcome, failed = "too big", true
+		case err != nil:
+			return err
+		default:
+			env := Envelope{ID: fmt.Sprintf("%s.%d", s.id, uid), Source: "imap", From: m.returnPath, Received: m.date}
+			res, err := s.p.d.Deliver(ctx, env, spool)
+			spool.Close()
+			if err != nil {
+				s.log.Warn("imap deliver failed, will retry", "uid", uid, "message_id", m.messageID, "err", err)
+				return fmt.Errorf("deliver: %w", err)
+			}
+			outcome, failed = res.Outcome, res.Unprocessable
+		}
+	}
+	filed, err := s.file(uid, failed)
+	if err != nil {
+		return err
+	}
+	if err := s.p.cur.SetIMAPCursor(acct.Name, acct.Mailbox, s.validity, uint32(uid)); err != nil {
+		return fmt.Errorf("advance imap cursor: %w", err)
+	}
+	s.last = uint32(uid)
+	s.log.Info("imap message", "uid", uid, "message_id", m.messageID, "size", m.size,
+		"outcome", outcome, "failed", failed, "filed", filed)
+	return nil
+}
+
+// gone checks that a message the server returned nothing for was expunged
+// meanwhile, by someone else: it then needs nothing, and a later message moves
+// the cursor past its UID. Anything else is a protocol problem.
+func (s *imapSession) gone(uid imap.UID) error {
+	var data *imap.SearchData
+	err := s.do("uid search", func() (err error) {
+		data, err = s.c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{imap.UIDSetNum(uid)}}, nil).Wait()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(data.AllUIDs()) > 0 {
+		return errors.New("fetch returned no data for an existing message")
+	}
+	s.log.Debug("imap message expunged before it was fetched", "uid", uid)
+	return nil
+}
+
+// meta fetches a message's size, date and the header fields the poller
+// needs before the message itself; nil when the message no longer exists.
+func (s *imapSession) meta(uid imap.UID) (*imapMeta, error) {
+	var m *imapMeta
+	err := s.do("fetch size", func() error {
+		cmd := s.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{
+			RFC822Size:   true,
+			InternalDate: true,
+			BodySection: []*imap.FetchItemBodySection{{
+				Specifier:    imap.PartSpecifierHeader,
+				HeaderFields: []string{"Message-Id", "Return-Path"},
+				Peek:         true,
+			}},
+		})
+		defer cmd.Close()
+		msg := cmd.Next()
+		if msg == nil {
+			return cmd.Close()
+		}
+		m = &imapMeta{date: time.Now()}
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch item := item.(type) {
+			case imapclient.FetchItemDataRFC822Size:
+				m.size = item.Size
+			case imapclient.FetchItemDataInternalDate:
+				m.date = item.Time
+			case imapclient.FetchItemDataBodySection:
+				if item.Literal == nil {
+					continue
+				}
+				// A malformed header costs only the log's Message-ID and
+				// the Return-Path; the Deliverer judges the message.
+				h, _ := textproto.ReadHeader(bufio.NewReader(io.LimitReader(item.Literal, 64<<10)))
+				m.messageID = strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
+				m.returnPath = returnPath(h.Get("Return-Path"))
+			}
+		}
+		return cmd.Close()
+	})
+	return m, err
+}
+
+// returnPath returns the address of a Return-Path field (RFC 5322 §3.6.7):
+// "" for the null path "<>" and for an absent field.
+func returnPath(v string) string {
+	v = strings.TrimSpace(v)
+	v = strings.TrimSuffix(strings.TrimPrefix(v, "<"), ">")
+	return strings.TrimSpace(v)
+}
+
+// fetch streams a message with BODY.PEEK[], so that it stays unseen until it
+// is filed, into a Spool, never holding it in memory.
+func (s *imapSession) fetch(uid imap.UID, max int64) (*Spool, error) {
+	var spool *Spool
+	err := s.do("fetch", func() error {
+		cmd := s.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{
+			BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+		})
+		defer cmd.Close()
+		msg := cmd.Next()
+		if msg == nil {
+			if err := cmd.Close(); err != nil {
+				return err
+			}
+			return errors.New("no data for the message")
+		}
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			body, ok := item.(imapclient.FetchItemDataBodySection)
+			if !ok || body.Literal == nil || spool != nil {
+				continue
+			}
+			sp, err := NewSpool(s.p.acct.SpoolDir, &progressReader{r: body.Literal, dog: s.dog, d: s.p.timeout}, max)
+			if err != nil {
+				return err
+			}
+			spool = sp
+			// A connection cut mid-literal reads as a short literal.
+			if spool.Size() != body.Literal.Size() {
+				return fmt.Errorf("message cut short at %d of %d bytes", spool.Size(), body.Literal.Size())
+			}
+		}
+		if spool == nil {
+			return errors.New("no body in the fetch response")
+		}
+		return cmd.Close()
+	})
+	if err != nil {
+		if spool != nil {
+			spool.Close()
+		}
+		return nil, err
+	}
+	return spool, nil
+}
+
+// progressReader extends the watchdog's bound whenever bytes arrive, so a
+// large message on a slow link is not cut while a stalled one is.
+type progressReader struct {
+	r   io.Reader
+	dog *watchdog
+	d   time.Duration
+}
+
+func (r *progressReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.dog.arm(r.d)
+	}
+	return n, err
+}
+
+// file puts a handled message where it belongs, done or failed, and says
+// where for the log. MOVE when offered; COPY, \Deleted and UID EXPUNGE with
+// UIDPLUS (imapclient's Move does both); otherwise, or with no mailbox
+// configured, a keyword: a plain EXPUNGE would also remove every other
+// \Deleted message of the mailbox (GOTCHAS).
+func (s *imapSession) file(uid imap.UID, failed bool) (string, error) {
+	dest, keyword := s.p.acct.DoneMailbox, imapKeywordDone
+	if failed {
+		dest, keyword = s.p.acct.FailedMailbox, imapKeywordFailed
+	}
+	set := imap.UIDSetNum(uid)
+	if dest != "" && (s.caps.Has(imap.CapMove) || s.caps.Has(imap.CapUIDPlus)) {
+		err := s.do("move to "+dest, func() error {
+			_, err := s.c.Move(set, dest).Wait()
+			return err
+		})
+		return "moved to " + dest, err
+	}
+	err := s.do("flag "+string(keyword), func() error {
+		return s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{keyword}}, nil).Close()
+	})
+	return "flagged " + string(keyword), err
+}

@@ -28,17 +28,20 @@ func runServe(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	return d.wait(ctx)
 }
 
-// daemon is a running gateway: the SMTP server, the outbound worker and the
-// control socket, over one store.
+// daemon is a running gateway: the ways mail comes in (SMTP, LMTP, IMAP
+// pollers), the outbound worker and the control socket, over one store.
 type daemon struct {
-	log     *slog.Logger
-	st      *store.Store
-	smtpd   *mail.Server
-	smtpLn  net.Listener
-	worker  *mail.Worker
-	smtpErr chan error
-	stopBg  context.CancelFunc
-	bg      sync.WaitGroup
+	log      *slog.Logger
+	st       *store.Store
+	smtpLn   net.Listener
+	servers  []*mail.Server // SMTP, and LMTP when configured
+	serveErr chan error
+	worker   *mail.Worker
+
+	stopPollers context.CancelFunc
+	pollers     sync.WaitGroup
+	stopBg      context.CancelFunc
+	bg          sync.WaitGroup
 }
 
 // startDaemon opens the store and starts serving. On error everything it
@@ -54,9 +57,13 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 	} else if err != nil {
 		return nil, err
 	}
-	d := &daemon{log: log, st: st, smtpErr: make(chan error, 1)}
+	d := &daemon{log: log, st: st, serveErr: make(chan error, 2)}
+	var listeners []net.Listener
 	defer func() {
 		if err != nil {
+			for _, ln := range listeners {
+				ln.Close()
+			}
 			d.close()
 		}
 	}()
@@ -83,53 +90,93 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 	if err := os.MkdirAll(spoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create spool directory: %w", err)
 	}
+
 	ctlLn, err := listenCtl(cfg)
 	if err != nil {
 		return nil, err
 	}
+	listeners = append(listeners, ctlLn)
 	if d.smtpLn, err = net.Listen("tcp", cfg.SMTP.Listen); err != nil {
-		ctlLn.Close()
 		return nil, fmt.Errorf("smtp listen: %w", err)
 	}
-	d.smtpd = mail.NewServer(mail.ServerConfig{
-		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, SpoolDir: spoolDir,
-	}, tagger, engine, log)
+	listeners = append(listeners, d.smtpLn)
+	serverCfg := mail.ServerConfig{
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxPerSenderHour: cfg.SMTP.MaxPerSenderHour, SpoolDir: spoolDir,
+	}
+	inlets := map[*mail.Server]net.Listener{}
+	smtpd := mail.NewServer(serverCfg, tagger, engine, log)
+	d.servers = append(d.servers, smtpd)
+	inlets[smtpd] = d.smtpLn
+	if cfg.LMTP.Listen != "" {
+		ln, err := mail.ListenLMTP(cfg.LMTP.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("lmtp listen: %w", err)
+		}
+		listeners = append(listeners, ln)
+		lmtpCfg := serverCfg
+		lmtpCfg.LMTP = true
+		lmtpd := mail.NewServer(lmtpCfg, tagger, engine, log)
+		d.servers = append(d.servers, lmtpd)
+		inlets[lmtpd] = ln
+	}
 
 	// The worker and the control socket have their own context: they keep
-	// running while SMTP drains, so mail caused by the last messages still
-	// goes out.
+	// running while the inlets drain, so mail caused by the last messages
+	// still goes out.
 	bgCtx, cancel := context.WithCancel(context.Background())
 	d.stopBg = cancel
 	d.bg.Go(func() { d.worker.Run(bgCtx) })
 	d.bg.Go(func() {
 		serveCtl(bgCtx, ctlLn, &app{cfg: cfg, log: log.With("component", "ctl"), st: st, engine: engine})
 	})
-	go func() { d.smtpErr <- d.smtpd.Serve(d.smtpLn) }()
+	for srv, ln := range inlets {
+		go func() { d.serveErr <- srv.Serve(ln) }()
+	}
+	pollCtx, stopPollers := context.WithCancel(context.Background())
+	d.stopPollers = stopPollers
+	for _, a := range cfg.IMAP.Watch {
+		p := mail.NewPoller(mail.IMAPAccount{
+			Name: a.Username + "@" + a.Addr, Addr: a.Addr, TLS: a.TLS, Username: a.Username, Password: a.Password,
+			Mailbox: a.Mailbox, DoneMailbox: a.DoneMailbox, FailedMailbox: a.FailedMailbox,
+			IDLE: *a.IDLE, PollInterval: a.PollInterval.Duration,
+			MaxMessageBytes: cfg.SMTP.MaxMessageBytes, SpoolDir: spoolDir,
+		}, engine, st, log)
+		d.pollers.Go(func() { p.Run(pollCtx) })
+	}
 
 	log.Info("turnmail serving",
-		"smtp", d.smtpLn.Addr().String(), "gateway", tagger.Gateway(), "data", cfg.Gateway.DataDir,
-		"outbound", where, "control", ctlPath(cfg))
+		"smtp", d.smtpLn.Addr().String(), "lmtp", cfg.LMTP.Listen, "imap_accounts", len(cfg.IMAP.Watch),
+		"gateway", tagger.Gateway(), "data", cfg.Gateway.DataDir, "outbound", where, "control", ctlPath(cfg))
 	log.Info("to start a collaboration, mail someone with a file attached and cc the gateway",
 		"example", fmt.Sprintf("swaks --server %s --from alice@acme.test --to %s --header 'To: bob@axe.test' --header 'Cc: %s' --attach-name contract.docx --attach @contract.docx",
 			d.smtpLn.Addr(), tagger.Gateway(), tagger.Gateway()))
 	return d, nil
 }
 
-// wait serves until ctx is done, then shuts down in two phases: stop
-// accepting and let what is in flight finish within drainTimeout, then cut.
+// wait serves until ctx is done, then shuts down in two phases: stop taking
+// mail in and let what is in flight finish within drainTimeout, then cut.
 func (d *daemon) wait(ctx context.Context) error {
 	var serveErr error
 	select {
 	case <-ctx.Done():
-	case err := <-d.smtpErr:
+	case err := <-d.serveErr:
 		serveErr = fmt.Errorf("smtp server: %w", err)
 	}
-	d.log.Info("shutting down: no new connections, draining")
+	d.log.Info("shutting down: no new mail taken in, draining")
 	drainCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
-	if err := d.smtpd.Shutdown(drainCtx); err != nil {
-		d.log.Warn("smtp sessions cut off at shutdown", "err", err)
+	var wg sync.WaitGroup
+	for _, srv := range d.servers {
+		wg.Go(func() {
+			if err := srv.Shutdown(drainCtx); err != nil {
+				d.log.Warn("sessions cut off at shutdown", "err", err)
+			}
+		})
 	}
+	// A poller finishes the message in hand before it returns.
+	d.stopPollers()
+	wg.Go(d.pollers.Wait)
+	wg.Wait()
 	// Stop the worker first (it finishes the message in flight), then send
 	// what the last messages queued, within the same bound: two senders at
 	// once could send one message twice.
@@ -153,6 +200,10 @@ func (d *daemon) stopBackground() {
 
 // close stops the background work and closes the store.
 func (d *daemon) close() {
+	if d.stopPollers != nil {
+		d.stopPollers()
+		d.pollers.Wait()
+	}
 	d.stopBackground()
 	if err := d.st.Close(); err != nil {
 		d.log.Error("close store", "err", err)

@@ -39,19 +39,18 @@ var (
 
 // IMAPAccount is one mailbox to watch.
 type IMAPAccount struct {
-	Name            string        // stable id for logs and the cursor key, e.g. "user@imap.example.com:993"
-	Addr            string        // host:port
-	TLS             string        // "implicit", "starttls" or "none"
-	TLSConfig       *tls.Config   // nil: ServerName from Addr
-	Username        string        //
-	Password        string        // never logged
-	Mailbox         string        // "" = INBOX
-	DoneMailbox     string        // "" = leave handled messages, flagged $TurnmailDone
-	FailedMailbox   string        // "" = leave failed messages, flagged $TurnmailFailed
-	IDLE            bool          // use IDLE when the server offers it
-	PollInterval    time.Duration // UID SEARCH at least this often, also while idling; 0 = 1 minute
-	MaxMessageBytes int64         // bigger messages go to FailedMailbox unread; 0 = no limit
-	SpoolDir        string        // for NewSpool; "" = the system's
+	Name               string        // stable id for logs and the cursor key, e.g. "user@imap.example.com:993"
+	Addr               string        // host:port
+	TLS                string        // "implicit", "starttls" or "none"
+	TLSConfig          *tls.Config   // nil: ServerName from Addr
+	Username, Password string        // the password never reaches a log line
+	Mailbox            string        // "" = INBOX
+	DoneMailbox        string        // "" = leave handled messages, flagged $TurnmailDone
+	FailedMailbox      string        // "" = leave failed messages, flagged $TurnmailFailed
+	IDLE               bool          // use IDLE when the server offers it
+	PollInterval       time.Duration // UID SEARCH at least this often, also while idling; 0 = 1 minute
+	MaxMessageBytes    int64         // bigger messages go to FailedMailbox unread; 0 = no limit
+	SpoolDir           string        // for NewSpool; "" = the system's
 }
 
 // LogValue keeps the password out of log lines that include the account.

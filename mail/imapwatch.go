@@ -2,6 +2,7 @@ package mail
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -86,7 +87,9 @@ func (s *imapSession) wait(ctx context.Context, idle bool, every time.Duration) 
 
 // pass handles every message above the cursor, in UID order, one at a time.
 // It stops at the first message it could not handle, so the cursor never
-// passes one.
+// passes one. Messages flagged as handled are skipped (the cursor may have
+// been lost), and so are those marked \Deleted: someone threw them away, or
+// the poller itself did, killed before its UID EXPUNGE, after their copy.
 func (s *imapSession) pass(ctx context.Context) error {
 	// Announcements from here on may be of mail this search does not see yet:
 	// they stay for wait.
@@ -98,7 +101,7 @@ func (s *imapSession) pass(ctx context.Context) error {
 	err := s.do("uid search", func() (err error) {
 		data, err = s.c.UIDSearch(&imap.SearchCriteria{
 			UID:     []imap.UIDSet{{{Start: imap.UID(s.last + 1), Stop: 0}}},
-			NotFlag: []imap.Flag{imapKeywordDone, imapKeywordFailed},
+			NotFlag: []imap.Flag{imapKeywordDone, imapKeywordFailed, imap.FlagDeleted},
 		}, nil).Wait()
 		return err
 	})
@@ -226,9 +229,17 @@ func (s *imapSession) meta(uid imap.UID) (*imapMeta, error) {
 				if item.Literal == nil {
 					continue
 				}
+				const max = 64 << 10
+				buf, err := io.ReadAll(io.LimitReader(item.Literal, max))
+				if err == nil && len(buf) < max && int64(len(buf)) != item.Literal.Size() {
+					err = io.ErrUnexpectedEOF
+				}
+				if err != nil {
+					return s.broken(fmt.Errorf("header fields: %w", err))
+				}
 				// A malformed header costs only the log's Message-ID and
 				// the Return-Path; the Deliverer judges the message.
-				h, _ := textproto.ReadHeader(bufio.NewReader(io.LimitReader(item.Literal, 64<<10)))
+				h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(buf)))
 				m.messageID = strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
 				m.returnPath = returnPath(h.Get("Return-Path"))
 			}
@@ -267,15 +278,20 @@ func (s *imapSession) fetch(uid imap.UID, max int64) (*Spool, error) {
 			if !ok || body.Literal == nil || spool != nil {
 				continue
 			}
-			sp, err := NewSpool(s.p.acct.SpoolDir, &progressReader{r: body.Literal, dog: s.dog, d: s.p.timeout}, max)
+			lit := &progressReader{r: body.Literal, dog: s.dog, d: s.p.timeout}
+			sp, err := NewSpool(s.p.acct.SpoolDir, lit, max)
+			// A connection cut mid-literal reads as a short literal.
+			if err == nil && sp.Size() != body.Literal.Size() {
+				sp.Close()
+				err = fmt.Errorf("message cut short at %d of %d bytes", sp.Size(), body.Literal.Size())
+			}
+			if err != nil && lit.ended {
+				return s.broken(err)
+			}
 			if err != nil {
-				return err
+				return err // cmd.Close drains the rest of the literal
 			}
 			spool = sp
-			// A connection cut mid-literal reads as a short literal.
-			if spool.Size() != body.Literal.Size() {
-				return fmt.Errorf("message cut short at %d of %d bytes", spool.Size(), body.Literal.Size())
-			}
 		}
 		if spool == nil {
 			return errors.New("no body in the fetch response")
@@ -291,12 +307,22 @@ func (s *imapSession) fetch(uid imap.UID, max int64) (*Spool, error) {
 	return spool, nil
 }
 
+// broken drops the connection after a literal ended early or failed, and
+// returns err. Reading on, as draining the rest of the response would, races
+// imapclient's reader goroutine for the socket once a literal has ended.
+func (s *imapSession) broken(err error) error {
+	s.c.Close()
+	return err
+}
+
 // progressReader extends the watchdog's bound whenever bytes arrive, so a
 // large message on a slow link is not cut while a stalled one is.
+// It notes when the literal ended, by EOF or error.
 type progressReader struct {
-	r   io.Reader
-	dog *watchdog
-	d   time.Duration
+	r     io.Reader
+	dog   *watchdog
+	d     time.Duration
+	ended bool
 }
 
 func (r *progressReader) Read(p []byte) (int, error) {
@@ -304,6 +330,7 @@ func (r *progressReader) Read(p []byte) (int, error) {
 	if n > 0 {
 		r.dog.arm(r.d)
 	}
+	r.ended = r.ended || err != nil
 	return n, err
 }
 

@@ -100,14 +100,16 @@ func NewPoller(acct IMAPAccount, d Deliverer, cur IMAPCursor, log *slog.Logger) 
 func (p *Poller) Run(ctx context.Context) {
 	backoff := imapMinBackoff
 	for {
-		healthy, err := p.session(ctx)
+		id := newSessionID()
+		log := p.log.With("conn", id)
+		healthy, err := p.session(ctx, id, log)
 		if ctx.Err() != nil {
 			return
 		}
 		if healthy {
 			backoff = imapMinBackoff
 		}
-		p.log.Warn("imap session ended", "err", err, "retry_in", backoff)
+		log.Warn("imap session ended", "err", err, "retry_in", backoff)
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -121,9 +123,7 @@ func (p *Poller) Run(ctx context.Context) {
 
 // session runs one connection: it reports whether it completed at least one
 // pass over the mailbox, and why it ended.
-func (p *Poller) session(ctx context.Context) (healthy bool, err error) {
-	id := newSessionID()
-	log := p.log.With("conn", id)
+func (p *Poller) session(ctx context.Context, id string, log *slog.Logger) (healthy bool, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			log.Error("panic in imap session", "panic", v, "stack", string(debug.Stack()))
@@ -141,7 +141,7 @@ func (p *Poller) session(ctx context.Context) (healthy bool, err error) {
 // imapSession is one logged-in connection with the mailbox selected.
 type imapSession struct {
 	p        *Poller
-	id       string // the connection's, on every log line
+	id       string // the connection's, on its log lines and envelopes
 	log      *slog.Logger
 	c        *imapclient.Client
 	dog      *watchdog

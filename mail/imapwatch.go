@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -161,8 +162,7 @@ func (s *imapSession) handle(ctx context.Context, uid imap.UID) error {
 			res, err := s.p.d.Deliver(ctx, env, spool)
 			spool.Close()
 			if err != nil {
-				s.log.Warn("imap deliver failed, will retry", "uid", uid, "message_id", m.messageID, "err", err)
-				return fmt.Errorf("deliver: %w", err)
+				return fmt.Errorf("deliver %s: %w", m.messageID, err)
 			}
 			outcome, failed = res.Outcome, res.Unprocessable
 		}
@@ -175,7 +175,11 @@ func (s *imapSession) handle(ctx context.Context, uid imap.UID) error {
 		return fmt.Errorf("advance imap cursor: %w", err)
 	}
 	s.last = uint32(uid)
-	s.log.Info("imap message", "uid", uid, "message_id", m.messageID, "size", m.size,
+	level := slog.LevelInfo
+	if failed {
+		level = slog.LevelWarn
+	}
+	s.log.Log(ctx, level, "imap message", "uid", uid, "message_id", m.messageID, "size", m.size,
 		"outcome", outcome, "failed", failed, "filed", filed)
 	return nil
 }

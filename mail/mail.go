@@ -1,8 +1,8 @@
 // Package mail is turnmail's wire: MIME parsing and composing, tagged
-// addresses, quote and signature stripping, the SMTP server backend and
-// outbound delivery. It knows nothing of collaborations: it turns bytes on the
-// wire into Messages for a Deliverer, and Outgoing messages from a Queue into
-// bytes on the wire.
+// addresses, quote and signature stripping, the ways mail comes in (the SMTP
+// and LMTP server, the IMAP poller) and outbound delivery. It knows nothing
+// of collaborations: it turns bytes on the wire into Messages for a
+// Deliverer, and Outgoing messages from a Queue into bytes on the wire.
 package mail
 
 import (

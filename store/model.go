@@ -51,6 +51,22 @@ type Collab struct {
 	NextPID   int       `json:"next_pid"`   // participant ids are "p1", "p2", …
 	NextDoc   int       `json:"next_doc"`   // document ids are "d1", "d2", …
 	RootMsgID string    `json:"root_msgid"` // Message-ID of the mail that started it
+	// Deadline, when set, is the instant the collaboration is due: the end
+	// of DeadlineDate in the time zone of whoever set it.
+	Deadline     time.Time `json:"deadline,omitzero"`
+	DeadlineDate string    `json:"deadline_date,omitempty"` // as given: "2026-12-05"
+}
+
+// Overdue reports whether an active collaboration is past its deadline.
+func (c *Collab) Overdue(now time.Time) bool {
+	return c.State == StateActive && !c.Deadline.IsZero() && !now.Before(c.Deadline)
+}
+
+// Person holds one address's own settings, across all its collaborations.
+type Person struct {
+	Address    string `json:"address"`
+	TimeZone   string `json:"time_zone,omitempty"`   // IANA name; "" for the configured default
+	SummaryOff bool   `json:"summary_off,omitempty"` // no weekly summaries
 }
 
 // Party is one side of a collaboration.

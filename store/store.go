@@ -24,6 +24,7 @@
 //	chunks        SHA-256 → chunkdata key, length      (index of the stored chunks)
 //	chunkdata     seq → chunk bytes                    (seq from the bucket's sequence)
 //	imap          account 0x00 mailbox → UIDVALIDITY, last UID (owned by the IMAP poller)
+//	people        address → Person                     (a person's own settings, across collaborations)
 //	migrating     "chunks" → a schema 1 chunks bucket  (only while Open upgrades a file)
 //
 // Numbers in keys are big-endian so that bbolt's byte order is numeric order:
@@ -125,12 +126,14 @@ var (
 	bucketOutboxDue    = []byte("outboxdue")
 	bucketMarks        = []byte("marks")
 	bucketIMAP         = []byte("imap")
+	bucketPeople       = []byte("people")
 	bucketMigrating    = []byte("migrating")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketCollabs, bucketParticipants, bucketTurns, bucketDocuments,
 		bucketVersions, bucketDrafts, bucketBlobs, bucketChunks, bucketChunkData,
 		bucketMsgIDs, bucketInbound, bucketOutbox, bucketOutboxDue, bucketMarks, bucketIMAP,
+		bucketPeople,
 	}
 
 	keySchema = []byte("schema")

@@ -27,6 +27,27 @@ const (
 type Config struct {
 	OutOfTurn string           // OutOfTurnAccept (default) or OutOfTurnReject
 	Now       func() time.Time // nil: time.Now
+	Summary   SummaryConfig
+	Reminders ReminderConfig
+	// UnsubscribeURL, when set, gives the RFC 8058 one-click address that
+	// turns a person's weekly summaries off; nil when no HTTP listener is
+	// configured.
+	UnsubscribeURL func(address string) string
+}
+
+// SummaryConfig schedules the weekly summary (DESIGN §2.8): at Hour:00 on
+// Weekday, in each person's own time zone or else Location.
+type SummaryConfig struct {
+	Weekday   time.Weekday   // default Monday (set by the caller: Sunday is zero)
+	Hour      int            // 0–23
+	Location  *time.Location // nil: UTC
+	SkipEmpty bool           // no mail for a person with no active collaboration
+}
+
+// ReminderConfig says when the turn holders get a reminder (DESIGN §2.9).
+type ReminderConfig struct {
+	HeldFor        time.Duration // a turn held this long; 0: never
+	BeforeDeadline time.Duration // this long before the deadline; 0: never
 }
 
 // Engine applies inbound mail to collaborations.
@@ -45,6 +66,9 @@ func New(st *store.Store, tag *mail.Tagger, cfg Config, log *slog.Logger) *Engin
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Summary.Location == nil {
+		cfg.Summary.Location = time.UTC
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -57,6 +57,8 @@ func statusLetter(tx *store.Tx, s *state, to *store.Participant) *letter {
 	l := &letter{Preheader: fmt.Sprintf("“%s”: turn %d is with %s since %s.", c.Subject, c.Turn, c.Parties[c.TurnParty].Name, c.TurnSince.UTC().Format(timeLayout))}
 	if c.State == store.StateWrapped {
 		l.Preheader = fmt.Sprintf("“%s” was wrapped up on %s.", c.Subject, c.Wrapped.UTC().Format(timeLayout))
+	} else if c.DeadlineDate != "" {
+		l.Paras = append(l.Paras, "Due "+c.DeadlineDate+".")
 	}
 	for _, doc := range s.docs {
 		if v := s.latest[doc.ID]; v != nil {
@@ -98,6 +100,9 @@ func helpSections() []section {
 		"/done: end your party's turn (leaders); drafts travel with it",
 		"/skip: hand the turn over without documents (leaders)",
 		"/status: where things stand",
+		"/deadline YYYY-MM-DD: when it is due, the end of that day in your time zone; /deadline none removes it (leaders)",
+		"/timezone Europe/Paris: your time zone, for summaries and deadlines",
+		"/summary on, /summary off: your weekly summary of all your collaborations",
 		"/help: this list",
 		"/wrapup: end the collaboration and send everyone the final versions (owner)",
 		"/reopen: reopen a wrapped-up collaboration (owner)",

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,6 +17,10 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 	c := s.c
 	reply, rest := d.replyText()
 	cmds, note := ParseCommands(reply)
+	if strings.EqualFold(BaseSubject(d.msg.Subject), "unsubscribe") {
+		// A List-Unsubscribe mailto from a weekly summary.
+		cmds = append(cmds, Command{Name: "summary", Args: []string{"off"}, Line: "unsubscribe"})
+	}
 	if d.msg.TNEF {
 		if err := d.answer(tx, s, p, &letter{
 			Preheader: "Your mail client sent its attachments inside winmail.dat, which the gateway cannot read.",
@@ -50,6 +55,14 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 				wrap = c.State == store.StateActive
 			} else {
 				reopen = c.State == store.StateWrapped
+			}
+		case "deadline":
+			if err := d.setDeadline(tx, s, p, cmd); err != nil {
+				return err
+			}
+		case "timezone", "summary":
+			if err := d.personSetting(tx, s, p, cmd); err != nil {
+				return err
 			}
 		case "status":
 			if err := d.answer(tx, s, p, statusLetter(tx, s, p)); err != nil {
@@ -254,4 +267,91 @@ func (d *delivery) unmatched(tx *store.Tx) error {
 			"To take part in one, reply to a mail the gateway sent you: its Reply-To address is your own.",
 		},
 	})
+}
+
+// setDeadline applies /deadline YYYY-MM-DD (or "none"): a leader of either
+// party sets when the collaboration is due, the end of that day in their own
+// time zone. Everyone is told.
+func (d *delivery) setDeadline(tx *store.Tx, s *state, p *store.Participant, cmd Command) error {
+	c := s.c
+	if p.Role != store.RoleLeader {
+		return d.refuse(tx, s, p, cmd, "only a leader can set the deadline")
+	}
+	if c.State != store.StateActive {
+		return d.refuse(tx, s, p, cmd, "the collaboration is wrapped up")
+	}
+	if len(cmd.Args) != 1 {
+		return d.refuse(tx, s, p, cmd, "write /deadline YYYY-MM-DD, or /deadline none")
+	}
+	what := "removed the deadline"
+	if strings.EqualFold(cmd.Args[0], "none") {
+		c.Deadline, c.DeadlineDate = time.Time{}, ""
+	} else {
+		person, err := d.person(tx, p.Address)
+		if err != nil {
+			return err
+		}
+		day, err := time.ParseInLocation("2006-01-02", cmd.Args[0], d.e.location(person))
+		if err != nil {
+			return d.refuse(tx, s, p, cmd, "the date must be written YYYY-MM-DD")
+		}
+		end := day.AddDate(0, 0, 1)
+		if !end.After(d.now) {
+			return d.refuse(tx, s, p, cmd, "that day is past")
+		}
+		c.Deadline, c.DeadlineDate = end.UTC(), cmd.Args[0]
+		what = "set the deadline to " + cmd.Args[0]
+	}
+	if err := tx.PutCollab(c); err != nil {
+		return fmt.Errorf("store collaboration: %w", err)
+	}
+	d.logAfterCommit("deadline set", "collab", c.ID, "deadline", c.DeadlineDate, "by", p.Address)
+	for _, o := range s.people {
+		if err := d.post(tx, s, kindConfirm, o, displayName(p), &letter{
+			Preheader: fmt.Sprintf("%s %s for “%s”.", displayName(p), what, c.Subject),
+		}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// personSetting applies /timezone Area/City and /summary on|off: settings
+// of the person, across all their collaborations.
+func (d *delivery) personSetting(tx *store.Tx, s *state, p *store.Participant, cmd Command) error {
+	person, err := d.person(tx, p.Address)
+	if err != nil {
+		return err
+	}
+	var done string
+	switch arg := strings.Join(cmd.Args, " "); {
+	case cmd.Name == "timezone":
+		loc, err := time.LoadLocation(arg)
+		if arg == "" || err != nil {
+			return d.refuse(tx, s, p, cmd, "write an IANA time zone name, such as /timezone Europe/Paris")
+		}
+		person.TimeZone = loc.String()
+		done = "Your time zone is now " + person.TimeZone + ": weekly summaries and deadlines you set follow it."
+	case strings.EqualFold(arg, "off"):
+		person.SummaryOff = true
+		done = "Weekly summaries are off. /summary on turns them back on."
+	case strings.EqualFold(arg, "on"):
+		person.SummaryOff = false
+		done = "Weekly summaries are on."
+	default:
+		return d.refuse(tx, s, p, cmd, "write /summary on or /summary off")
+	}
+	if err := tx.PutPerson(person); err != nil {
+		return err
+	}
+	return d.answer(tx, s, p, &letter{Preheader: done})
+}
+
+// person returns the settings of address, new ones when it has none.
+func (d *delivery) person(tx *store.Tx, address string) (*store.Person, error) {
+	p, err := tx.Person(address)
+	if errors.Is(err, store.ErrNotFound) {
+		return &store.Person{Address: address}, nil
+	}
+	return p, err
 }

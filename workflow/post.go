@@ -18,6 +18,8 @@ const (
 	kindBinder   = "binder"   // the closing binder of a wrapped-up collaboration
 	kindNotice   = "notice"   // something went wrong; rate-limited
 	kindFailure  = "delivery" // mail to a participant was given up on
+	kindSummary  = "summary"  // the weekly summary
+	kindReminder = "reminder" // a turn held long, a deadline near or passed
 	maxRefs      = 10         // Message-IDs kept for References
 	footerPlain  = "Reply to this mail to take part. Commands go on the first lines of a reply; /help lists them."
 	footerNotice = "This is an automatic message from a turnmail gateway."
@@ -43,6 +45,10 @@ func (d *delivery) post(tx *store.Tx, s *state, kind string, to *store.Participa
 	reply := tag.Address(c.ID, to.ID)
 	if l.Footer == "" {
 		l.Footer = footerPlain
+	}
+	if c.Overdue(d.now) {
+		// An overdue collaboration says so in every mail about it (DESIGN §2.9).
+		l.Paras = append([]string{fmt.Sprintf("Overdue: “%s” was due %s.", c.Subject, c.DeadlineDate)}, l.Paras...)
 	}
 	html, err := l.HTML()
 	if err != nil {

@@ -1,0 +1,260 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+	_ "time/tzdata" // people's time zones, on hosts without a zoneinfo database
+
+	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/store"
+)
+
+// tickBatch is how many people's mail one write transaction queues: small
+// enough to keep a transaction's dirty pages in a few MB, large enough that
+// fsyncs do not dominate a tick over many thousand people.
+const tickBatch = 250
+
+// TickReport says what a tick queued.
+type TickReport struct {
+	Summaries int // weekly summaries
+	Reminders int // reminders to turn holders
+}
+
+// Tick runs every scheduled job as if the clock said now: the weekly
+// summaries whose slot has come (DESIGN §2.8) and the reminders whose
+// trigger has passed (§2.9). Each mail is queued in the same transaction as
+// the marker that makes it go out once, so ticks may run any number of
+// times, concurrently, after restarts or downtime: a missed week is sent
+// once, at the next tick.
+func (e *Engine) Tick(ctx context.Context, now time.Time) (TickReport, error) {
+	now = now.UTC()
+	var rep TickReport
+	var plan *tickPlan
+	err := e.st.View(func(tx *store.Tx) error {
+		var err error
+		plan, err = e.plan(tx, now)
+		return err
+	})
+	if err != nil {
+		return rep, fmt.Errorf("plan tick: %w", err)
+	}
+	jobs := plan.jobs()
+	for len(jobs) > 0 {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		batch := jobs[:min(tickBatch, len(jobs))]
+		jobs = jobs[len(batch):]
+		var r TickReport
+		err := e.st.Update(func(tx *store.Tx) error {
+			r = TickReport{}
+			d := &delivery{e: e, log: e.log, now: now, msg: &mail.Message{}}
+			for _, job := range batch {
+				sent, err := job(tx, d)
+				if err != nil {
+					return err
+				}
+				if sent == kindSummary {
+					r.Summaries++
+				} else if sent != "" {
+					r.Reminders++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return rep, fmt.Errorf("queue scheduled mail: %w", err)
+		}
+		rep.Summaries += r.Summaries
+		rep.Reminders += r.Reminders
+	}
+	if rep.Summaries+rep.Reminders > 0 {
+		e.log.Info("scheduled mail queued", "now", now, "summaries", rep.Summaries, "reminders", rep.Reminders)
+	}
+	return rep, nil
+}
+
+// tickPlan is what a tick found to do, read in one view of the store.
+type tickPlan struct {
+	e       *Engine
+	now     time.Time
+	collabs map[string]*store.Collab // active ones
+	people  []*personPlan            // due for a summary
+	remind  []reminder
+}
+
+// personPlan is one person whose weekly summary slot has come.
+type personPlan struct {
+	address string
+	name    string
+	slot    time.Time // the slot, in the person's time zone
+	members []*store.Participant
+	cids    []string // parallel to members
+}
+
+// reminder is one trigger that has passed for a collaboration.
+type reminder struct {
+	cid, why, key string
+}
+
+// plan reads what is due. Markers are checked again when the mail is queued:
+// another tick may have come first.
+func (e *Engine) plan(tx *store.Tx, now time.Time) (*tickPlan, error) {
+	p := &tickPlan{e: e, now: now, collabs: map[string]*store.Collab{}}
+	err := tx.EachCollab(func(c *store.Collab) error {
+		if c.State == store.StateActive {
+			p.collabs[c.ID] = c
+			p.remind = append(p.remind, e.reminders(c, now)...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Everyone's memberships, by address.
+	byAddr := map[string]*personPlan{}
+	var order []string
+	since := map[string]time.Time{} // when each person first joined anything
+	err = tx.EachParticipant(func(cid string, pt *store.Participant) error {
+		pp := byAddr[pt.Address]
+		if pp == nil {
+			pp = &personPlan{address: pt.Address}
+			byAddr[pt.Address] = pp
+			order = append(order, pt.Address)
+		}
+		if t, ok := since[pt.Address]; !ok || pt.Added.Before(t) {
+			since[pt.Address] = pt.Added
+		}
+		if pp.name == "" {
+			pp.name = pt.Name
+		}
+		if p.collabs[cid] != nil {
+			pp.members = append(pp.members, pt)
+			pp.cids = append(pp.cids, cid)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(order)
+	for _, addr := range order {
+		pp := byAddr[addr]
+		person, err := tx.Person(addr)
+		if errors.Is(err, store.ErrNotFound) {
+			person = &store.Person{Address: addr}
+		} else if err != nil {
+			return nil, err
+		}
+		if person.SummaryOff || (len(pp.members) == 0 && e.cfg.Summary.SkipEmpty) {
+			continue
+		}
+		pp.slot = lastSlot(now, e.location(person), e.cfg.Summary.Weekday, e.cfg.Summary.Hour)
+		// Someone who joined after this week's slot first hears at the next
+		// one: a fresh install does not greet everyone with a summary.
+		if !since[addr].Before(pp.slot) {
+			continue
+		}
+		p.people = append(p.people, pp)
+	}
+	return p, nil
+}
+
+// jobs turns the plan into queueing steps, each returning the kind of mail
+// it queued, or "" when a marker showed another tick had done it.
+func (p *tickPlan) jobs() []func(*store.Tx, *delivery) (string, error) {
+	var jobs []func(*store.Tx, *delivery) (string, error)
+	for _, r := range p.remind {
+		jobs = append(jobs, func(tx *store.Tx, d *delivery) (string, error) { return p.sendReminder(tx, d, r) })
+	}
+	for _, pp := range p.people {
+		jobs = append(jobs, func(tx *store.Tx, d *delivery) (string, error) { return p.sendSummary(tx, d, pp) })
+	}
+	return jobs
+}
+
+// location is the time zone a person's weekly slot and deadlines are read in.
+func (e *Engine) location(p *store.Person) *time.Location {
+	if p != nil && p.TimeZone != "" {
+		if loc, err := time.LoadLocation(p.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return e.cfg.Summary.Location
+}
+
+// lastSlot is the latest weekly slot (weekday wd at hour:00 in loc) at or
+// before now. Wall-clock arithmetic in loc keeps the slot at 08:00 local
+// across daylight saving changes.
+func lastSlot(now time.Time, loc *time.Location, wd time.Weekday, hour int) time.Time {
+	l := now.In(loc)
+	back := (int(l.Weekday()) - int(wd) + 7) % 7
+	slot := time.Date(l.Year(), l.Month(), l.Day()-back, hour, 0, 0, 0, loc)
+	if slot.After(now) {
+		slot = time.Date(l.Year(), l.Month(), l.Day()-back-7, hour, 0, 0, 0, loc)
+	}
+	return slot
+}
+
+// reminders lists the triggers that have passed for c (DESIGN §2.9): its
+// turn held longer than HeldFor, its deadline near, its deadline passed.
+// Each key names the turn or the deadline, so a new turn or a new deadline
+// brings new reminders.
+func (e *Engine) reminders(c *store.Collab, now time.Time) []reminder {
+	var out []reminder
+	if held := e.cfg.Reminders.HeldFor; held > 0 && now.Sub(c.TurnSince) >= held {
+		out = append(out, reminder{c.ID, "held", fmt.Sprintf("remind\x00held\x00%s\x00%d", c.ID, c.Turn)})
+	}
+	if !c.Deadline.IsZero() {
+		switch before := e.cfg.Reminders.BeforeDeadline; {
+		case !now.Before(c.Deadline):
+			out = append(out, reminder{c.ID, "overdue", fmt.Sprintf("remind\x00overdue\x00%s\x00%s", c.ID, c.DeadlineDate)})
+		case before > 0 && !now.Before(c.Deadline.Add(-before)):
+			out = append(out, reminder{c.ID, "deadline", fmt.Sprintf("remind\x00deadline\x00%s\x00%s", c.ID, c.DeadlineDate)})
+		}
+	}
+	return out
+}
+
+// sendReminder queues a reminder to the turn holders who act on it (leaders
+// and contributors of the party holding the turn).
+func (p *tickPlan) sendReminder(tx *store.Tx, d *delivery, r reminder) (string, error) {
+	first, err := tx.MarkOnce(r.key, p.now)
+	if err != nil || !first {
+		return "", err
+	}
+	s, err := loadState(tx, r.cid)
+	if err != nil {
+		return "", err
+	}
+	c := s.c
+	var what string
+	switch r.why {
+	case "held":
+		what = fmt.Sprintf("Turn %d of “%s” has been with %s since %s.", c.Turn, c.Subject, c.Parties[c.TurnParty].Name, c.TurnSince.UTC().Format(timeLayout))
+	case "deadline":
+		what = fmt.Sprintf("“%s” is due %s, and turn %d is with %s.", c.Subject, c.DeadlineDate, c.Turn, c.Parties[c.TurnParty].Name)
+	case "overdue":
+		what = fmt.Sprintf("“%s” was due %s and is overdue; turn %d is with %s.", c.Subject, c.DeadlineDate, c.Turn, c.Parties[c.TurnParty].Name)
+	}
+	sent := false
+	for _, pt := range s.party(c.TurnParty) {
+		if pt.Role != store.RoleLeader && pt.Role != store.RoleContributor {
+			continue
+		}
+		if err := d.post(tx, s, kindReminder, pt, "", &letter{
+			Preheader: "Reminder: " + what,
+			Paras:     []string{"Reply with your edited files to hand the turn over, or with /done on the first line. /status shows where things stand."},
+		}, nil); err != nil {
+			return "", err
+		}
+		sent = true
+	}
+	if !sent {
+		return "", nil
+	}
+	return kindReminder, nil
+}

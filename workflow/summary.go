@@ -1,0 +1,181 @@
+package workflow
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/store"
+)
+
+// weekLine is one collaboration in a person's weekly summary.
+type weekLine struct {
+	c       *store.Collab
+	waiting bool // the person's party holds the turn
+	overdue bool
+	section section
+	tag     string // the person's tagged address in it
+}
+
+// sendSummary queues one person's weekly summary: every active
+// collaboration they are in, what is waiting on them first, then overdue
+// ones, then by nearest deadline (DESIGN §2.8).
+func (p *tickPlan) sendSummary(tx *store.Tx, d *delivery, pp *personPlan) (string, error) {
+	first, err := tx.MarkOnce(fmt.Sprintf("summary\x00%s\x00%s", pp.address, pp.slot.Format("2006-01-02")), p.now)
+	if err != nil || !first {
+		return "", err
+	}
+	weekStart := pp.slot.AddDate(0, 0, -7)
+	var lines []weekLine
+	for i, pt := range pp.members {
+		c := p.collabs[pp.cids[i]]
+		l, err := p.summaryLine(tx, c, pt, weekStart, pp.slot)
+		if err != nil {
+			return "", err
+		}
+		lines = append(lines, l)
+	}
+	slices.SortStableFunc(lines, func(a, b weekLine) int {
+		switch {
+		case a.waiting != b.waiting:
+			return boolOrder(a.waiting)
+		case a.overdue != b.overdue:
+			return boolOrder(a.overdue)
+		case !a.c.Deadline.Equal(b.c.Deadline):
+			if a.c.Deadline.IsZero() {
+				return 1
+			}
+			if b.c.Deadline.IsZero() {
+				return -1
+			}
+			return a.c.Deadline.Compare(b.c.Deadline)
+		}
+		return a.c.TurnSince.Compare(b.c.TurnSince)
+	})
+	waiting, overdue := 0, 0
+	l := &letter{Footer: "You get this summary once a week. Reply to the address given for a collaboration with /status for details, /summary off to stop these mails, or /timezone Europe/Paris to get them in your own time zone."}
+	for _, w := range lines {
+		if w.waiting {
+			waiting++
+		}
+		if w.overdue {
+			overdue++
+		}
+		l.Sections = append(l.Sections, w.section)
+	}
+	l.Preheader = fmt.Sprintf("%d active collaboration(s), %d waiting on you, %d overdue.", len(lines), waiting, overdue)
+	if len(lines) == 0 {
+		l.Preheader = "You are in no active collaboration."
+	}
+	html, err := l.HTML()
+	if err != nil {
+		return "", err
+	}
+	tag := d.e.tag
+	m := mail.Outgoing{
+		MessageID: mail.NewMessageID(tag.Domain()),
+		Date:      p.now,
+		From:      mail.Address{Name: "turnmail", Addr: tag.Gateway()},
+		To:        mail.Address{Name: pp.name, Addr: pp.address},
+		Subject:   fmt.Sprintf("Weekly summary: %d waiting on you, %d active", waiting, len(lines)),
+		Header:    [][2]string{{"X-Turnmail-Kind", kindSummary}},
+		Text:      l.Text(),
+		HTML:      html,
+	}
+	var unsub []string
+	if len(lines) > 0 {
+		// A reply lands in the collaboration most in need of it.
+		m.ReplyTo = &mail.Address{Addr: lines[0].tag}
+		unsub = append(unsub, "<mailto:"+lines[0].tag+"?subject=unsubscribe>")
+	}
+	if p.e.cfg.UnsubscribeURL != nil {
+		unsub = append(unsub, "<"+p.e.cfg.UnsubscribeURL(pp.address)+">")
+		m.Header = append(m.Header, [2]string{"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}) // RFC 8058
+	}
+	m.ListUnsubscribe = strings.Join(unsub, ", ")
+	if err := d.enqueue(tx, "", kindSummary, &m); err != nil {
+		return "", err
+	}
+	return kindSummary, nil
+}
+
+func boolOrder(first bool) int {
+	if first {
+		return -1
+	}
+	return 1
+}
+
+// summaryLine describes collaboration c for participant pt: whose turn and
+// since when, the deadline, what changed in the week before the slot. A
+// ghost sees the other party's turns without their people or notes.
+func (p *tickPlan) summaryLine(tx *store.Tx, c *store.Collab, pt *store.Participant, from, to time.Time) (weekLine, error) {
+	tag := p.e.tag.Address(c.ID, pt.ID)
+	w := weekLine{c: c, waiting: c.TurnParty == pt.Party, overdue: c.Overdue(p.now), tag: tag}
+	holder := c.Parties[c.TurnParty].Name
+	if w.waiting {
+		holder = "waiting on you (" + holder + ")"
+	}
+	title := fmt.Sprintf("%s [tm:%s]: turn %d, %s since %s", c.Subject, c.ID, c.Turn, holder, c.TurnSince.UTC().Format("2006-01-02"))
+	switch {
+	case w.overdue:
+		title += fmt.Sprintf(", OVERDUE since %s", c.DeadlineDate)
+	case c.DeadlineDate != "":
+		title += ", due " + c.DeadlineDate
+	}
+	w.section.Title = title
+	turns, err := tx.TurnsEndedSince(c.ID, from)
+	if err != nil {
+		return w, err
+	}
+	var people []*store.Participant
+	var docs []*store.Document
+	if len(turns) > 0 {
+		if people, err = tx.Participants(c.ID); err != nil {
+			return w, err
+		}
+		if docs, err = tx.Documents(c.ID); err != nil {
+			return w, err
+		}
+	}
+	s := &state{c: c, people: people, docs: docs}
+	for _, t := range turns {
+		if !t.Ended.Before(to) {
+			break
+		}
+		party := c.Parties[t.Party].Name
+		if pt.Role == store.RoleGhost && t.Party != pt.Party {
+			w.section.Lines = append(w.section.Lines, fmt.Sprintf("%s: %s ended turn %d", t.Ended.UTC().Format("Mon 2 Jan"), party, t.Number))
+			continue
+		}
+		line := fmt.Sprintf("%s: %s (%s) ended turn %d", t.Ended.UTC().Format("Mon 2 Jan"), s.who(t.EndedBy), party, t.Number)
+		var files []string
+		for _, v := range t.Versions {
+			name := v.Doc
+			if doc := s.doc(v.Doc); doc != nil {
+				name = doc.Name
+			}
+			files = append(files, fmt.Sprintf("%s v%d", name, v.Number))
+		}
+		if len(files) > 0 {
+			line += ": " + strings.Join(files, ", ")
+		}
+		if n := firstLine(t.Note); n != "" {
+			line += " (“" + n + "”)"
+		}
+		w.section.Lines = append(w.section.Lines, line)
+	}
+	if len(w.section.Lines) == 0 {
+		w.section.Lines = append(w.section.Lines, "No turns ended this week.")
+	}
+	w.section.Lines = append(w.section.Lines, "For details, reply to "+tag+" with /status ("+statusLink(tag)+").")
+	return w, nil
+}
+
+// statusLink is a mailto link that writes /status to the collaboration.
+func statusLink(tag string) string {
+	return "mailto:" + tag + "?subject=status&body=" + url.QueryEscape("/status")
+}

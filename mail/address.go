@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/base64"
 	"fmt"
 	"strings"
 )
@@ -210,4 +211,38 @@ func splitAddr(s string) (local, domain string, ok bool) {
 		return "", "", false
 	}
 	return s[:i], s[i+1:], true
+}
+
+// AddressToken returns a URL-safe token naming address, signed under the
+// gateway secret: the last path element of a one-click unsubscribe URL
+// (RFC 8058), which must work without a login.
+func (t *Tagger) AddressToken(address string) string {
+	address = strings.ToLower(address)
+	return base64.RawURLEncoding.EncodeToString([]byte(address)) + "." + t.addressMAC(address)
+}
+
+// ParseAddressToken returns the address an AddressToken names, checking
+// its signature.
+func (t *Tagger) ParseAddressToken(token string) (address string, ok bool) {
+	enc, mac, found := strings.Cut(token, ".")
+	if !found {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return "", false
+	}
+	address = string(b)
+	if !hmac.Equal([]byte(mac), []byte(t.addressMAC(address))) {
+		return "", false
+	}
+	return address, true
+}
+
+// addressMAC signs an address. The NUL keeps its input apart from the
+// "<cid>.<pid>" of tagged addresses, which never holds one.
+func (t *Tagger) addressMAC(address string) string {
+	h := hmac.New(sha256.New, t.secret)
+	h.Write([]byte("unsubscribe\x00" + address))
+	return macEncoding.EncodeToString(h.Sum(nil))[:26]
 }

@@ -170,3 +170,24 @@ func TestReplyRef(t *testing.T) {
 		})
 	}
 }
+
+func TestAddressToken(t *testing.T) {
+	tg := newTestTagger(t)
+	tok := tg.AddressToken("Alice@ACME.example")
+	if got, ok := tg.ParseAddressToken(tok); !ok || got != "alice@acme.example" {
+		t.Fatalf("round trip: %q %v", got, ok)
+	}
+	other, err := NewTagger("collab@gw.example", []byte("another secret of enough length"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, mac, _ := strings.Cut(tok, ".")
+	bobEnc, _, _ := strings.Cut(tg.AddressToken("bob@axe.example"), ".")
+	for _, bad := range []string{
+		"", enc, enc + ".", enc + "." + mac[:len(mac)-1], bobEnc + "." + mac, other.AddressToken("alice@acme.example"), "!!." + mac,
+	} {
+		if addr, ok := tg.ParseAddressToken(bad); ok {
+			t.Errorf("token %q accepted as %q", bad, addr)
+		}
+	}
+}

@@ -258,3 +258,23 @@ func (p *tickPlan) sendReminder(tx *store.Tx, d *delivery, r reminder) (string, 
 	}
 	return kindReminder, nil
 }
+
+// SetSummary turns a person's weekly summaries on or off: the one-click
+// unsubscribe of RFC 8058 lands here.
+func (e *Engine) SetSummary(address string, on bool) error {
+	err := e.st.Update(func(tx *store.Tx) error {
+		p, err := tx.Person(address)
+		if errors.Is(err, store.ErrNotFound) {
+			p = &store.Person{Address: address}
+		} else if err != nil {
+			return err
+		}
+		p.SummaryOff = !on
+		return tx.PutPerson(p)
+	})
+	if err != nil {
+		return fmt.Errorf("set summary of %s: %w", address, err)
+	}
+	e.log.Info("weekly summary setting", "address", address, "on", on)
+	return nil
+}

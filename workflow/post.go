@@ -142,7 +142,10 @@ func (d *delivery) notice(tx *store.Tx, cid, reason string, l *letter) error {
 }
 
 func (d *delivery) enqueue(tx *store.Tx, cid, kind string, m *mail.Outgoing) error {
-	if err := tx.Enqueue(&store.Outbound{Collab: cid, Kind: kind, Msg: *m, Created: d.now}); err != nil {
+	// Due at once by the engine's clock: a tick run "as if" at a later time
+	// (turnmail tick --now) still sends now.
+	o := &store.Outbound{Collab: cid, Kind: kind, Msg: *m, Created: d.now, NextTry: d.e.cfg.Now()}
+	if err := tx.Enqueue(o); err != nil {
 		return fmt.Errorf("queue %s mail to %s: %w", kind, m.To.Addr, err)
 	}
 	if err := tx.PutMsgID(m.MessageID, cid, "out"); err != nil {

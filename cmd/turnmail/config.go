@@ -19,12 +19,15 @@ import (
 // Each field's default sits next to it and config.example.toml says the same;
 // a test holds the two together.
 type Config struct {
-	Gateway  GatewayConfig  `toml:"gateway"`
-	SMTP     SMTPConfig     `toml:"smtp"`
-	Outbound OutboundConfig `toml:"outbound"`
-	Policy   PolicyConfig   `toml:"policy"`
-	IMAP     IMAPConfig     `toml:"imap"`
-	LMTP     LMTPConfig     `toml:"lmtp"`
+	Gateway   GatewayConfig   `toml:"gateway"`
+	SMTP      SMTPConfig      `toml:"smtp"`
+	Outbound  OutboundConfig  `toml:"outbound"`
+	Policy    PolicyConfig    `toml:"policy"`
+	IMAP      IMAPConfig      `toml:"imap"`
+	LMTP      LMTPConfig      `toml:"lmtp"`
+	Summary   SummaryConfig   `toml:"summary"`
+	Reminders RemindersConfig `toml:"reminders"`
+	HTTP      HTTPConfig      `toml:"http"`
 }
 
 // GatewayConfig is the [gateway] section.
@@ -113,6 +116,8 @@ func defaultConfig() *Config {
 		Policy: PolicyConfig{
 			OutOfTurn: workflow.OutOfTurnAccept,
 		},
+		Summary:   SummaryConfig{Weekday: "monday", Hour: 8, Timezone: "UTC", SkipEmpty: true},
+		Reminders: RemindersConfig{HeldFor: Duration{72 * time.Hour}, BeforeDeadline: Duration{24 * time.Hour}},
 		IMAP: IMAPConfig{IMAPAccountConfig: IMAPAccountConfig{
 			TLS:          IMAPImplicit,
 			Mailbox:      "INBOX",
@@ -205,7 +210,16 @@ func (cfg *Config) resolve() error {
 	if err := cfg.IMAP.resolve(); err != nil {
 		return err
 	}
-	return cfg.LMTP.check()
+	if err := cfg.LMTP.check(); err != nil {
+		return err
+	}
+	if _, err := cfg.Summary.workflow(); err != nil {
+		return err
+	}
+	if err := cfg.Reminders.check(); err != nil {
+		return err
+	}
+	return cfg.HTTP.check()
 }
 
 // checkGatewayAddress accepts a bare address (no display name, no angle

@@ -37,6 +37,8 @@ func TestConfigDefaults(t *testing.T) {
 		IMAP: IMAPConfig{IMAPAccountConfig: IMAPAccountConfig{
 			TLS: "implicit", Mailbox: "INBOX", IDLE: ptr(true), PollInterval: Duration{time.Minute},
 		}},
+		Summary:   SummaryConfig{Weekday: "monday", Hour: 8, Timezone: "UTC", SkipEmpty: true},
+		Reminders: RemindersConfig{HeldFor: Duration{72 * time.Hour}, BeforeDeadline: Duration{24 * time.Hour}},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -165,6 +167,12 @@ func TestConfigErrors(t *testing.T) {
 		{"imap account twice", "[imap]\naddr = \"h:993\"\nusername = \"u\"\npassword = \"p\"\n[[imap.accounts]]\npassword = \"q\"\n", "imap.accounts[0]: mailbox u@h:993/INBOX is watched twice"},
 		{"lmtp", "[lmtp]\nlisten = \"/run/turnmail.sock\"\n", `lmtp.listen "/run/turnmail.sock": want unix:/path or host:port`},
 		{"lmtp unix", "[lmtp]\nlisten = \"unix:\"\n", "want unix:/path/to/socket"},
+		{"summary weekday", "[summary]\nweekday = \"mon\"\n", `summary.weekday "mon"`},
+		{"summary hour", "[summary]\nhour = 24\n", "summary.hour 24"},
+		{"summary timezone", "[summary]\ntimezone = \"Mars/Olympus\"\n", `summary.timezone "Mars/Olympus"`},
+		{"reminders", "[reminders]\nheld_for = \"-1h\"\n", "must not be negative"},
+		{"http without url", "[http]\nlisten = \"127.0.0.1:8080\"\n", "http.public_url"},
+		{"http listen", "[http]\nlisten = \"8080\"\npublic_url = \"https://gw.example\"\n", `http.listen "8080"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,6 +32,7 @@ Commands:
   export     write a collaboration's versions and history to a directory
   inbound    list received mail and what became of it
   reprocess  run a kept message through the rules again
+  tick       run the scheduled jobs (weekly summaries, reminders) once
   help       show help for a command: turnmail help <command>
 
 Every command takes --config FILE; without it the built-in defaults apply.
@@ -81,6 +82,7 @@ var commands = []*command{
 	{name: "export", usage: exportUsage, run: runExport},
 	{name: "inbound", usage: inboundUsage, run: runInbound},
 	{name: "reprocess", usage: reprocessUsage, writes: true, run: runReprocess},
+	{name: "tick", usage: tickUsage, writes: true, run: runTick},
 }
 
 func lookup(name string) *command {
@@ -277,7 +279,21 @@ func newEngine(cfg *Config, st *store.Store, log *slog.Logger) (*workflow.Engine
 	if err != nil {
 		return nil, nil, err
 	}
-	return workflow.New(st, tagger, workflow.Config{OutOfTurn: cfg.Policy.OutOfTurn}, log), tagger, nil
+	summary, err := cfg.Summary.workflow()
+	if err != nil {
+		return nil, nil, err
+	}
+	wcfg := workflow.Config{
+		OutOfTurn: cfg.Policy.OutOfTurn,
+		Summary:   summary,
+		Reminders: workflow.ReminderConfig{HeldFor: cfg.Reminders.HeldFor.Duration, BeforeDeadline: cfg.Reminders.BeforeDeadline.Duration},
+	}
+	if cfg.HTTP.Listen != "" {
+		wcfg.UnsubscribeURL = func(address string) string {
+			return cfg.HTTP.PublicURL + unsubscribePath + tagger.AddressToken(address)
+		}
+	}
+	return workflow.New(st, tagger, wcfg, log), tagger, nil
 }
 
 func newLogger(w io.Writer) *slog.Logger {

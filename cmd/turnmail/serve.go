@@ -13,11 +13,16 @@ import (
 
 	"github.com/turnmail/turnmail/mail"
 	"github.com/turnmail/turnmail/store"
+	"github.com/turnmail/turnmail/workflow"
 )
 
 // drainTimeout bounds how long SIGTERM waits for SMTP sessions in flight and
 // the message being sent before cutting them off.
 const drainTimeout = 30 * time.Second
+
+// tickInterval is how often serve runs the scheduled jobs. A slot is met
+// within it; the markers make running more often harmless.
+const tickInterval = time.Minute
 
 // runServe runs the gateway until ctx is done.
 func runServe(ctx context.Context, cfg *Config, log *slog.Logger) error {
@@ -38,6 +43,8 @@ type daemon struct {
 	serveErr chan error
 	worker   *mail.Worker
 
+	httpLn      net.Listener // nil without [http] listen
+	stopHTTP    func(context.Context) error
 	stopPollers context.CancelFunc
 	pollers     sync.WaitGroup
 	stopBg      context.CancelFunc
@@ -129,8 +136,15 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 	d.bg.Go(func() {
 		serveCtl(bgCtx, ctlLn, &app{cfg: cfg, log: log.With("component", "ctl"), st: st, engine: engine})
 	})
+	d.bg.Go(func() { runTicks(bgCtx, engine, log) })
 	for srv, ln := range inlets {
 		go func() { d.serveErr <- srv.Serve(ln) }()
+	}
+	if cfg.HTTP.Listen != "" {
+		if d.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+			return nil, fmt.Errorf("http listen: %w", err)
+		}
+		d.stopHTTP = startHTTP(d.httpLn, &unsubscribeHandler{tagger: tagger, engine: engine, log: log.With("component", "http")})
 	}
 	pollCtx, stopPollers := context.WithCancel(context.Background())
 	d.stopPollers = stopPollers
@@ -173,6 +187,13 @@ func (d *daemon) wait(ctx context.Context) error {
 			}
 		})
 	}
+	if d.stopHTTP != nil {
+		wg.Go(func() {
+			if err := d.stopHTTP(drainCtx); err != nil {
+				d.log.Warn("http requests cut off at shutdown", "err", err)
+			}
+		})
+	}
 	// A poller finishes the message in hand before it returns.
 	d.stopPollers()
 	wg.Go(d.pollers.Wait)
@@ -207,6 +228,23 @@ func (d *daemon) close() {
 	d.stopBackground()
 	if err := d.st.Close(); err != nil {
 		d.log.Error("close store", "err", err)
+	}
+}
+
+// runTicks runs the scheduled jobs at start and every tickInterval until
+// ctx is done.
+func runTicks(ctx context.Context, engine *workflow.Engine, log *slog.Logger) {
+	t := time.NewTicker(tickInterval)
+	defer t.Stop()
+	for {
+		if _, err := engine.Tick(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			log.Error("scheduled jobs", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 

@@ -105,19 +105,29 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// outboxMail parses every .eml file in dir, keyed by its one To address.
-func outboxMail(t *testing.T, dir string) map[string][]*mail.Message {
+// outboxFiles reads every .eml file in dir.
+func outboxFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
-	got := map[string][]*mail.Message{}
+	var out []string
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := mail.Parse(bytes.NewReader(b), discardBlobs{}, nil)
+		out = append(out, string(b))
+	}
+	return out
+}
+
+// outboxMail parses every .eml file in dir, keyed by its one To address.
+func outboxMail(t *testing.T, dir string) map[string][]*mail.Message {
+	t.Helper()
+	got := map[string][]*mail.Message{}
+	for _, f := range outboxFiles(t, dir) {
+		m, err := mail.Parse(strings.NewReader(f), discardBlobs{}, nil)
 		if err != nil {
-			t.Fatalf("parse %s: %v", f, err)
+			t.Fatalf("parse outbox mail: %v", err)
 		}
 		if len(m.To) != 1 {
 			t.Fatalf("%s has %d To addresses, want one", f, len(m.To))

@@ -406,3 +406,30 @@ func TestReprocess(t *testing.T) {
 		t.Error("an applied message was reprocessed again")
 	}
 }
+
+// TestAllowedSenders: with allowed_senders set, only those may start a
+// collaboration; the others are told, once a day.
+func TestAllowedSenders(t *testing.T) {
+	r := newRig(t, rigOptions{allowed: []string{"@acme.test", "zoe@freelance.test"}})
+	for i, from := range []string{"mallory@evil.test", "mallory@evil.test", "zoe@freelance.test", alice} {
+		r.mustSend(&testMail{from: from, to: []string{bob}, cc: []string{gw}, subject: "Deal", msgid: fmt.Sprintf("a%d@test", i),
+			files: []testFile{{"deal.docx", []byte("d")}}}, gw)
+	}
+	var cs []*store.Collab
+	r.st.View(func(tx *store.Tx) (err error) { cs, err = tx.Collabs(); return })
+	if len(cs) != 2 {
+		t.Fatalf("%d collaborations, want zoe's and alice's", len(cs))
+	}
+	var notices int
+	for _, m := range r.newMail() {
+		if m.out.Msg.To.Addr == "mallory@evil.test" {
+			notices++
+		}
+		if m.out.Msg.To.Addr == bob && len(m.atts) == 0 {
+			t.Error("bob got a handoff without the file")
+		}
+	}
+	if notices != 1 {
+		t.Errorf("%d notices to the sender not allowed, want 1", notices)
+	}
+}

@@ -27,6 +27,10 @@ const (
 type Config struct {
 	OutOfTurn string           // OutOfTurnAccept (default) or OutOfTurnReject
 	Now       func() time.Time // nil: time.Now
+	// AllowedSenders, when not empty, lists who may start a collaboration:
+	// addresses ("alice@acme.com") and domains ("@acme.com"), lower-case.
+	// Empty: anyone.
+	AllowedSenders []string
 	Summary   SummaryConfig
 	Reminders ReminderConfig
 	// UnsubscribeURL, when set, gives the RFC 8058 one-click address that

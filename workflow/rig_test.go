@@ -29,6 +29,8 @@ import (
 // and turnmail's SMTP server on a loopback port.
 type rig struct {
 	t      testing.TB
+	path   string // the bbolt file
+	cfg    workflow.Config
 	st     *store.Store
 	eng    *workflow.Engine
 	tag    *mail.Tagger
@@ -59,13 +61,22 @@ func (f *faultSwitch) check() error {
 
 type rigOptions struct {
 	outOfTurn string
+	allowed   []string
 	maxBytes  int64
+	// The scheduler's settings, as workflow.Config has them.
+	summary        workflow.SummaryConfig
+	reminders      workflow.ReminderConfig
+	unsubscribeURL func(address string) string
+	clock          time.Time // the engine's clock before its first reading; zero: 2026-11-02 09:00 UTC
 }
 
 func newRig(t testing.TB, opts rigOptions) *rig {
 	t.Helper()
-	r := &rig{t: t, fault: &faultSwitch{}, clock: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
-	st, err := store.Open(filepath.Join(t.TempDir(), "turnmail.db"), &store.Options{Fault: r.fault.check})
+	r := &rig{t: t, path: filepath.Join(t.TempDir(), "turnmail.db"), fault: &faultSwitch{}, clock: opts.clock}
+	if r.clock.IsZero() {
+		r.clock = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	}
+	st, err := store.Open(r.path, &store.Options{Fault: r.fault.check})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +89,8 @@ func newRig(t testing.TB, opts rigOptions) *rig {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, nil))
 	}
-	eng := workflow.New(st, r.tag, workflow.Config{OutOfTurn: opts.outOfTurn, Now: r.now}, log)
+	r.cfg = workflow.Config{OutOfTurn: opts.outOfTurn, AllowedSenders: opts.allowed, Now: r.now, Summary: opts.summary, Reminders: opts.reminders, UnsubscribeURL: opts.unsubscribeURL}
+	eng := workflow.New(st, r.tag, r.cfg, log)
 	r.eng = eng
 	if opts.maxBytes == 0 {
 		opts.maxBytes = 10 << 20
@@ -113,6 +125,13 @@ func (r *rig) now() time.Time {
 	defer r.clockM.Unlock()
 	r.clock = r.clock.Add(time.Hour)
 	return r.clock
+}
+
+// setClock makes t the engine's next reading of its clock.
+func (r *rig) setClock(t time.Time) {
+	r.clockM.Lock()
+	defer r.clockM.Unlock()
+	r.clock = t.Add(-time.Hour) // now adds the hour back
 }
 
 // send delivers raw over SMTP with go-smtp's client and returns the server's

@@ -24,6 +24,15 @@ func (d *delivery) start(tx *store.Tx) error {
 		d.record("", store.OutcomeRejected, "sender is in the gateway's own domain")
 		return nil
 	}
+	if !d.e.mayStart(msg.From.Addr) {
+		// Otherwise anyone could have the gateway mail their attachments to
+		// whomever they name in To.
+		d.record("", store.OutcomeRejected, "sender may not start collaborations")
+		return d.notice(tx, "", "not-allowed", &letter{
+			Preheader: "No collaboration was started: this gateway starts collaborations only for the people and domains its operator allows.",
+			Paras:     []string{"Ask whoever runs " + d.e.tag.Gateway() + " to allow your address, or ask a colleague who is allowed to start it. Sending the mail again will not help."},
+		})
+	}
 	cid, err := tx.NewCollabID()
 	if err != nil {
 		return fmt.Errorf("new collaboration id: %w", err)
@@ -171,4 +180,18 @@ func extOf(name string) string {
 		return name[i:]
 	}
 	return ""
+}
+
+// mayStart reports whether addr may start a collaboration.
+func (e *Engine) mayStart(addr string) bool {
+	if len(e.cfg.AllowedSenders) == 0 {
+		return true
+	}
+	addr = strings.ToLower(addr)
+	for _, a := range e.cfg.AllowedSenders {
+		if a == addr || (strings.HasPrefix(a, "@") && strings.HasSuffix(addr, a)) {
+			return true
+		}
+	}
+	return false
 }

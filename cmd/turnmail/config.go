@@ -94,6 +94,11 @@ type PolicyConfig struct {
 	// turn, "reject" refuses it; the sender is told either way. Default
 	// "accept".
 	OutOfTurn string `toml:"out_of_turn"`
+	// AllowedSenders lists who may start a collaboration: addresses
+	// ("alice@acme.com") and whole domains ("@acme.com"). Default []:
+	// anyone, which lets anyone have the gateway mail files to whomever
+	// they name; set it on a gateway open to the internet.
+	AllowedSenders []string `toml:"allowed_senders"`
 }
 
 // defaultConfig returns the configuration of a missing file, before
@@ -206,6 +211,16 @@ func (cfg *Config) resolve() error {
 	case workflow.OutOfTurnAccept, workflow.OutOfTurnReject:
 	default:
 		return fmt.Errorf(`policy.out_of_turn %q: want "accept" or "reject"`, cfg.Policy.OutOfTurn)
+	}
+	if len(cfg.Policy.AllowedSenders) == 0 {
+		cfg.Policy.AllowedSenders = nil // "allowed_senders = []" is the default, not something else
+	}
+	for i, a := range cfg.Policy.AllowedSenders {
+		a = strings.ToLower(strings.TrimSpace(a))
+		if !strings.Contains(a, "@") || strings.HasSuffix(a, "@") {
+			return fmt.Errorf("policy.allowed_senders %q: want an address or @domain", cfg.Policy.AllowedSenders[i])
+		}
+		cfg.Policy.AllowedSenders[i] = a
 	}
 	if err := cfg.IMAP.resolve(); err != nil {
 		return err

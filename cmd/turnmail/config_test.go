@@ -167,6 +167,7 @@ func TestConfigErrors(t *testing.T) {
 		{"imap account twice", "[imap]\naddr = \"h:993\"\nusername = \"u\"\npassword = \"p\"\n[[imap.accounts]]\npassword = \"q\"\n", "imap.accounts[0]: mailbox u@h:993/INBOX is watched twice"},
 		{"lmtp", "[lmtp]\nlisten = \"/run/turnmail.sock\"\n", `lmtp.listen "/run/turnmail.sock": want unix:/path or host:port`},
 		{"lmtp unix", "[lmtp]\nlisten = \"unix:\"\n", "want unix:/path/to/socket"},
+		{"allowed senders", "[policy]\nallowed_senders = [\"acme.com\"]\n", `policy.allowed_senders "acme.com": want an address or @domain`},
 		{"summary weekday", "[summary]\nweekday = \"mon\"\n", `summary.weekday "mon"`},
 		{"summary hour", "[summary]\nhour = 24\n", "summary.hour 24"},
 		{"summary timezone", "[summary]\ntimezone = \"Mars/Olympus\"\n", `summary.timezone "Mars/Olympus"`},

@@ -284,9 +284,10 @@ func newEngine(cfg *Config, st *store.Store, log *slog.Logger) (*workflow.Engine
 		return nil, nil, err
 	}
 	wcfg := workflow.Config{
-		OutOfTurn: cfg.Policy.OutOfTurn,
-		Summary:   summary,
-		Reminders: workflow.ReminderConfig{HeldFor: cfg.Reminders.HeldFor.Duration, BeforeDeadline: cfg.Reminders.BeforeDeadline.Duration},
+		OutOfTurn:      cfg.Policy.OutOfTurn,
+		AllowedSenders: cfg.Policy.AllowedSenders,
+		Summary:        summary,
+		Reminders:      workflow.ReminderConfig{HeldFor: cfg.Reminders.HeldFor.Duration, BeforeDeadline: cfg.Reminders.BeforeDeadline.Duration},
 	}
 	if cfg.HTTP.Listen != "" {
 		wcfg.UnsubscribeURL = func(address string) string {

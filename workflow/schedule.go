@@ -192,11 +192,28 @@ func (e *Engine) location(p *store.Person) *time.Location {
 func lastSlot(now time.Time, loc *time.Location, wd time.Weekday, hour int) time.Time {
 	l := now.In(loc)
 	back := (int(l.Weekday()) - int(wd) + 7) % 7
-	slot := time.Date(l.Year(), l.Month(), l.Day()-back, hour, 0, 0, 0, loc)
+	slot := slotOn(l.Year(), l.Month(), l.Day()-back, hour, loc)
 	if slot.After(now) {
-		slot = time.Date(l.Year(), l.Month(), l.Day()-back-7, hour, 0, 0, 0, loc)
+		slot = slotOn(l.Year(), l.Month(), l.Day()-back-7, hour, loc)
 	}
 	return slot
+}
+
+// slotOn is hour:00 on the given day in loc. When a daylight-saving gap
+// skips that hour, time.Date may land before the gap (02:00 on New York's
+// spring-forward Sunday gives 01:00 EST; midnight in Santiago gives 23:00
+// the day before): the slot is then the end of the gap, the zone boundary
+// next to it, so a summary never goes before its hour or on the wrong day.
+func slotOn(year int, month time.Month, day, hour int, loc *time.Location) time.Time {
+	t := time.Date(year, month, day, hour, 0, 0, 0, loc)
+	if t.Hour() == hour {
+		return t
+	}
+	start, end := t.ZoneBounds()
+	if end.IsZero() || t.Sub(start) <= end.Sub(t) {
+		return start
+	}
+	return end
 }
 
 // reminders lists the triggers that have passed for c (DESIGN §2.9): its

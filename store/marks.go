@@ -27,3 +27,9 @@ func (tx *Tx) MarkOnce(key string, at time.Time) (first bool, err error) {
 	}
 	return true, nil
 }
+
+// Marked reports whether the marker key is set. It lets a scheduler tick
+// skip what is done in a read transaction; only MarkOnce decides.
+func (tx *Tx) Marked(key string) bool {
+	return tx.bucket(bucketMarks).Get([]byte(key)) != nil
+}

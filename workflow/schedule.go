@@ -100,14 +100,19 @@ type reminder struct {
 	cid, why, key string
 }
 
-// plan reads what is due. Markers are checked again when the mail is queued:
-// another tick may have come first.
+// plan reads what is due and not yet marked done, so that a tick with
+// nothing to do needs no write transaction. Markers are checked again when
+// the mail is queued: another tick may have come first.
 func (e *Engine) plan(tx *store.Tx, now time.Time) (*tickPlan, error) {
 	p := &tickPlan{e: e, now: now, collabs: map[string]*store.Collab{}}
 	err := tx.EachCollab(func(c *store.Collab) error {
 		if c.State == store.StateActive {
 			p.collabs[c.ID] = c
-			p.remind = append(p.remind, e.reminders(c, now)...)
+			for _, r := range e.reminders(c, now) {
+				if !tx.Marked(r.key) {
+					p.remind = append(p.remind, r)
+				}
+			}
 		}
 		return nil
 	})
@@ -141,6 +146,7 @@ func (e *Engine) plan(tx *store.Tx, now time.Time) (*tickPlan, error) {
 		return nil, err
 	}
 	slices.Sort(order)
+	zones := map[string]*time.Location{} // LoadLocation reads the zoneinfo file at every call
 	for _, addr := range order {
 		pp := byAddr[addr]
 		person, err := tx.Person(addr)
@@ -152,10 +158,15 @@ func (e *Engine) plan(tx *store.Tx, now time.Time) (*tickPlan, error) {
 		if person.SummaryOff || (len(pp.members) == 0 && e.cfg.Summary.SkipEmpty) {
 			continue
 		}
-		pp.slot = lastSlot(now, e.location(person), e.cfg.Summary.Weekday, e.cfg.Summary.Hour)
+		loc, ok := zones[person.TimeZone]
+		if !ok {
+			loc = e.location(person)
+			zones[person.TimeZone] = loc
+		}
+		pp.slot = lastSlot(now, loc, e.cfg.Summary.Weekday, e.cfg.Summary.Hour)
 		// Someone who joined after this week's slot first hears at the next
 		// one: a fresh install does not greet everyone with a summary.
-		if !since[addr].Before(pp.slot) {
+		if !since[addr].Before(pp.slot) || tx.Marked(summaryKey(addr, pp.slot)) {
 			continue
 		}
 		p.people = append(p.people, pp)

@@ -24,7 +24,7 @@ type weekLine struct {
 // collaboration they are in, what is waiting on them first, then overdue
 // ones, then by nearest deadline (DESIGN §2.8).
 func (p *tickPlan) sendSummary(tx *store.Tx, d *delivery, pp *personPlan) (string, error) {
-	first, err := tx.MarkOnce(fmt.Sprintf("summary\x00%s\x00%s", pp.address, pp.slot.Format("2006-01-02")), p.now)
+	first, err := tx.MarkOnce(summaryKey(pp.address, pp.slot), p.now)
 	if err != nil || !first {
 		return "", err
 	}
@@ -100,6 +100,12 @@ func (p *tickPlan) sendSummary(tx *store.Tx, d *delivery, pp *personPlan) (strin
 		return "", err
 	}
 	return kindSummary, nil
+}
+
+// summaryKey is the marker of address's summary for the week of slot: the
+// slot's date on the person's own clock.
+func summaryKey(address string, slot time.Time) string {
+	return fmt.Sprintf("summary\x00%s\x00%s", address, slot.Format("2006-01-02"))
 }
 
 func boolOrder(first bool) int {

@@ -31,8 +31,8 @@ type Config struct {
 	// addresses ("alice@acme.com") and domains ("@acme.com"), lower-case.
 	// Empty: anyone.
 	AllowedSenders []string
-	Summary   SummaryConfig
-	Reminders ReminderConfig
+	Summary        SummaryConfig
+	Reminders      ReminderConfig
 	// UnsubscribeURL, when set, gives the RFC 8058 one-click address that
 	// turns a person's weekly summaries off; nil when no HTTP listener is
 	// configured.

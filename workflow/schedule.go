@@ -137,7 +137,9 @@ func (e *Engine) plan(tx *store.Tx, now time.Time) (*tickPlan, error) {
 			pp.name = pt.Name
 		}
 		if p.collabs[cid] != nil {
-			pp.members = append(pp.members, pt)
+			// Only what a summary line reads: the plan holds everyone's
+			// memberships, and a Thread alone is ten Message-IDs.
+			pp.members = append(pp.members, &store.Participant{ID: pt.ID, Party: pt.Party, Role: pt.Role})
 			pp.cids = append(pp.cids, cid)
 		}
 		return nil

@@ -133,9 +133,14 @@ func (p *tickPlan) summaryLine(tx *store.Tx, c *store.Collab, pt *store.Particip
 		title += ", due " + c.DeadlineDate
 	}
 	w.section.Title = title
-	turns, err := tx.TurnsEndedSince(c.ID, from)
-	if err != nil {
-		return w, err
+	var turns []*store.Turn
+	var err error
+	// The latest turn ended when the current one began: a turn held since
+	// before the week means a quiet week, with no turn to read.
+	if !c.TurnSince.Before(from) {
+		if turns, err = tx.TurnsEndedSince(c.ID, from); err != nil {
+			return w, err
+		}
 	}
 	var people []*store.Participant
 	var docs []*store.Document

@@ -93,6 +93,9 @@ type personPlan struct {
 	slot    time.Time // the slot, in the person's time zone
 	members []*store.Participant
 	cids    []string // parallel to members
+	// One membership of any state, for a way to answer a summary that
+	// names no active collaboration (skip_empty false).
+	anyCID, anyPID string
 }
 
 // reminder is one trigger that has passed for a collaboration.
@@ -135,6 +138,9 @@ func (e *Engine) plan(tx *store.Tx, now time.Time) (*tickPlan, error) {
 		}
 		if pp.name == "" {
 			pp.name = pt.Name
+		}
+		if pp.anyCID == "" {
+			pp.anyCID, pp.anyPID = cid, pt.ID
 		}
 		if p.collabs[cid] != nil {
 			// Only what a summary line reads: the plan holds everyone's

@@ -86,11 +86,15 @@ func (p *tickPlan) sendSummary(tx *store.Tx, d *delivery, pp *personPlan) (strin
 		HTML:      html,
 	}
 	var unsub []string
+	// A reply lands in the collaboration most in need of it or, with none
+	// active, in one the person was in: /summary off and the unsubscribe
+	// mailto work through a wrapped collaboration too.
+	reply := tag.Address(pp.anyCID, pp.anyPID)
 	if len(lines) > 0 {
-		// A reply lands in the collaboration most in need of it.
-		m.ReplyTo = &mail.Address{Addr: lines[0].tag}
-		unsub = append(unsub, "<mailto:"+lines[0].tag+"?subject=unsubscribe>")
+		reply = lines[0].tag
 	}
+	m.ReplyTo = &mail.Address{Addr: reply}
+	unsub = append(unsub, "<mailto:"+reply+"?subject=unsubscribe>")
 	if p.e.cfg.UnsubscribeURL != nil {
 		unsub = append(unsub, "<"+p.e.cfg.UnsubscribeURL(pp.address)+">")
 		m.Header = append(m.Header, [2]string{"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}) // RFC 8058

@@ -486,6 +486,22 @@ func TestSummarySkipEmpty(t *testing.T) {
 					t.Errorf("%s got %q:\n%s", who, m.msg.Subject, m.msg.Text)
 				}
 			}
+			if skip {
+				return
+			}
+			// With no active collaboration to name, the summary still
+			// carries a way out: a tagged address of one that was.
+			m := got[bob]
+			unsub := strings.TrimSuffix(strings.TrimPrefix(m.out.Msg.ListUnsubscribe, "<mailto:"), "?subject=unsubscribe>")
+			if unsub != tags[bob] || len(m.msg.ReplyTo) != 1 || m.msg.ReplyTo[0].Addr != tags[bob] {
+				t.Fatalf("bob's summary: List-Unsubscribe %q, Reply-To %v, want his address in the wrapped collaboration %s", m.out.Msg.ListUnsubscribe, m.msg.ReplyTo, tags[bob])
+			}
+			r.setClock(monday(1).Add(time.Hour))
+			r.mustSend(&testMail{from: bob, to: []string{unsub}, subject: "unsubscribe", msgid: "unsub@axe.test"}, unsub)
+			r.newMail()
+			if got := r.summaries(monday(2)); got[bob] != nil || got[carol] == nil {
+				t.Errorf("after bob unsubscribed: summaries to %v", addrs(got))
+			}
 		})
 	}
 }

@@ -120,8 +120,9 @@ func boolOrder(first bool) int {
 }
 
 // summaryLine describes collaboration c for participant pt: whose turn and
-// since when, the deadline, what changed in the week before the slot. A
-// ghost sees the other party's turns without their people or notes.
+// since when, the deadline, what changed in the week before the slot, with
+// dates in the person's time zone (the slot's). A ghost sees the other
+// party's turns without their people or notes.
 func (p *tickPlan) summaryLine(tx *store.Tx, c *store.Collab, pt *store.Participant, from, to time.Time) (weekLine, error) {
 	tag := p.e.tag.Address(c.ID, pt.ID)
 	w := weekLine{c: c, waiting: c.TurnParty == pt.Party, overdue: c.Overdue(p.now), tag: tag}
@@ -129,7 +130,7 @@ func (p *tickPlan) summaryLine(tx *store.Tx, c *store.Collab, pt *store.Particip
 	if w.waiting {
 		holder = "waiting on you (" + holder + ")"
 	}
-	title := fmt.Sprintf("%s [tm:%s]: turn %d, %s since %s", c.Subject, c.ID, c.Turn, holder, c.TurnSince.UTC().Format("2006-01-02"))
+	title := fmt.Sprintf("%s [tm:%s]: turn %d, %s since %s", c.Subject, c.ID, c.Turn, holder, c.TurnSince.In(to.Location()).Format("2006-01-02"))
 	switch {
 	case w.overdue:
 		title += fmt.Sprintf(", OVERDUE since %s", c.DeadlineDate)
@@ -163,10 +164,10 @@ func (p *tickPlan) summaryLine(tx *store.Tx, c *store.Collab, pt *store.Particip
 		}
 		party := c.Parties[t.Party].Name
 		if pt.Role == store.RoleGhost && t.Party != pt.Party {
-			w.section.Lines = append(w.section.Lines, fmt.Sprintf("%s: %s ended turn %d", t.Ended.UTC().Format("Mon 2 Jan"), party, t.Number))
+			w.section.Lines = append(w.section.Lines, fmt.Sprintf("%s: %s ended turn %d", t.Ended.In(to.Location()).Format("Mon 2 Jan"), party, t.Number))
 			continue
 		}
-		line := fmt.Sprintf("%s: %s (%s) ended turn %d", t.Ended.UTC().Format("Mon 2 Jan"), s.who(t.EndedBy), party, t.Number)
+		line := fmt.Sprintf("%s: %s (%s) ended turn %d", t.Ended.In(to.Location()).Format("Mon 2 Jan"), s.who(t.EndedBy), party, t.Number)
 		var files []string
 		for _, v := range t.Versions {
 			name := v.Doc

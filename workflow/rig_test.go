@@ -137,38 +137,14 @@ func (r *rig) setClock(t time.Time) {
 // send delivers raw over SMTP with go-smtp's client and returns the server's
 // answer to DATA (nil for 250), or to the first RCPT it refuses.
 func (r *rig) send(from string, rcpts []string, raw []byte) error {
-	r.t.Helper()
-	c, err := smtp.Dial(r.addr)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Hello("client.test"); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := c.Mail(from, nil); err != nil {
+	return r.sendStream(from, rcpts, func(w io.Writer) error {
+		_, err := w.Write(raw)
 		return err
-	}
-	for _, rc := range rcpts {
-		if err := c.Rcpt(rc, nil); err != nil {
-			return err
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(raw); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return c.Quit()
+	})
 }
 
 // sendStream is send with the message written by write as it goes, so that
-// a large message never exists in memory on the client side.
+// a large message need not exist in memory on the client side.
 func (r *rig) sendStream(from string, rcpts []string, write func(io.Writer) error) error {
 	c, err := smtp.Dial(r.addr)
 	if err != nil {

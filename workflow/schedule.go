@@ -174,7 +174,7 @@ func (e *Engine) plan(tx *store.Tx, now time.Time) (*tickPlan, error) {
 		pp.slot = lastSlot(now, loc, e.cfg.Summary.Weekday, e.cfg.Summary.Hour)
 		// Someone who joined after this week's slot first hears at the next
 		// one: a fresh install does not greet everyone with a summary.
-		if !since[addr].Before(pp.slot) || tx.Marked(summaryKey(addr, pp.slot)) {
+		if !since[addr].Before(pp.slot) || summarySent(tx, addr, pp.slot) {
 			continue
 		}
 		p.people = append(p.people, pp)
@@ -237,19 +237,20 @@ func slotOn(year int, month time.Month, day, hour int, loc *time.Location) time.
 
 // reminders lists the triggers that have passed for c (DESIGN §2.9): its
 // turn held longer than HeldFor, its deadline near, its deadline passed.
-// Each key names the turn or the deadline, so a new turn or a new deadline
-// brings new reminders.
+// Each key names the turn and when it began (a reopened turn begins again)
+// or the deadline's instant, so a new turn or a new deadline brings new
+// reminders.
 func (e *Engine) reminders(c *store.Collab, now time.Time) []reminder {
 	var out []reminder
 	if held := e.cfg.Reminders.HeldFor; held > 0 && now.Sub(c.TurnSince) >= held {
-		out = append(out, reminder{c.ID, "held", fmt.Sprintf("remind\x00held\x00%s\x00%d", c.ID, c.Turn)})
+		out = append(out, reminder{c.ID, "held", fmt.Sprintf("remind\x00held\x00%s\x00%d\x00%d", c.ID, c.Turn, c.TurnSince.Unix())})
 	}
 	if !c.Deadline.IsZero() {
 		switch before := e.cfg.Reminders.BeforeDeadline; {
 		case !now.Before(c.Deadline):
-			out = append(out, reminder{c.ID, "overdue", fmt.Sprintf("remind\x00overdue\x00%s\x00%s", c.ID, c.DeadlineDate)})
+			out = append(out, reminder{c.ID, "overdue", fmt.Sprintf("remind\x00overdue\x00%s\x00%d", c.ID, c.Deadline.Unix())})
 		case before > 0 && !now.Before(c.Deadline.Add(-before)):
-			out = append(out, reminder{c.ID, "deadline", fmt.Sprintf("remind\x00deadline\x00%s\x00%s", c.ID, c.DeadlineDate)})
+			out = append(out, reminder{c.ID, "deadline", fmt.Sprintf("remind\x00deadline\x00%s\x00%d", c.ID, c.Deadline.Unix())})
 		}
 	}
 	return out
@@ -258,15 +259,21 @@ func (e *Engine) reminders(c *store.Collab, now time.Time) []reminder {
 // sendReminder queues a reminder to the turn holders who act on it (leaders
 // and contributors of the party holding the turn).
 func (p *tickPlan) sendReminder(tx *store.Tx, d *delivery, r reminder) (string, error) {
-	first, err := tx.MarkOnce(r.key, p.now)
-	if err != nil || !first {
-		return "", err
-	}
 	s, err := loadState(tx, r.cid)
 	if err != nil {
 		return "", err
 	}
 	c := s.c
+	// The plan may be seconds old: the turn handed over, the deadline
+	// changed, the collaboration wrapped up. Only a trigger that still holds
+	// is sent.
+	if c.State != store.StateActive || !slices.ContainsFunc(p.e.reminders(c, p.now), func(x reminder) bool { return x.key == r.key }) {
+		return "", nil
+	}
+	first, err := tx.MarkOnce(r.key, p.now)
+	if err != nil || !first {
+		return "", err
+	}
 	var what string
 	switch r.why {
 	case "held":

@@ -796,3 +796,27 @@ func TestReminderDeadline(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryWeekdayChanged: the operator moves the summary from Monday to
+// Friday midweek. Nobody gets a second summary that week; Friday's slot of
+// the next week sends as usual.
+func TestSummaryWeekdayChanged(t *testing.T) {
+	r := newRig(t, rigOptions{summary: weekly})
+	r.start(fileData(1, 1000))
+	r.newMail()
+	if got := r.summaries(monday(1)); len(got) != 4 {
+		t.Fatalf("monday: summaries to %v", addrs(got))
+	}
+	friday := weekly
+	friday.Weekday = time.Friday
+	r.cfg.Summary = friday
+	r.restart()
+	for _, at := range []time.Time{monday(1).AddDate(0, 0, 2), monday(1).AddDate(0, 0, 4), monday(1).AddDate(0, 0, 6)} {
+		if got := r.summaries(at); len(got) != 0 {
+			t.Errorf("tick at %s, the week of the change: summaries to %v", at.Format("Mon 2 Jan 15:04"), addrs(got))
+		}
+	}
+	if got := r.summaries(monday(2).AddDate(0, 0, 4)); len(got) != 4 {
+		t.Errorf("the next friday: summaries to %v", addrs(got))
+	}
+}

@@ -24,6 +24,13 @@ type weekLine struct {
 // collaboration they are in, what is waiting on them first, then overdue
 // ones, then by nearest deadline (DESIGN §2.8).
 func (p *tickPlan) sendSummary(tx *store.Tx, d *delivery, pp *personPlan) (string, error) {
+	if summarySent(tx, pp.address, pp.slot) {
+		return "", nil
+	}
+	// The person may have unsubscribed since the plan was read.
+	if person, err := tx.Person(pp.address); err == nil && person.SummaryOff {
+		return "", nil
+	}
 	first, err := tx.MarkOnce(summaryKey(pp.address, pp.slot), p.now)
 	if err != nil || !first {
 		return "", err
@@ -110,6 +117,19 @@ func (p *tickPlan) sendSummary(tx *store.Tx, d *delivery, pp *personPlan) (strin
 // slot's date on the person's own clock.
 func summaryKey(address string, slot time.Time) string {
 	return fmt.Sprintf("summary\x00%s\x00%s", address, slot.Format("2006-01-02"))
+}
+
+// summarySent reports whether address had a summary for a slot less than a
+// week from this one, on either side: a change of weekday or time zone moves
+// the slot's date (even before a slot already sent), and must not bring a
+// second summary within a week.
+func summarySent(tx *store.Tx, address string, slot time.Time) bool {
+	for i := -6; i <= 6; i++ {
+		if tx.Marked(summaryKey(address, slot.AddDate(0, 0, i))) {
+			return true
+		}
+	}
+	return false
 }
 
 func boolOrder(first bool) int {

@@ -328,6 +328,11 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	ss.from = strings.ToLower(from)
 	ss.rcpts = nil
 	key := ss.from
+	if key == "" && ss.s.cfg.LMTP {
+		// Bounces relayed by the MTA in front all come from one peer: it
+		// has its own limits, and ours would defer every bounce.
+		return nil
+	}
 	if key == "" {
 		// Bounces all come from <>: count them per peer instead.
 		key = "<>" + remoteAddr(ss.conn)

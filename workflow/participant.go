@@ -327,7 +327,7 @@ func (d *delivery) personSetting(tx *store.Tx, s *state, p *store.Participant, c
 	switch arg := strings.Join(cmd.Args, " "); {
 	case cmd.Name == "timezone":
 		loc, err := time.LoadLocation(arg)
-		if arg == "" || err != nil {
+		if arg == "" || arg == "Local" || err != nil { // "Local" would be the server's zone
 			return d.refuse(tx, s, p, cmd, "write an IANA time zone name, such as /timezone Europe/Paris")
 		}
 		person.TimeZone = loc.String()

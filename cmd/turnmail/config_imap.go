@@ -149,7 +149,14 @@ func (a *IMAPAccountConfig) check(what string) error {
 		return fmt.Errorf("%s.addr %q: want host:port: %w", what, a.Addr, err)
 	}
 	switch a.TLS {
-	case IMAPImplicit, IMAPStartTLS, IMAPNoTLS:
+	case IMAPImplicit, IMAPStartTLS:
+	case IMAPNoTLS:
+		// The password would cross the network in clear text.
+		if host, _, _ := net.SplitHostPort(a.Addr); host != "localhost" {
+			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+				return fmt.Errorf(`%s.tls "none" is only for a server on loopback, not %s`, what, a.Addr)
+			}
+		}
 	default:
 		return fmt.Errorf(`%s.tls %q: want "implicit", "starttls" or "none"`, what, a.TLS)
 	}

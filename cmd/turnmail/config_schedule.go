@@ -62,7 +62,7 @@ func (c *SummaryConfig) workflow() (workflow.SummaryConfig, error) {
 		return workflow.SummaryConfig{}, fmt.Errorf("summary.hour %d: want 0 to 23", c.Hour)
 	}
 	loc, err := time.LoadLocation(c.Timezone)
-	if err != nil || c.Timezone == "" {
+	if err != nil || c.Timezone == "" || c.Timezone == "Local" {
 		return workflow.SummaryConfig{}, fmt.Errorf("summary.timezone %q: want an IANA name such as \"Europe/Paris\"", c.Timezone)
 	}
 	return workflow.SummaryConfig{Weekday: wd, Hour: c.Hour, Location: loc, SkipEmpty: c.SkipEmpty}, nil
@@ -83,7 +83,10 @@ func (c *HTTPConfig) check() error {
 		return fmt.Errorf("http.listen %q: want host:port: %w", c.Listen, err)
 	}
 	u, err := url.Parse(c.PublicURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.Trim(u.Path, "/") != "" {
+		// A path prefix would need a proxy that strips it: the handler
+		// answers at /unsubscribe/ only.
 		return fmt.Errorf("http.public_url %q: want the URL mail readers reach http.listen at, e.g. https://gw.example.com", c.PublicURL)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")

@@ -194,7 +194,9 @@ func (d *daemon) wait(ctx context.Context) error {
 			}
 		})
 	}
-	// A poller finishes the message in hand before it returns.
+	// Pollers stop at once, closing their connection: a message delivered
+	// but not yet moved is recognised as a duplicate and moved at the next
+	// start, so nothing is lost or applied twice.
 	d.stopPollers()
 	wg.Go(d.pollers.Wait)
 	wg.Wait()

@@ -50,12 +50,7 @@ func runInbound(ctx context.Context, a *app, args []string) error {
 	if *outcome != "" && !slices.Contains(outcomes, *outcome) {
 		return badUsage(fs, inboundUsage, fmt.Sprintf("unknown outcome %q", *outcome))
 	}
-	var list []*store.Inbound
-	err := a.st.View(func(tx *store.Tx) error {
-		var err error
-		list, err = inboundRecords(tx, *outcome)
-		return err
-	})
+	list, err := view(a, func(tx *store.Tx) ([]*store.Inbound, error) { return inboundRecords(tx, *outcome) })
 	if err != nil {
 		return err
 	}

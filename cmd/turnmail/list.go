@@ -63,12 +63,7 @@ func runList(ctx context.Context, a *app, args []string) error {
 	if err := a.parse(fs, listUsage, args, 0); err != nil {
 		return err
 	}
-	var list []collabSummary
-	err := a.st.View(func(tx *store.Tx) error {
-		var err error
-		list, err = listCollabs(tx)
-		return err
-	})
+	list, err := view(a, listCollabs)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/turnmail/turnmail/store"
+
 	"encoding/json"
 	"io"
 	"strings"
@@ -32,4 +34,15 @@ func formatTime(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// view runs read in one read transaction of a's store and returns what it
+// read.
+func view[T any](a *app, read func(*store.Tx) (T, error)) (T, error) {
+	var v T
+	err := a.st.View(func(tx *store.Tx) (err error) {
+		v, err = read(tx)
+		return err
+	})
+	return v, err
 }

@@ -219,13 +219,7 @@ func runShow(ctx context.Context, a *app, args []string) error {
 
 // viewCollab runs showCollab in a read transaction of a's store.
 func viewCollab(a *app, id string) (*collabDetail, error) {
-	var d *collabDetail
-	err := a.st.View(func(tx *store.Tx) error {
-		var err error
-		d, err = showCollab(tx, id)
-		return err
-	})
-	return d, err
+	return view(a, func(tx *store.Tx) (*collabDetail, error) { return showCollab(tx, id) })
 }
 
 // writeDetail writes the human form of show.

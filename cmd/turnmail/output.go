@@ -1,13 +1,13 @@
 package main
 
 import (
-	"github.com/turnmail/turnmail/store"
-
 	"encoding/json"
 	"io"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/turnmail/turnmail/store"
 )
 
 // writeJSON writes v as indented JSON, the --json output of every command.

@@ -127,4 +127,14 @@ func TestMarkOnce(t *testing.T) {
 	if !mark("reminder/k7p2qz/3") {
 		t.Error("mark after a rolled back one: not first")
 	}
+	// Marked reads the same markers without setting one.
+	err = s.View(func(tx *Tx) error {
+		if !tx.Marked("summary/alice@acme.com/2025-W10") || tx.Marked("summary/alice@acme.com/2025-W12") || tx.Marked("") {
+			t.Error("Marked disagrees with MarkOnce")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

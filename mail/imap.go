@@ -51,6 +51,10 @@ type IMAPAccount struct {
 	PollInterval       time.Duration // UID SEARCH at least this often, also while idling; 0 = 1 minute
 	MaxMessageBytes    int64         // bigger messages go to FailedMailbox unread; 0 = no limit
 	SpoolDir           string        // for NewSpool; "" = the system's
+	// MaxPerSenderHour bounds the messages one sender (Return-Path) may
+	// have applied per hour, as the SMTP server does; the rest go to
+	// FailedMailbox. 0 = no limit.
+	MaxPerSenderHour int
 }
 
 // LogValue keeps the password out of log lines that include the account.
@@ -78,6 +82,7 @@ type Poller struct {
 	cur     IMAPCursor
 	log     *slog.Logger
 	timeout time.Duration // imapReplyTimeout; shorter in tests
+	limit   *senderLimit
 }
 
 // NewPoller returns a Poller for acct. A nil log discards.
@@ -91,7 +96,8 @@ func NewPoller(acct IMAPAccount, d Deliverer, cur IMAPCursor, log *slog.Logger) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Poller{acct: acct, d: d, cur: cur, log: log.With("account", acct.Name), timeout: imapReplyTimeout}
+	return &Poller{acct: acct, d: d, cur: cur, log: log.With("account", acct.Name), timeout: imapReplyTimeout,
+		limit: &senderLimit{max: acct.MaxPerSenderHour}}
 }
 
 // Run watches the mailbox until ctx is done, reconnecting with backoff (1s

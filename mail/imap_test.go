@@ -725,6 +725,26 @@ func TestIMAPFailedMailbox(t *testing.T) {
 	}
 }
 
+// TestIMAPSenderRate: the per-sender hourly limit of the SMTP server holds
+// for a watched mailbox too; the messages over it are filed as failed.
+func TestIMAPSenderRate(t *testing.T) {
+	srv := newIMAPTestServer(t, nil)
+	c := srv.client(t)
+	acct := srv.account(t, c)
+	acct.MaxPerSenderHour = 2
+	flood := "Return-Path: <flood@x.example>\r\n"
+	imapAppend(t, c, acct.Mailbox, nil, imapTestMail("f1", flood), imapTestMail("f2", flood), imapTestMail("f3", flood),
+		imapTestMail("other", "Return-Path: <other@x.example>\r\n"))
+	rec := newIMAPRecorder()
+	runPoller(t, NewPoller(acct, rec, newIMAPMemCursor(), nil))
+	rec.wait(t, 3, 10*time.Second)
+	waitContents(t, c, acct.FailedMailbox, "f3")
+	waitContents(t, c, acct.DoneMailbox, "f1", "f2", "other")
+	if got := rec.ids(); !slices.Equal(got, []string{"f1", "f2", "other"}) {
+		t.Errorf("delivered %q", got)
+	}
+}
+
 func TestIMAPFiling(t *testing.T) {
 	rev1 := imap.CapSet{imap.CapIMAP4rev1: {}}
 	tests := []struct {

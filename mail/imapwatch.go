@@ -147,9 +147,14 @@ func (s *imapSession) handle(ctx context.Context, uid imap.UID) error {
 	acct := &s.p.acct
 	var outcome string
 	failed := acct.MaxMessageBytes > 0 && m.size > acct.MaxMessageBytes
-	if failed {
+	switch {
+	case failed:
 		outcome = "too big"
-	} else {
+	case m.returnPath != "" && !s.p.limit.allow(m.returnPath, time.Now()):
+		// Mail without a Return-Path (appended rather than delivered)
+		// cannot be told apart by sender, and is not counted.
+		outcome, failed = "too many messages from this sender in the last hour", true
+	default:
 		spool, err := s.fetch(uid, acct.MaxMessageBytes)
 		switch {
 		case errors.Is(err, ErrTooBig):

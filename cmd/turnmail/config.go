@@ -56,8 +56,8 @@ type SMTPConfig struct {
 	// 552 5.3.4. Default 52428800 (50 MiB).
 	MaxMessageBytes int64 `toml:"max_message_bytes"`
 	// MaxPerSenderHour bounds the messages one envelope sender may hand in
-	// per hour, over SMTP and LMTP; beyond it, 451 4.7.1 (try later).
-	// Default 100.
+	// per hour: beyond it, 451 4.7.1 (try later) over SMTP and LMTP, the
+	// failed mailbox from IMAP. Default 100.
 	MaxPerSenderHour int `toml:"max_messages_per_sender_hour"`
 }
 

@@ -153,7 +153,7 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 			Name: a.Username + "@" + a.Addr, Addr: a.Addr, TLS: a.TLS, Username: a.Username, Password: a.Password,
 			Mailbox: a.Mailbox, DoneMailbox: a.DoneMailbox, FailedMailbox: a.FailedMailbox,
 			IDLE: *a.IDLE, PollInterval: a.PollInterval.Duration,
-			MaxMessageBytes: cfg.SMTP.MaxMessageBytes, SpoolDir: spoolDir,
+			MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxPerSenderHour: cfg.SMTP.MaxPerSenderHour, SpoolDir: spoolDir,
 		}, engine, st, log)
 		d.pollers.Go(func() { p.Run(pollCtx) })
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestMsgIDs(t *testing.T) {
@@ -137,4 +138,31 @@ func TestMarkOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestPruneMarks(t *testing.T) {
+	s, _ := openTest(t, nil)
+	update(t, s, func(tx *Tx) error {
+		for _, m := range []struct {
+			key string
+			at  time.Time
+		}{{"summary\x00a\x001", day(1)}, {"summary\x00a\x002", day(5)}, {"remind\x00x", day(1)}, {"summaryx", day(1)}} {
+			if _, err := tx.MarkOnce(m.key, m.at); err != nil {
+				return err
+			}
+		}
+		n, err := tx.PruneMarks("summary\x00", day(3))
+		if n != 1 {
+			t.Errorf("pruned %d, want 1", n)
+		}
+		return err
+	})
+	s.View(func(tx *Tx) error {
+		for key, want := range map[string]bool{"summary\x00a\x001": false, "summary\x00a\x002": true, "remind\x00x": true, "summaryx": true} {
+			if tx.Marked(key) != want {
+				t.Errorf("marker %q present: %v, want %v", key, !want, want)
+			}
+		}
+		return nil
+	})
 }

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
+
+	"go.etcd.io/bbolt"
 )
 
 // markRecord is the value of the marks bucket.
@@ -32,4 +35,37 @@ func (tx *Tx) MarkOnce(key string, at time.Time) (first bool, err error) {
 // skip what is done in a read transaction; only MarkOnce decides.
 func (tx *Tx) Marked(key string) bool {
 	return tx.bucket(bucketMarks).Get([]byte(key)) != nil
+}
+
+// PruneMarks deletes the markers under prefix set before before, and says
+// how many. Only markers whose meaning has a horizon may go: a marker that
+// keeps something from happening again forever must stay.
+func (tx *Tx) PruneMarks(prefix string, before time.Time) (int, error) {
+	b := tx.bucket(bucketMarks)
+	var dead [][]byte
+	err := scanKeys(b, []byte(prefix), func(k []byte, m *markRecord) {
+		if m.At.Before(before) {
+			dead = append(dead, bytes.Clone(k))
+		}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune marks %q: %w", prefix, err)
+	}
+	if err := deleteKeys(b, dead); err != nil {
+		return 0, fmt.Errorf("prune marks %q: %w", prefix, err)
+	}
+	return len(dead), nil
+}
+
+// scanKeys calls fn with the key and record of every marker under prefix.
+func scanKeys(b *bbolt.Bucket, prefix []byte, fn func([]byte, *markRecord)) error {
+	c := b.Cursor()
+	for k, data := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, data = c.Next() {
+		m := new(markRecord)
+		if err := decode(data, m); err != nil {
+			return fmt.Errorf("key %q: %w", k, err)
+		}
+		fn(k, m)
+	}
+	return nil
 }

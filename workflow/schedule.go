@@ -74,7 +74,47 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) (TickReport, error) {
 	if rep.Summaries+rep.Reminders > 0 {
 		e.log.Info("scheduled mail queued", "now", now, "summaries", rep.Summaries, "reminders", rep.Reminders)
 	}
+	e.pruneMarks(now)
 	return rep, nil
+}
+
+// markHorizon is how long markers that only matter for a while are kept:
+// notices (once a day), empty-reply answers (once a day) and summaries (one
+// within a week of another). Reminder markers stay: they keep a trigger that
+// still holds from firing again.
+const markHorizon = 30 * 24 * time.Hour
+
+var prunedMarks = []string{"notice\x00", "empty\x00", "summary\x00", "prune\x00"}
+
+// pruneMarks drops old markers once a day, so the marks bucket does not grow
+// with every week of every person. It is housekeeping: a failure is logged
+// and tried again at the next tick.
+func (e *Engine) pruneMarks(now time.Time) {
+	key := "prune\x00" + now.Format("2006-01-02")
+	var done bool
+	if err := e.st.View(func(tx *store.Tx) error { done = tx.Marked(key); return nil }); err != nil || done {
+		return
+	}
+	n := 0
+	err := e.st.Update(func(tx *store.Tx) error {
+		n = 0
+		if first, err := tx.MarkOnce(key, now); err != nil || !first {
+			return err
+		}
+		for _, prefix := range prunedMarks {
+			k, err := tx.PruneMarks(prefix, now.Add(-markHorizon))
+			if err != nil {
+				return err
+			}
+			n += k
+		}
+		return nil
+	})
+	if err != nil {
+		e.log.Warn("prune markers", "err", err)
+	} else if n > 0 {
+		e.log.Info("pruned old markers", "count", n)
+	}
 }
 
 // tickPlan is what a tick found to do, read in one view of the store.

@@ -820,3 +820,35 @@ func TestSummaryWeekdayChanged(t *testing.T) {
 		t.Errorf("the next friday: summaries to %v", addrs(got))
 	}
 }
+
+// TestTickPrunesMarkers: markers that only matter for a while go after 30
+// days, once a day; a reminder's marker stays, so a turn still held is not
+// reminded again.
+func TestTickPrunesMarkers(t *testing.T) {
+	r := newRig(t, rigOptions{summary: weekly, reminders: workflow.ReminderConfig{HeldFor: 72 * time.Hour}})
+	r.start(fileData(1, 1000))
+	r.newMail()
+	if rep := r.tick(monday(1)); rep.Summaries != 4 || rep.Reminders != 1 {
+		t.Fatalf("first slot: %+v", rep)
+	}
+	r.newMail()
+	key := "summary\x00" + alice + "\x00" + monday(1).Format("2006-01-02")
+	marked := func() bool {
+		var m bool
+		r.st.View(func(tx *store.Tx) error { m = tx.Marked(key); return nil })
+		return m
+	}
+	if !marked() {
+		t.Fatal("no summary marker after the summary")
+	}
+	r.tick(monday(4))
+	if !marked() {
+		t.Error("a 21-day-old summary marker was pruned")
+	}
+	if rep := r.tick(monday(6)); rep.Reminders != 0 {
+		t.Errorf("the held turn was reminded again after pruning: %+v", rep)
+	}
+	if marked() {
+		t.Error("a 35-day-old summary marker is still there")
+	}
+}

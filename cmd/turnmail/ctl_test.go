@@ -129,26 +129,7 @@ func TestCtlLargeOutput(t *testing.T) {
 	(&frameWriter{w: &wire, typ: frameExit}).Write(binary.BigEndian.AppendUint32(nil, 3))
 
 	// A fake server that answers with the recorded frames.
-	dir, err := os.MkdirTemp("", "tm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	cfg := &Config{Gateway: GatewayConfig{DataDir: dir}}
-	ln, err := net.Listen("unix", ctlPath(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		bufio.NewReader(conn).ReadBytes('\n')
-		conn.Write(wire.Bytes())
-	}()
+	cfg := fakeCtlServer(t, func(conn net.Conn) { conn.Write(wire.Bytes()) })
 	var out, errb bytes.Buffer
 	code, err := forwardCtl(context.Background(), cfg, []string{"list"}, &out, &errb)
 	if err != nil || code != 3 {
@@ -162,26 +143,9 @@ func TestCtlLargeOutput(t *testing.T) {
 // TestCtlCut: a server that hangs up before the exit frame is an error, not
 // success.
 func TestCtlCut(t *testing.T) {
-	dir, err := os.MkdirTemp("", "tm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	cfg := &Config{Gateway: GatewayConfig{DataDir: dir}}
-	ln, err := net.Listen("unix", ctlPath(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		bufio.NewReader(conn).ReadBytes('\n')
+	cfg := fakeCtlServer(t, func(conn net.Conn) {
 		(&frameWriter{w: conn, typ: frameStdout}).Write([]byte("partial"))
-		conn.Close()
-	}()
+	})
 	var out, errb bytes.Buffer
 	code, err := forwardCtl(context.Background(), cfg, []string{"list"}, &out, &errb)
 	if err == nil || code != 1 {
@@ -236,4 +200,32 @@ func TestListenCtl(t *testing.T) {
 	if _, err := listenCtl(long); err == nil || !strings.Contains(err.Error(), "use a shorter data_dir") {
 		t.Errorf("long socket path: %v", err)
 	}
+}
+
+// fakeCtlServer listens on the control socket of a new data directory and,
+// for one connection, reads the request line and lets answer write the
+// reply before hanging up.
+func fakeCtlServer(t *testing.T, answer func(net.Conn)) *Config {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tm") // short: socket paths must fit a sockaddr_un
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	cfg := &Config{Gateway: GatewayConfig{DataDir: dir}}
+	ln, err := net.Listen("unix", ctlPath(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		bufio.NewReader(conn).ReadBytes('\n')
+		answer(conn)
+	}()
+	return cfg
 }

@@ -7,6 +7,7 @@ package mail
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 )
@@ -46,10 +47,25 @@ type Envelope struct {
 }
 
 // A Deliverer takes a spooled message off the transport. It returns nil only
-// once the message's effects are durable; any error means "try again later"
-// and is answered with a transient failure.
+// once the message's effects are durable. A *Rejection means the message is
+// refused for good and nothing of it was kept: SMTP and LMTP answer its code
+// and reason, the IMAP poller files the message in its failed mailbox. Any
+// other error means "try again later" and is answered with a transient
+// failure.
 type Deliverer interface {
 	Deliver(ctx context.Context, env Envelope, msg *Spool) (Result, error)
+}
+
+// A Rejection refuses a message for good, with a reply the sender's MTA
+// turns into a bounce: a limit it exceeds, a structure nobody can read.
+type Rejection struct {
+	Code     int    // 5xx reply code: 552 for sizes and counts, 554 for content
+	Enhanced [3]int // RFC 3463 status code, e.g. {5, 3, 4}
+	Reason   string // one sentence for the sender, without internals
+}
+
+func (r *Rejection) Error() string {
+	return fmt.Sprintf("%d %d.%d.%d %s", r.Code, r.Enhanced[0], r.Enhanced[1], r.Enhanced[2], r.Reason)
 }
 
 // Result says what became of a delivered message, for the transports that

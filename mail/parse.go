@@ -27,6 +27,11 @@ const maxHeaderBytes = 1 << 20
 // attachments than ParseOptions.MaxAttachments.
 var ErrTooManyAttachments = errors.New("mail: too many attachments")
 
+// ErrLimit is wrapped by the error Parse returns when a message exceeds one of
+// its bounds (header bytes or fields, MIME depth or parts); the error's text
+// says which, in words fit for the sender.
+var ErrLimit = errors.New("mail: message exceeds a limit")
+
 // ErrMalformed is wrapped by the error Parse returns when the top-level
 // header cannot be read at all (or exceeds 1 MiB), or multiparts nest deeper
 // than allowed.

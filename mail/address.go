@@ -101,6 +101,10 @@ const (
 	AddrGateway                 // the plain gateway address
 	AddrTagged                  // a valid tagged address
 	AddrUnknown                 // the gateway's domain, but not the gateway, or a bad or forged tag
+	// AddrPostmaster is postmaster at the gateway's domain, in any case, or
+	// the bare "postmaster" without a domain: RFC 5321 §4.5.1 requires both
+	// to be accepted. Such mail is for the operator, not a collaboration.
+	AddrPostmaster
 )
 
 // String returns the kind's name, for logs.
@@ -114,16 +118,22 @@ func (k AddrKind) String() string {
 		return "tagged"
 	case AddrUnknown:
 		return "unknown"
+	case AddrPostmaster:
+		return "postmaster"
 	}
 	return fmt.Sprintf("AddrKind(%d)", int(k))
 }
 
 // Classify tells what addr is to the gateway. It accepts "<a@b>",
 // "Name <a@b>" and "a@b". cid and pid are set only for AddrTagged. An address
-// without a domain is AddrUnknown: it cannot be relayed anywhere either.
+// without a domain is AddrUnknown, as it cannot be relayed anywhere either,
+// except "postmaster", which is AddrPostmaster (RFC 5321 §4.1.1.3).
 func (t *Tagger) Classify(addr string) (kind AddrKind, cid, pid string) {
 	local, domain, ok := splitAddr(addr)
 	if !ok {
+		if isBarePostmaster(addr) {
+			return AddrPostmaster, "", ""
+		}
 		return AddrUnknown, "", ""
 	}
 	if !strings.EqualFold(domain, t.domain) {
@@ -132,6 +142,9 @@ func (t *Tagger) Classify(addr string) (kind AddrKind, cid, pid string) {
 	local = strings.ToLower(local)
 	if local == t.local {
 		return AddrGateway, "", ""
+	}
+	if local == postmaster {
+		return AddrPostmaster, "", ""
 	}
 	token, ok := strings.CutPrefix(local, t.local+"+")
 	if !ok {
@@ -176,6 +189,23 @@ func (t *Tagger) mac(cid, pid string) string {
 	h := hmac.New(sha256.New, t.secret)
 	h.Write([]byte(cid + "." + pid))
 	return macEncoding.EncodeToString(h.Sum(nil))[:macLen]
+}
+
+// postmaster is the local part every domain that takes mail must accept,
+// case-insensitively (RFC 5321 §4.5.1).
+const postmaster = "postmaster"
+
+// isBarePostmaster reports whether s is "postmaster" or "<postmaster>", in
+// any case, which RFC 5321 §4.1.1.3 lets a client write without a domain.
+func isBarePostmaster(s string) bool {
+	s = strings.TrimSpace(s)
+	if inner, ok := strings.CutPrefix(s, "<"); ok {
+		s, ok = strings.CutSuffix(inner, ">")
+		if !ok {
+			return false
+		}
+	}
+	return strings.EqualFold(s, postmaster)
 }
 
 // isID reports whether s is a collaboration or participant id: [a-z0-9]+.

@@ -319,7 +319,7 @@ func (rc rawConn) step(cmd string, code int) string {
 
 func TestLMTPReadTimeoutInData(t *testing.T) {
 	d := &testDeliverer{}
-	addr := startLMTP(t, "tcp", ServerConfig{ReadTimeout: 300 * time.Millisecond}, d, nil)
+	addr := startLMTP(t, "tcp", ServerConfig{DataBlockTimeout: 300 * time.Millisecond}, d, nil)
 	rc := dialRaw(t, addr)
 	rc.step("LHLO client.example", 250)
 	rc.step("MAIL FROM:<alice@acme.example>", 250)
@@ -483,5 +483,51 @@ func TestListenLMTP(t *testing.T) {
 				t.Fatalf("ListenLMTP(%q) succeeded", addr)
 			}
 		})
+	}
+}
+
+// TestLMTPRejection: a Deliverer's Rejection is answered once for each
+// recipient, with its codes and reason (RFC 2033 §4.2).
+func TestLMTPRejection(t *testing.T) {
+	tagged := newTestTagger(t).Address("k7p2qz", "p1")
+	for _, tc := range testRejections {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &logBuffer{}
+			d := &testDeliverer{hook: func(context.Context, Envelope) error { return tc.err }}
+			addr := startLMTP(t, "unix", ServerConfig{}, d, slog.New(slog.NewJSONHandler(logs, nil)))
+			c := dialLMTP(t, "unix", addr)
+			rcpts := []string{"collab@gw.example", tagged}
+			_, data := lmtpSend(t, c, "alice@acme.example", rcpts, testBody)
+			if len(data) != len(rcpts) {
+				t.Fatalf("replies after DATA %v, want one for each of %q", data, rcpts)
+			}
+			for _, rcpt := range rcpts {
+				// go-smtp names the recipient in each reply.
+				if reply := checkReply(t, data[rcpt], tc.code, tc.ec); reply.Message != "<"+rcpt+"> "+tc.msg {
+					t.Errorf("reply for %s: %q, want %q", rcpt, reply.Message, tc.msg)
+				}
+			}
+			if err := c.Noop(); err != nil {
+				t.Errorf("NOOP after a rejection: %v", err)
+			}
+			if lines := logged(t, logs, "message rejected"); len(lines) != 1 || lines[0]["level"] != "INFO" {
+				t.Errorf("log lines for the rejection: %v", lines)
+			}
+		})
+	}
+}
+
+// TestLMTPPostmaster: postmaster@ the gateway's domain is taken over LMTP as
+// over SMTP (RFC 5321 §4.5.1), whatever its case.
+func TestLMTPPostmaster(t *testing.T) {
+	d := &testDeliverer{}
+	addr := startLMTP(t, "tcp", ServerConfig{}, d, nil)
+	c := dialLMTP(t, "tcp", addr)
+	rcptErrs, data := lmtpSend(t, c, "mailer-daemon@axe.example", []string{"POSTMASTER@gw.example"}, testBody)
+	if rcptErrs[0] != nil || data["POSTMASTER@gw.example"] != nil {
+		t.Fatalf("RCPT %v, DATA %v", rcptErrs, data)
+	}
+	if got := d.deliveries(); len(got) != 1 || strings.Join(got[0].env.Recipients, " ") != "postmaster@gw.example" {
+		t.Fatalf("deliveries %+v", got)
 	}
 }

@@ -29,20 +29,38 @@ type ServerConfig struct {
 	Hostname        string        // greeting and EHLO name; default: the gateway domain
 	MaxMessageBytes int64         // beyond it: 552 5.3.4; 0 means no limit
 	MaxRecipients   int           // beyond it: 452 4.5.3; default 50
-	ReadTimeout     time.Duration // per command, and for the whole DATA body (go-smtp #196); default 10 min
 	WriteTimeout    time.Duration // per reply; default 1 min
 	SpoolDir        string        // where bodies are spooled; "" is os.TempDir()
 	// MaxPerSenderHour bounds the messages one envelope sender may hand in
 	// per hour; beyond it, 451 4.7.1. Default 100; negative: no limit.
 	MaxPerSenderHour int
+
+	// Timeouts after RFC 5321 §4.5.3.2; on any, 451 4.4.2 (in a body) or
+	// 421 4.4.2 (waiting for a command), and the connection is closed.
+	CommandTimeout   time.Duration // waiting for a command line (§4.5.3.2.7); default 5 min
+	DataBlockTimeout time.Duration // between two reads of a body (§4.5.3.2.5); default 3 min
+	DataTimeout      time.Duration // for a whole body, from the 354 reply (§4.5.3.2.6); default 10 min
+	// DeliverTimeout bounds the time one message may take to be delivered:
+	// the Deliverer's context has this deadline. Default DefaultDeliverTimeout.
+	DeliverTimeout time.Duration
+
+	// MaxConnections caps the connections open at once; beyond it, 421
+	// 4.7.0 at connect. MaxConnectionsPerClient caps those from one IP
+	// address (an IPv6 /64); it does not apply to LMTP, whose client is the
+	// MTA in front. Defaults DefaultMaxConnections and
+	// DefaultMaxConnectionsPerClient; negative: no cap.
+	MaxConnections          int
+	MaxConnectionsPerClient int
 }
 
 // Defaults for ServerConfig.
 const (
-	DefaultMaxRecipients = 50
-	DefaultReadTimeout   = 10 * time.Minute
-	DefaultWriteTimeout  = time.Minute
-	DefaultMaxPerSender  = 100
+	DefaultMaxRecipients    = 50
+	DefaultCommandTimeout   = 5 * time.Minute
+	DefaultDataBlockTimeout = 3 * time.Minute
+	DefaultDataTimeout      = 10 * time.Minute
+	DefaultWriteTimeout     = time.Minute
+	DefaultMaxPerSender     = 100
 )
 
 // Server is the inbound SMTP or LMTP server: it accepts mail for the
@@ -63,9 +81,10 @@ type Server struct {
 	hard   context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex
-	draining bool                      // Shutdown has begun
-	conns    map[*trackedConn]struct{} // open connections
+	mu        sync.Mutex
+	draining  bool                      // Shutdown has begun
+	conns     map[*trackedConn]struct{} // open connections
+	connLimit connLimit                 // their counts
 }
 
 // NewServer returns a Server delivering to d. A nil log discards.
@@ -76,8 +95,23 @@ func NewServer(cfg ServerConfig, tagger *Tagger, d Deliverer, log *slog.Logger) 
 	if cfg.MaxRecipients <= 0 {
 		cfg.MaxRecipients = DefaultMaxRecipients
 	}
-	if cfg.ReadTimeout <= 0 {
-		cfg.ReadTimeout = DefaultReadTimeout
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = DefaultCommandTimeout
+	}
+	if cfg.DataBlockTimeout <= 0 {
+		cfg.DataBlockTimeout = DefaultDataBlockTimeout
+	}
+	if cfg.DataTimeout <= 0 {
+		cfg.DataTimeout = DefaultDataTimeout
+	}
+	if cfg.DeliverTimeout <= 0 {
+		cfg.DeliverTimeout = DefaultDeliverTimeout
+	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = DefaultMaxConnections
+	}
+	if cfg.MaxConnectionsPerClient == 0 {
+		cfg.MaxConnectionsPerClient = DefaultMaxConnectionsPerClient
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
@@ -104,6 +138,10 @@ func NewServer(cfg ServerConfig, tagger *Tagger, d Deliverer, log *slog.Logger) 
 		conns:   make(map[*trackedConn]struct{}),
 		limit:   &senderLimit{max: cfg.MaxPerSenderHour},
 	}
+	s.connLimit.total = cfg.MaxConnections
+	if !cfg.LMTP {
+		s.connLimit.perClient = cfg.MaxConnectionsPerClient
+	}
 	s.hard, s.cancel = context.WithCancel(context.Background())
 
 	srv := smtp.NewServer(&backend{s: s})
@@ -111,7 +149,12 @@ func NewServer(cfg ServerConfig, tagger *Tagger, d Deliverer, log *slog.Logger) 
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
 	srv.MaxRecipients = cfg.MaxRecipients
-	srv.ReadTimeout = cfg.ReadTimeout
+	// go-smtp sets ReadTimeout before each command line; a body's reads
+	// get theirs from trackedConn.
+	srv.ReadTimeout = cfg.CommandTimeout
+	// Off: it would fail a long body line as a read error. trackedConn
+	// bounds command lines instead.
+	srv.MaxLineLength = 0
 	srv.WriteTimeout = cfg.WriteTimeout
 	// No AUTH is offered: the gateway receives, it does not relay.
 	srv.AllowInsecureAuth = false
@@ -191,80 +234,6 @@ func (s *Server) exitData(c *trackedConn) {
 	if draining {
 		c.closeRead()
 	}
-}
-
-// listener registers every accepted connection, so that Shutdown can tell
-// the idle ones from those in the middle of a message.
-type listener struct {
-	net.Listener
-	s *Server
-}
-
-func (l *listener) Accept() (net.Conn, error) {
-	nc, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	c := &trackedConn{Conn: nc, s: l.s}
-	l.s.mu.Lock()
-	draining := l.s.draining
-	if !draining {
-		l.s.conns[c] = struct{}{}
-	}
-	l.s.mu.Unlock()
-	if draining {
-		// Accepted as Shutdown closed the listener: go-smtp sees a closed
-		// connection and drops it.
-		nc.Close()
-	}
-	return c, nil
-}
-
-// trackedConn is a connection known to its Server. busy and closing are
-// guarded by the Server's mutex.
-type trackedConn struct {
-	net.Conn
-	s       *Server
-	busy    bool // receiving a message
-	closing bool // no further message may start
-}
-
-func (c *trackedConn) Close() error {
-	c.s.mu.Lock()
-	delete(c.s.conns, c)
-	c.s.mu.Unlock()
-	return c.Conn.Close()
-}
-
-// closeRead shuts the read side, so that the session ends at its next
-// command after its last reply is written.
-func (c *trackedConn) closeRead() {
-	if cr, ok := c.Conn.(interface{ CloseRead() error }); ok {
-		cr.CloseRead()
-		return
-	}
-	c.Close()
-}
-
-// hangUp writes reply on the connection itself and closes it, and returns
-// reply for Data to return (go-smtp's own write of it then fails quietly).
-// go-smtp would answer and read on, but after a DATA that broke off the rest
-// of the body may still be coming and would be read as commands. go-smtp
-// flushes every reply, so nothing of its own is pending here.
-//
-// With rcpts, the reply is written once for each, as LMTP answers DATA
-// (RFC 2033 §4.2), and in go-smtp's form "<rcpt> message".
-func (c *trackedConn) hangUp(reply *smtp.SMTPError, rcpts []string) *smtp.SMTPError {
-	c.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-	ec := reply.EnhancedCode
-	if len(rcpts) == 0 {
-		fmt.Fprintf(c.Conn, "%d %d.%d.%d %s\r\n", reply.Code, ec[0], ec[1], ec[2], reply.Message)
-	}
-	for _, rcpt := range rcpts {
-		fmt.Fprintf(c.Conn, "%d %d.%d.%d <%s> %s\r\n", reply.Code, ec[0], ec[1], ec[2], rcpt, reply.Message)
-	}
-	c.Close()
-	return reply
 }
 
 type backend struct{ s *Server }
@@ -351,7 +320,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	kind, cid, pid := ss.s.tagger.Classify(to)
 	switch kind {
-	case AddrGateway, AddrTagged:
+	case AddrGateway, AddrTagged, AddrPostmaster:
 		ss.rcpts = append(ss.rcpts, to)
 		ss.log.Debug("rcpt accepted", "rcpt", to, "kind", kind, "cid", cid, "pid", pid)
 		return nil
@@ -403,7 +372,7 @@ func (ss *session) receive(r io.Reader) (err error) {
 		if v := recover(); v != nil {
 			ss.log.Error("data panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			io.Copy(io.Discard, r)
-			err = replyTempLocal
+			err = ss.tempLocal()
 		}
 	}()
 
@@ -423,14 +392,59 @@ func (ss *session) receive(r io.Reader) (err error) {
 	for i, rcpt := range ss.rcpts {
 		env.Recipients[i] = strings.ToLower(rcpt)
 	}
-	res, err := ss.s.deliver.Deliver(ss.s.hard, env, spool)
-	if err != nil {
-		ss.log.Error("deliver", "err", err, "from", ss.from, "size", spool.Size())
-		return replyTempLocal
+	res, err := deliverBounded(ss.s.hard, ss.s.deliver, env, spool, ss.s.cfg.DeliverTimeout, ss.log)
+	var rej *Rejection
+	switch {
+	case errors.As(err, &rej):
+		reply := rejectionReply(rej)
+		ss.log.Info("message rejected", "from", ss.from, "size", spool.Size(), "digest", spool.Digest(),
+			"code", reply.Code, "enhanced", fmt.Sprintf("%d.%d.%d", reply.EnhancedCode[0], reply.EnhancedCode[1], reply.EnhancedCode[2]),
+			"reason", reply.Message)
+		return reply
+	case err != nil:
+		logPanic(ss.log, err)
+		ss.log.Error("deliver", "err", err, "from", ss.from, "size", spool.Size(), "digest", spool.Digest(),
+			"timed_out", errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrDeliverHung))
+		return ss.tempLocal()
 	}
 	ss.log.Info("message accepted", "from", ss.from, "rcpts", len(env.Recipients), "size", spool.Size(),
 		"digest", spool.Digest(), "outcome", res.Outcome)
 	return nil
+}
+
+// tempLocal is the reply for a failure of ours that a retry may cure. It
+// names the session, so that the operator can find the log lines behind a
+// sender's bounce.
+func (ss *session) tempLocal() *smtp.SMTPError {
+	reply := *replyTempLocal
+	reply.Message = fmt.Sprintf("temporary local problem (session %s), please try again later", ss.id)
+	return &reply
+}
+
+// rejectionReply turns a Deliverer's Rejection into the reply that refuses
+// the message for good. It holds to what a permanent reply must be (RFC 5321
+// §4.2.1, RFC 3463 §3: a 5xx code with a 5.x.x status), whatever the
+// Rejection says, and keeps the reason on one line of printable text: it ends
+// up in a bounce.
+func rejectionReply(r *Rejection) *smtp.SMTPError {
+	code, ec := r.Code, smtp.EnhancedCode(r.Enhanced)
+	if code < 500 || code > 599 {
+		code = 554
+	}
+	if ec[0] != 5 || ec[1] < 0 || ec[1] > 999 || ec[2] < 0 || ec[2] > 999 {
+		ec = smtp.EnhancedCode{5, 0, 0}
+	}
+	reason := strings.Join(strings.FieldsFunc(r.Reason, func(c rune) bool {
+		return c < ' ' || c == 0x7f || c == ' '
+	}), " ")
+	if reason == "" {
+		reason = "message refused"
+	}
+	const maxReason = 400 // well inside the 512 octets of a reply line (RFC 5321 §4.5.3.1.5)
+	if len(reason) > maxReason {
+		reason = strings.ToValidUTF8(reason[:maxReason], "")
+	}
+	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: reason}
 }
 
 // hangUp answers reply, once for each recipient over LMTP, and closes the
@@ -451,13 +465,14 @@ func (ss *session) spoolFailed(r io.Reader, err error) error {
 		ss.log.Info("message rejected", "from", ss.from, "reason", "too big", "max_bytes", ss.s.cfg.MaxMessageBytes)
 		return replyTooBig
 	case errors.As(err, &netErr) && netErr.Timeout():
-		ss.log.Info("message rejected", "from", ss.from, "reason", "read timeout", "timeout", ss.s.cfg.ReadTimeout)
+		what, d := ss.conn.dataTimeout()
+		ss.log.Info("message rejected", "from", ss.from, "reason", what+" timeout", "timeout", d)
 		return ss.hangUp(replyTimeout)
 	default:
 		// The client went away, or the spool could not be written.
 		ss.log.Warn("spool message", "err", err, "from", ss.from)
 		io.Copy(io.Discard, r)
-		return replyTempLocal
+		return ss.tempLocal()
 	}
 }
 

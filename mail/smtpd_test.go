@@ -2,8 +2,12 @@ package mail
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/textproto"
 	"strings"
@@ -141,6 +145,9 @@ func TestSMTPAccepts(t *testing.T) {
 		{"tagged", "alice@acme.example", []string{tagged}, []string{tagged}},
 		{"case-folded", "alice@acme.example", []string{"COLLAB@GW.EXAMPLE", strings.ToUpper(tagged)}, []string{"collab@gw.example", tagged}},
 		{"null sender", "", []string{tagged}, []string{tagged}},
+		// RFC 5321 §4.5.1, in any case. (The bare "<Postmaster>" of §4.1.1.3
+		// is refused by go-smtp's parser with 501 before the session sees it.)
+		{"postmaster", "alice@acme.example", []string{"PostMaster@GW.example"}, []string{"postmaster@gw.example"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,7 +188,8 @@ func TestSMTPRejectsRecipients(t *testing.T) {
 		{"foreign", "bob@axe.example", 550, smtp.EnhancedCode{5, 7, 1}},
 		{"foreign with our local part", "collab@axe.example", 550, smtp.EnhancedCode{5, 7, 1}},
 		{"forged tag", forged, 550, smtp.EnhancedCode{5, 1, 1}},
-		{"unknown local", "postmaster@gw.example", 550, smtp.EnhancedCode{5, 1, 1}},
+		{"unknown local", "alice@gw.example", 550, smtp.EnhancedCode{5, 1, 1}},
+		{"postmaster elsewhere", "postmaster@axe.example", 550, smtp.EnhancedCode{5, 7, 1}},
 	}
 	d := &testDeliverer{}
 	_, addr := startServer(t, ServerConfig{}, d)
@@ -289,50 +297,6 @@ func TestSMTPDeliverFails(t *testing.T) {
 	}
 }
 
-func TestSMTPReadTimeoutInData(t *testing.T) {
-	d := &testDeliverer{}
-	_, addr := startServer(t, ServerConfig{ReadTimeout: 300 * time.Millisecond}, d)
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(30 * time.Second))
-	tc := textproto.NewConn(nc)
-	step := func(cmd string, code int) {
-		t.Helper()
-		if cmd != "" {
-			if err := tc.PrintfLine("%s", cmd); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, _, err := tc.ReadResponse(code); err != nil {
-			t.Fatalf("%q: %v", cmd, err)
-		}
-	}
-	step("", 220)
-	step("EHLO client.example", 250)
-	step("MAIL FROM:<alice@acme.example>", 250)
-	step("RCPT TO:<collab@gw.example>", 250)
-	step("DATA", 354)
-	// Half a message, then silence.
-	if err := tc.PrintfLine("Subject: half"); err != nil {
-		t.Fatal(err)
-	}
-	_, msg, err := tc.ReadResponse(250)
-	var protoErr *textproto.Error
-	if !errors.As(err, &protoErr) || protoErr.Code != 451 || !strings.HasPrefix(msg, "4.4.2 ") {
-		t.Fatalf("reply after stalled DATA: %v", err)
-	}
-	// The server hangs up rather than reading the rest of the body as commands.
-	if _, err := tc.ReadLine(); err != io.EOF {
-		t.Fatalf("after the timeout reply: %v, want EOF", err)
-	}
-	if got := d.deliveries(); len(got) != 0 {
-		t.Fatalf("delivered %d messages, want none", len(got))
-	}
-}
-
 func TestSMTPShutdownWaitsForData(t *testing.T) {
 	entered := make(chan struct{})
 	release := make(chan struct{})
@@ -426,5 +390,313 @@ func TestSMTPShutdownHardStop(t *testing.T) {
 	}
 	if got := d.deliveries(); len(got) != 0 {
 		t.Fatalf("delivered %d messages, want none", len(got))
+	}
+}
+
+// startServerLog is startServer with a logger writing JSON lines to logs.
+func startServerLog(t *testing.T, cfg ServerConfig, d Deliverer, logs *logBuffer) (*Server, string) {
+	t.Helper()
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := NewServer(cfg, newTestTagger(t), d, log)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, srv, ln)
+	return srv, ln.Addr().String()
+}
+
+// logged returns the log lines with message msg.
+func logged(t *testing.T, logs *logBuffer, msg string) []map[string]any {
+	t.Helper()
+	var found []map[string]any
+	for _, line := range logs.lines(t) {
+		if line["msg"] == msg {
+			found = append(found, line)
+		}
+	}
+	return found
+}
+
+// testRejections are what a Deliverer may refuse a message with, and the
+// reply each must give.
+var testRejections = []struct {
+	name string
+	err  error
+	code int
+	ec   smtp.EnhancedCode
+	msg  string
+}{
+	{"limit", &Rejection{552, [3]int{5, 3, 4}, "the message has more than 500 parts"}, 552, smtp.EnhancedCode{5, 3, 4}, "the message has more than 500 parts"},
+	{"content", &Rejection{554, [3]int{5, 6, 0}, "the MIME structure cannot be read"}, 554, smtp.EnhancedCode{5, 6, 0}, "the MIME structure cannot be read"},
+	{"wrapped", fmt.Errorf("apply: %w", &Rejection{552, [3]int{5, 3, 4}, "header too big"}), 552, smtp.EnhancedCode{5, 3, 4}, "header too big"},
+	// A Rejection is for good: a code that is not says so anyway.
+	{"not permanent", &Rejection{451, [3]int{4, 3, 0}, "odd"}, 554, smtp.EnhancedCode{5, 0, 0}, "odd"},
+	{"reply injection", &Rejection{554, [3]int{5, 6, 0}, "bad\r\n250 2.0.0 ok"}, 554, smtp.EnhancedCode{5, 6, 0}, "bad 250 2.0.0 ok"},
+	{"no reason", &Rejection{Code: 552, Enhanced: [3]int{5, 3, 4}}, 552, smtp.EnhancedCode{5, 3, 4}, "message refused"},
+}
+
+// TestSMTPRejection: a Deliverer's Rejection is answered after DATA with its
+// codes and reason, never a 451, and logged at info; the session goes on.
+func TestSMTPRejection(t *testing.T) {
+	for _, tc := range testRejections {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &logBuffer{}
+			d := &testDeliverer{hook: func(context.Context, Envelope) error { return tc.err }}
+			_, addr := startServerLog(t, ServerConfig{}, d, logs)
+			c := dial(t, addr)
+			reply := checkReply(t, send(c, "alice@acme.example", []string{"collab@gw.example"}, testBody), tc.code, tc.ec)
+			if reply.Message != tc.msg {
+				t.Errorf("reply text %q, want %q", reply.Message, tc.msg)
+			}
+			if err := c.Noop(); err != nil {
+				t.Errorf("NOOP after a rejection: %v", err)
+			}
+			lines := logged(t, logs, "message rejected")
+			if len(lines) != 1 || lines[0]["level"] != "INFO" || lines[0]["reason"] != tc.msg || lines[0]["session"] == nil {
+				t.Errorf("log lines for the rejection: %v", lines)
+			}
+		})
+	}
+}
+
+// TestSMTPLongLines: body lines of any length are taken as they are (as
+// Postfix does), never answered 4xx; the size limit still holds, and so does
+// the bound on command lines.
+func TestSMTPLongLines(t *testing.T) {
+	raw := make([]byte, 300<<10)
+	rand.Read(raw)
+	b64 := base64.StdEncoding.EncodeToString(raw)
+	head := "From: alice@acme.example\r\nSubject: long lines\r\n"
+	tests := []struct{ name, body string }{
+		{"one octet over go-smtp's default", head + "\r\n" + strings.Repeat("a", 2001) + "\r\n"},
+		{"HTML on one line (Outlook, English)", head + "Content-Type: text/html\r\n\r\n<html><body>" +
+			strings.Repeat("<p style=\"margin:0\">Please find the contract attached.</p>", 400) + "</body></html>\r\n"},
+		{"base64 without breaks", head + "Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64 + "\r\n"},
+		{"unfolded header", head + "References: " + strings.Repeat("<a.b.c@mail.example> ", 500) + "\r\n\r\nHi.\r\n"},
+		// Dot-stuffed lines around long ones stay as they were.
+		{"dots after a long line", head + "\r\n" + strings.Repeat("x", 4095) + "\r\n.\r\n..\r\n." + strings.Repeat("y", 5000) + "\r\n"},
+		{"no final line break", head + "\r\n" + strings.Repeat("z", 70000)},
+	}
+	d := &testDeliverer{}
+	_, addr := startServer(t, ServerConfig{MaxMessageBytes: 1 << 20}, d)
+	c := dial(t, addr)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := send(c, "alice@acme.example", []string{"collab@gw.example"}, tc.body); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			got := d.deliveries()
+			if len(got) != i+1 {
+				t.Fatalf("%d deliveries, want %d", len(got), i+1)
+			}
+			want := tc.body
+			if !strings.HasSuffix(want, "\r\n") {
+				want += "\r\n" // the client ends the data on a line of its own
+			}
+			if body := got[i].body; body != want {
+				t.Errorf("body of %d octets arrived as %d octets, changed", len(want), len(body))
+			}
+		})
+	}
+
+	t.Run("over the size limit", func(t *testing.T) {
+		d := &testDeliverer{}
+		_, addr := startServer(t, ServerConfig{MaxMessageBytes: 64 << 10}, d)
+		c := dial(t, addr)
+		checkReply(t, send(c, "alice@acme.example", []string{"collab@gw.example"}, head+"\r\n"+b64+"\r\n"), 552, smtp.EnhancedCode{5, 3, 4})
+		if err := send(c, "alice@acme.example", []string{"collab@gw.example"}, testBody); err != nil {
+			t.Fatalf("send after too big: %v", err)
+		}
+		if got := d.deliveries(); len(got) != 1 || got[0].body != testBody {
+			t.Fatalf("deliveries: %d", len(got))
+		}
+	})
+
+	t.Run("command line", func(t *testing.T) {
+		rc := dialRaw(t, addr)
+		rc.step("EHLO client.example", 250)
+		rc.step("NOOP "+strings.Repeat("x", maxCommandLine-len("NOOP ")), 250)
+		if err := rc.PrintfLine("NOOP %s", strings.Repeat("x", 1<<20)); err != nil {
+			t.Fatal(err)
+		}
+		if _, msg, err := rc.ReadResponse(500); err != nil || !strings.HasPrefix(msg, "5.4.0 ") {
+			t.Fatalf("a command line of 1 MiB: %q %v, want 500 5.4.0", msg, err)
+		}
+		// Closed: EOF, or a reset for the unread rest of the line.
+		if line, err := rc.ReadLine(); err == nil {
+			t.Fatalf("after 500: %q, want the connection closed", line)
+		}
+	})
+}
+
+// TestSMTPLongLinesBDAT: CHUNKING (RFC 3030) carries long lines too, and the
+// command after a chunk is read as a command.
+func TestSMTPLongLinesBDAT(t *testing.T) {
+	d := &testDeliverer{}
+	_, addr := startServer(t, ServerConfig{}, d)
+	rc := dialRaw(t, addr)
+	if msg := rc.step("EHLO client.example", 250); !strings.Contains(msg, "CHUNKING") {
+		t.Fatalf("EHLO: %q", msg)
+	}
+	rc.step("MAIL FROM:<alice@acme.example>", 250)
+	rc.step("RCPT TO:<collab@gw.example>", 250)
+	chunks := []string{
+		"From: alice@acme.example\r\nSubject: bdat\r\n\r\n" + strings.Repeat("a", 3000),
+		strings.Repeat("b", 5000) + "\r\nNOOP " + strings.Repeat("c", 3000) + "\r\n",
+	}
+	for i, chunk := range chunks {
+		last := ""
+		if i == len(chunks)-1 {
+			last = " LAST"
+		}
+		if _, err := fmt.Fprintf(rc.W, "BDAT %d%s\r\n%s", len(chunk), last, chunk); err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.W.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		rc.step("", 250)
+	}
+	rc.step("NOOP", 250)
+	if got := d.deliveries(); len(got) != 1 || got[0].body != chunks[0]+chunks[1] {
+		t.Fatalf("deliveries: %d", len(got))
+	}
+}
+
+// TestSMTPTimeouts: RFC 5321 §4.5.3.2's bounds, each alone.
+func TestSMTPTimeouts(t *testing.T) {
+	const short = 300 * time.Millisecond
+	tests := []struct {
+		name    string
+		cfg     ServerConfig
+		trickle bool   // keep sending body lines, rather than fall silent
+		inData  bool   // fall silent (or trickle) after DATA, not after EHLO
+		code    int    // the reply, then the server hangs up; 250: no timeout
+		ec      string // its enhanced code
+		reason  string // the log's, for a body
+	}{
+		{"command", ServerConfig{CommandTimeout: short}, false, false, 421, "4.4.2", ""},
+		{"data block", ServerConfig{DataBlockTimeout: short}, false, true, 451, "4.4.2", "data block timeout"},
+		{"data termination", ServerConfig{DataTimeout: 2 * short}, true, true, 451, "4.4.2", "data termination timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &logBuffer{}
+			d := &testDeliverer{}
+			_, addr := startServerLog(t, tc.cfg, d, logs)
+			rc := dialRaw(t, addr)
+			rc.step("EHLO client.example", 250)
+			if tc.inData {
+				rc.step("MAIL FROM:<alice@acme.example>", 250)
+				rc.step("RCPT TO:<collab@gw.example>", 250)
+				rc.step("DATA", 354)
+				if err := rc.PrintfLine("Subject: stalled"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stop := make(chan struct{})
+			defer close(stop)
+			if tc.trickle {
+				go trickle(rc, stop)
+			}
+			_, msg, err := rc.ReadResponse(250)
+			var protoErr *textproto.Error
+			if !errors.As(err, &protoErr) || protoErr.Code != tc.code || !strings.HasPrefix(msg, tc.ec+" ") {
+				t.Fatalf("reply: %v, want %d %s", err, tc.code, tc.ec)
+			}
+			if _, err := rc.ReadLine(); err != io.EOF {
+				t.Fatalf("after the timeout reply: %v, want EOF", err)
+			}
+			if got := d.deliveries(); len(got) != 0 {
+				t.Fatalf("delivered %d messages, want none", len(got))
+			}
+			if tc.reason != "" {
+				if lines := logged(t, logs, "message rejected"); len(lines) != 1 || lines[0]["reason"] != tc.reason {
+					t.Errorf("log lines: %v", lines)
+				}
+			}
+		})
+	}
+
+	// A slow body that keeps coming outlasts both the command timeout and
+	// the data block timeout many times over: each read renews the latter,
+	// and the former does not apply to a body (it did, go-smtp #196).
+	t.Run("slow body", func(t *testing.T) {
+		d := &testDeliverer{}
+		_, addr := startServer(t, ServerConfig{CommandTimeout: short, DataBlockTimeout: short}, d)
+		rc := dialRaw(t, addr)
+		rc.step("EHLO client.example", 250)
+		rc.step("MAIL FROM:<alice@acme.example>", 250)
+		rc.step("RCPT TO:<collab@gw.example>", 250)
+		rc.step("DATA", 354)
+		tick := time.NewTicker(short / 30)
+		defer tick.Stop()
+		for range 120 { // about four times short
+			<-tick.C
+			if err := rc.PrintfLine("a slow line"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rc.step(".", 250)
+		if got := d.deliveries(); len(got) != 1 {
+			t.Fatalf("delivered %d messages, want 1", len(got))
+		}
+	})
+}
+
+// trickle writes a body line to rc every few milliseconds until stop or a
+// write fails.
+func trickle(rc rawConn, stop <-chan struct{}) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			if err := rc.PrintfLine("more"); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// TestSMTPDeliverTimeout: a delivery gets a context with a deadline; one that
+// outlives it is answered 451 naming the session, whether it gives up or
+// never returns.
+func TestSMTPDeliverTimeout(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	tests := []struct {
+		name string
+		hook func(ctx context.Context, env Envelope) error
+	}{
+		{"gives up at the deadline", func(ctx context.Context, env Envelope) error {
+			if _, ok := ctx.Deadline(); !ok {
+				return errors.New("no deadline")
+			}
+			<-ctx.Done()
+			return fmt.Errorf("apply: %w", ctx.Err())
+		}},
+		{"never returns", func(ctx context.Context, env Envelope) error {
+			<-release
+			return errors.New("released")
+		}},
+		{"panics", func(ctx context.Context, env Envelope) error { panic("boom") }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &testDeliverer{hook: tc.hook}
+			_, addr := startServer(t, ServerConfig{DeliverTimeout: 300 * time.Millisecond}, d)
+			c := dial(t, addr)
+			reply := checkReply(t, send(c, "alice@acme.example", []string{"collab@gw.example"}, testBody), 451, smtp.EnhancedCode{4, 3, 0})
+			if !strings.Contains(reply.Message, "session ") {
+				t.Errorf("reply %q does not name the session", reply.Message)
+			}
+			if err := c.Noop(); err != nil {
+				t.Errorf("NOOP after a failed delivery: %v", err)
+			}
+		})
 	}
 }

@@ -31,11 +31,27 @@ const maxFilenameBytes = 200
 // because go-message returns "" for RFC 2231 names in charsets other than
 // UTF-8 and for unquoted names with spaces (go-message issue #184). The result
 // is not sanitised; "" means the part has no name.
-func partFilename(h message.Header) string {
-	if name := paramValue(h.Get("Content-Disposition"), "filename"); name != "" {
+//
+// Raw 8-bit bytes that are not UTF-8 are read in charset cs, the charset the
+// message declares (see parser.nameCharset); Latin-1 when cs is "".
+func partFilename(h message.Header, cs string) string {
+	if name := paramValueCharset(h.Get("Content-Disposition"), "filename", cs); name != "" {
 		return name
 	}
-	return paramValue(h.Get("Content-Type"), "name")
+	return paramValueCharset(h.Get("Content-Type"), "name", cs)
+}
+
+// rawNonUTF8Name reports whether the name partFilename finds in h is raw
+// 8-bit bytes that are not UTF-8, whose reading depends on the charset.
+func rawNonUTF8Name(h message.Header) bool {
+	for _, f := range [][2]string{{"Content-Disposition", "filename"}, {"Content-Type", "name"}} {
+		for key, v := range scanParams(h.Get(f[0])) {
+			if key.name == f[1] && !utf8.ValidString(v) && (!key.extended || strings.HasPrefix(v, "''")) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // headerToken returns the lower-cased value before the first ';' of a
@@ -61,6 +77,12 @@ type rawParam struct {
 // mime.ParseMediaType rejects: spaces around '=', unquoted values with spaces
 // or 8-bit bytes, unterminated quotes.
 func paramValue(field, name string) string {
+	return paramValueCharset(field, name, "")
+}
+
+// paramValueCharset is paramValue reading raw 8-bit bytes that are not UTF-8
+// (and RFC 2231 values without a charset) in charset cs.
+func paramValueCharset(field, name, cs string) string {
 	var parts []rawParam
 	for key, p := range scanParams(field) {
 		if key.name == name {
@@ -85,12 +107,12 @@ func paramValue(field, name string) string {
 	}
 	switch {
 	case ext != nil:
-		return decode2231([]rawParam{*ext})
+		return decode2231([]rawParam{*ext}, cs)
 	case len(sections) > 0:
 		sort.Slice(sections, func(i, j int) bool { return sections[i].section < sections[j].section })
-		return decode2231(sections)
+		return decode2231(sections, cs)
 	default:
-		return decodeWordsOr8bit(plain.value)
+		return decodeWordsOr8bitIn(plain.value, cs)
 	}
 }
 
@@ -189,8 +211,9 @@ func parseParamKey(k string) paramKey {
 
 // decode2231 joins RFC 2231 sections (already in order) and decodes them:
 // the first extended section carries charset'language', extended sections are
-// percent-encoded, others are taken as written.
-func decode2231(sections []rawParam) string {
+// percent-encoded, others are taken as written. Without a charset the bytes
+// are read as fallback would (decode8bit).
+func decode2231(sections []rawParam, fallback string) string {
 	var raw bytes.Buffer
 	cs := ""
 	for i, p := range sections {
@@ -206,6 +229,9 @@ func decode2231(sections []rawParam) string {
 			}
 		}
 		raw.WriteString(percentDecode(v))
+	}
+	if strings.TrimSpace(cs) == "" {
+		return decode8bit(raw.Bytes(), fallback)
 	}
 	name, _ := decodeCharset(cs, raw.Bytes())
 	return name
@@ -340,12 +366,37 @@ var wordDecoder = mime.WordDecoder{CharsetReader: charsetReader}
 // encoded words where present (Outlook and webmails put them inside quoted
 // filename= although RFC 2047 §5 forbids it), raw 8-bit bytes otherwise.
 func decodeWordsOr8bit(v string) string {
+	return decodeWordsOr8bitIn(v, "")
+}
+
+// decodeWordsOr8bitIn is decodeWordsOr8bit reading raw 8-bit bytes as
+// decode8bit does.
+func decodeWordsOr8bitIn(v, cs string) string {
 	if strings.Contains(v, "=?") {
 		if d, err := wordDecoder.DecodeHeader(v); err == nil {
 			return toUTF8([]byte(d))
 		}
 	}
-	return toUTF8([]byte(v))
+	return decode8bit([]byte(v), cs)
+}
+
+// decode8bit reads undeclared 8-bit bytes: as UTF-8 when they are (also with
+// a rune cut off at the end), else in cs, the charset the message declares
+// for its text (a mail client writes raw names in the charset it writes the
+// message in: GB2312, Shift_JIS, KOI8-R, windows-1252), else as Latin-1.
+func decode8bit(b []byte, cs string) string {
+	if !hasNonASCII(b) || utf8.Valid(b) {
+		return string(b)
+	}
+	if t := trimPartialRune(b); utf8.Valid(t) && hasNonASCII(t) {
+		return string(t)
+	}
+	if cs != "" {
+		if s, err := decodeCharset(cs, b); err == nil {
+			return s
+		}
+	}
+	return toUTF8(b)
 }
 
 // toUTF8 returns b as UTF-8 text: as is when it is valid UTF-8 (after

@@ -70,7 +70,7 @@ func TestPartFilename(t *testing.T) {
 				h.Set("Content-Disposition", tc.disposition)
 			}
 			h.Set("Content-Type", tc.contentType)
-			if got := partFilename(h); got != tc.want {
+			if got := partFilename(h, ""); got != tc.want {
 				t.Errorf("partFilename = %q, want %q", got, tc.want)
 			}
 		})

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,8 +20,19 @@ import (
 // longer body is read and dropped.
 const MaxTextBytes = 1 << 20
 
-// maxHeaderBytes bounds the top-level header.
-const maxHeaderBytes = 1 << 20
+// Bounds on the structure of a message. With them, and with attachments
+// streamed and text cut at MaxTextBytes, Parse holds at most a few MiB
+// whatever it is given: one part header, one line buffer per MIME level, the
+// text bodies and a note per part.
+const (
+	maxHeaderBytes      = 1 << 20  // the top-level header
+	maxHeaderFields     = 5000     // fields of the top-level header
+	maxPartHeaderBytes  = 64 << 10 // each part header
+	maxPartHeaderFields = 256      // fields of each part header
+	maxMessageFields    = 10000    // header fields of the message and all its parts
+	defaultMaxParts     = 1000     // MIME entities, multiparts included
+	defaultMaxDepth     = 20
+)
 
 // ErrTooManyAttachments is returned by Parse when a message holds more
 // attachments than ParseOptions.MaxAttachments.
@@ -33,9 +44,18 @@ var ErrTooManyAttachments = errors.New("mail: too many attachments")
 var ErrLimit = errors.New("mail: message exceeds a limit")
 
 // ErrMalformed is wrapped by the error Parse returns when the top-level
-// header cannot be read at all (or exceeds 1 MiB), or multiparts nest deeper
-// than allowed.
+// header cannot be read at all.
 var ErrMalformed = errors.New("mail: malformed message")
+
+// A LimitError is a bound of Parse that a message exceeds. Its text is
+// Reason, one sentence for the sender ("a MIME part header is longer than 64
+// KiB"); errors.Is(err, ErrLimit) holds for it.
+type LimitError struct {
+	Reason string
+}
+
+func (e *LimitError) Error() string        { return e.Reason }
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
 
 // Message is what turnmail needs of a received mail. Header fields are
 // decoded (RFC 2047) to UTF-8.
@@ -56,7 +76,21 @@ type Message struct {
 	Text string
 	HTML string
 
+	// Attachments are the documents of the mail, those inside a winmail.dat
+	// included.
 	Attachments []Attachment
+
+	// Damaged are attachments whose content arrived broken: cut short, or
+	// with characters their transfer encoding does not allow. What could be
+	// decoded is stored, but it is not the file the sender meant: tell them,
+	// never take it for a version. Each is also noted in Skipped.
+	Damaged []Attachment
+
+	// Calendar names the calendar invites (text/calendar, application/ics,
+	// .ics files) that were left out: "invite.ics", or "calendar invite" for
+	// an unnamed one. They are not documents; the sender should be told they
+	// were not passed on.
+	Calendar []string
 
 	// Auto is a short reason when the header or a delivery-report part marks
 	// the mail as automatic (auto-reply, bounce, feedback report, list,
@@ -65,13 +99,16 @@ type Message struct {
 	// checking Envelope.From == "" (AutoReason does both for a header).
 	Auto string
 
-	// TNEF is set when a winmail.dat (application/ms-tnef) part was present:
-	// Outlook rich text that hides the real attachments. It is not stored.
+	// TNEF is set when a winmail.dat (application/ms-tnef) part held
+	// something Parse could not take out: it is not a TNEF stream, it is
+	// damaged, or it holds Outlook items rather than files. The attachments
+	// it could take out are in Attachments; a winmail.dat that held only the
+	// rich-text body does not set TNEF.
 	TNEF bool
 
 	// Skipped holds human notes on parts left out: signatures, calendar
-	// invites, inline images of the HTML body, extra text parts, parts that
-	// could not be read.
+	// invites, inline images of the HTML body, extra text parts, damaged
+	// attachments, parts that could not be read.
 	Skipped []string
 }
 
@@ -87,23 +124,31 @@ type Attachment struct {
 // ParseOptions bounds what Parse accepts. A nil *ParseOptions is the same as
 // a zero ParseOptions.
 type ParseOptions struct {
-	MaxAttachments int // attachments stored per message; 0 means 100
+	MaxAttachments int // attachments stored per message, damaged ones included; 0 means 100
 	MaxDepth       int // multipart nesting; 0 means 20
+	MaxParts       int // MIME entities, multiparts included; 0 means 1000
 }
 
 // Parse reads a message from r in one pass, streaming every attachment into
 // blobs (never holding an attachment in memory), and returns what it found.
+// Every read ends: a body whose transfer encoding is broken ends that part
+// (see Message.Damaged), and no input makes Parse loop.
 //
 // Bad parts are left out with a note in Skipped rather than failing the
-// message. Only an unreadable top-level header, or multiparts nested deeper
-// than MaxDepth, is an error, wrapping ErrMalformed; more attachments than
-// MaxAttachments returns ErrTooManyAttachments together with the Message read
-// so far (its header fields are complete), and an error of the
-// BlobWriter is returned wrapped. Inline images referenced from the HTML body are
-// stored while streaming (the HTML may come after them) and dropped from
-// Attachments afterwards; their blobs are left for the store's sweep.
+// message. An unreadable top-level header is an error wrapping ErrMalformed.
+// A message over one of the bounds (top-level header over 1 MiB or 5,000
+// fields, a part header over 64 KiB or 256 fields, 10,000 header fields in
+// all, multiparts nested deeper than MaxDepth, more than MaxParts parts)
+// returns a *LimitError, wrapping ErrLimit, as soon as the bound is crossed,
+// without reading the rest of r. More attachments than MaxAttachments returns
+// ErrTooManyAttachments together with the Message read so far (its header
+// fields are complete), and an error of the BlobWriter is returned wrapped.
+// Inline images referenced from the HTML body are stored while streaming (the
+// HTML may come after them) and dropped from Attachments afterwards; their
+// blobs are left for the store's sweep, as are those of a message refused by
+// a bound.
 func Parse(r io.Reader, blobs BlobWriter, opts *ParseOptions) (*Message, error) {
-	p := &parser{blobs: blobs, maxAttachments: 100, maxDepth: 20, msg: &Message{}}
+	p := &parser{blobs: blobs, maxAttachments: 100, maxDepth: defaultMaxDepth, maxParts: defaultMaxParts, msg: &Message{}}
 	if opts != nil {
 		if opts.MaxAttachments > 0 {
 			p.maxAttachments = opts.MaxAttachments
@@ -111,17 +156,20 @@ func Parse(r io.Reader, blobs BlobWriter, opts *ParseOptions) (*Message, error) 
 		if opts.MaxDepth > 0 {
 			p.maxDepth = opts.MaxDepth
 		}
+		if opts.MaxParts > 0 {
+			p.maxParts = opts.MaxParts
+		}
 	}
-	// Bound the header as go-message's own Read does; the body is bounded
-	// by whoever hands us the message (SMTP size limit, spool).
-	lr := &io.LimitedReader{R: r, N: maxHeaderBytes}
-	br := bufio.NewReader(lr)
+	br := bufio.NewReaderSize(r, lineBufferSize)
 	skipJunkBeforeHeader(br)
-	th, err := textproto.ReadHeader(br)
-	if lr.N <= 0 {
-		return nil, fmt.Errorf("%w: header longer than %d bytes", ErrMalformed, maxHeaderBytes)
+	block, _, err := readHeaderBlock(br, headerBounds{
+		maxBytes: maxHeaderBytes, maxFields: maxHeaderFields,
+		total: &p.fields, maxTotal: maxMessageFields, what: "the message header",
+	}, nil)
+	if err != nil {
+		return nil, err
 	}
-	lr.N = math.MaxInt64
+	th, err := parseHeaderBlock(block)
 	if err != nil {
 		if th.Len() == 0 {
 			return nil, fmt.Errorf("%w: read header: %v", ErrMalformed, err)
@@ -133,12 +181,14 @@ func Parse(r io.Reader, blobs BlobWriter, opts *ParseOptions) (*Message, error) 
 	h := gomail.Header{Header: message.Header{Header: th}}
 	p.msg.readHeader(h)
 	p.msg.Auto = headerAutoReason(h)
+	p.topCharset = declaredCharset(h.Get("Content-Type"))
 	if err := p.part(h.Header, br, 0); errors.Is(err, ErrTooManyAttachments) {
 		// The header is still good: the caller answers the sender with it.
 		return p.msg, err
 	} else if err != nil {
 		return nil, err
 	}
+	p.renameRaw()
 	p.dropReferencedInline()
 	return p.msg, nil
 }
@@ -167,19 +217,59 @@ type parser struct {
 	blobs          BlobWriter
 	maxAttachments int
 	maxDepth       int
+	maxParts       int
 	msg            *Message
 	haveText       bool
 	haveHTML       bool
-	explicit       []bool // per attachment: Content-Disposition: attachment
+	parts          int // entities seen
+	fields         int // header fields seen, all headers together
+	topCharset     string
+	textCharset    string    // first non-UTF-8 charset a text part declares
+	raw            []rawName // names that depend on the charset
+}
+
+// rawName is an attachment whose name is raw 8-bit bytes read before the
+// message's charset was known.
+type rawName struct {
+	damaged bool // in Damaged rather than Attachments
+	i       int
+	h       message.Header
 }
 
 func (p *parser) skip(format string, args ...any) {
 	p.msg.Skipped = append(p.msg.Skipped, fmt.Sprintf(format, args...))
 }
 
+// declaredCharset returns the charset parameter of a Content-Type field,
+// lower-case, or "" for none and for the charsets that say nothing about
+// 8-bit names (ASCII, UTF-8).
+func declaredCharset(ct string) string {
+	switch cs := strings.ToLower(strings.TrimSpace(paramValue(ct, "charset"))); cs {
+	case "", "us-ascii", "ascii", "utf-8", "utf8":
+		return ""
+	default:
+		return cs
+	}
+}
+
+// nameCharset is the charset to read a part's raw 8-bit name in: the part's
+// own, else the message's text parts', else the top level's.
+func (p *parser) nameCharset(h message.Header) string {
+	if cs := declaredCharset(h.Get("Content-Type")); cs != "" {
+		return cs
+	}
+	if p.textCharset != "" {
+		return p.textCharset
+	}
+	return p.topCharset
+}
+
 // part handles one entity: h is its header and body its raw (still
 // transfer-encoded) body. depth counts the multiparts around it.
 func (p *parser) part(h message.Header, body io.Reader, depth int) error {
+	if p.parts++; p.parts > p.maxParts {
+		return &LimitError{Reason: fmt.Sprintf("the message has more than %d MIME parts", p.maxParts)}
+	}
 	ct := h.Get("Content-Type")
 	mediaType := headerToken(ct)
 	if mediaType == "" || !strings.Contains(mediaType, "/") {
@@ -188,9 +278,12 @@ func (p *parser) part(h message.Header, body io.Reader, depth int) error {
 	if strings.HasPrefix(mediaType, "multipart/") {
 		return p.multipart(mediaType, ct, body, depth+1)
 	}
+	if strings.HasPrefix(mediaType, "text/") && p.textCharset == "" {
+		p.textCharset = declaredCharset(ct)
+	}
 
 	disp := headerToken(h.Get("Content-Disposition"))
-	name := partFilename(h)
+	name := partFilename(h, p.nameCharset(h))
 	lname := strings.ToLower(name)
 	what := mediaType
 	if name != "" {
@@ -199,18 +292,18 @@ func (p *parser) part(h message.Header, body io.Reader, depth int) error {
 	switch {
 	case signatureTypes[mediaType] || lname == "smime.p7s" || lname == "signature.asc":
 		p.skip("signature %s", what)
-	case mediaType == "text/calendar" || mediaType == "application/ics":
+	case calendarTypes[mediaType] || strings.HasSuffix(lname, ".ics") || strings.HasSuffix(lname, ".vcs"):
+		p.calendar(SanitizeFilename(name))
 		p.skip("calendar invite %s", what)
 	case mediaType == "application/ms-tnef" || mediaType == "application/vnd.ms-tnef" || lname == "winmail.dat":
-		p.msg.TNEF = true
-		p.skip("Outlook rich text (TNEF) %s", what)
+		return p.tnef(h, what, body)
 	case reportTypes[mediaType]:
 		if p.msg.Auto == "" {
 			p.msg.Auto = "report part: " + mediaType
 		}
 		p.skip("delivery report %s", what)
 	case (mediaType == "text/plain" || mediaType == "text/html") && disp != "attachment" && name == "":
-		p.body(h, mediaType, body)
+		return p.body(h, mediaType, body)
 	default:
 		return p.attachment(h, mediaType, disp, name, body)
 	}
@@ -223,6 +316,17 @@ var (
 		"application/pkcs7-signature":   true,
 		"application/x-pkcs7-signature": true,
 		"application/pgp-signature":     true,
+	}
+	// iCalendar (RFC 5545 §8.1) and its older vCalendar form, which
+	// Outlook and Lotus Notes still send.
+	calendarTypes = map[string]bool{
+		"text/calendar":         true,
+		"application/ics":       true,
+		"text/x-vcalendar":      true,
+		"application/x-ics":     true,
+		"text/x-calendar":       true,
+		"application/calendar":  true,
+		"application/vcalendar": true,
 	}
 	// Machine-readable parts of delivery and feedback reports (RFC 3464,
 	// RFC 6533, RFC 5965, RFC 8098); the returned message itself, when
@@ -238,47 +342,92 @@ var (
 	}
 )
 
-// multipart walks the parts of a multipart body. It builds the multipart
-// reader from its own reading of the boundary, which survives the malformed
-// Content-Type fields go-message rejects (unquoted "=", spaces around it).
+// calendar lists an invite once. Outlook sends each invite twice, as a
+// text/calendar alternative and as an invite.ics attachment: an unnamed one
+// is listed only while nothing else is.
+func (p *parser) calendar(name string) {
+	const unnamed = "calendar invite"
+	l := p.msg.Calendar
+	switch {
+	case name == "" && len(l) > 0:
+	case name == "":
+		p.msg.Calendar = append(l, unnamed)
+	case len(l) == 1 && l[0] == unnamed:
+		p.msg.Calendar = []string{name}
+	case !slices.Contains(l, name):
+		p.msg.Calendar = append(l, name)
+	}
+}
+
+// multipart walks the parts of a multipart body. It reads the boundary
+// itself, which survives the malformed Content-Type fields go-message
+// rejects (unquoted "=", spaces around it).
 func (p *parser) multipart(mediaType, ct string, body io.Reader, depth int) error {
 	if depth > p.maxDepth {
-		return fmt.Errorf("%w: multipart nesting deeper than %d", ErrMalformed, p.maxDepth)
+		return &LimitError{Reason: fmt.Sprintf("the message has MIME parts nested more than %d deep", p.maxDepth)}
 	}
 	boundary := scanParams(ct)[paramKey{name: "boundary", section: -1}]
 	if boundary == "" {
 		p.skip("%s without boundary", mediaType)
 		return nil
 	}
-	mr := textproto.NewMultipartReader(body, boundary)
-	for {
-		part, err := mr.NextPart()
+	mr := newMultipartReader(body, boundary, headerBounds{
+		maxBytes: maxPartHeaderBytes, maxFields: maxPartHeaderFields,
+		total: &p.fields, maxTotal: maxMessageFields, what: "a MIME part header",
+	})
+	for n := 0; ; n++ {
+		th, part, hdrErr, err := mr.next()
 		if err == io.EOF {
+			if n == 0 {
+				p.skip("%s has no part before its closing boundary", mediaType)
+			}
+			if !mr.closed && mr.cut {
+				p.skip("%s cut short: the message ends before its closing boundary", mediaType)
+			}
 			return nil
 		}
-		if err != nil {
-			// The reader cannot resynchronise reliably after a broken
-			// part header or a missing closing boundary: keep what came
-			// before.
+		if errors.Is(err, ErrLimit) {
+			return err
+		}
+		if err == errNoParts {
 			p.skip("%s cut short: %v", mediaType, err)
 			return nil
 		}
-		if err := p.part(message.Header{Header: part.Header}, part, depth); err != nil {
+		if err != nil {
+			return fmt.Errorf("%s: %w", mediaType, err)
+		}
+		if hdrErr != nil {
+			p.skip("part header cut short: %v", hdrErr)
+		}
+		if err := p.part(message.Header{Header: th}, part, depth); err != nil {
 			return err
 		}
 	}
 }
 
+// cutShort tells whether body is a part that the message ended inside.
+func cutShort(body io.Reader) bool {
+	pr, ok := body.(*partReader)
+	return ok && pr.cut
+}
+
+// decoded undoes the transfer encoding of a part's body, noting an encoding
+// it does not know (the body is then read as is).
+func (p *parser) decoded(h message.Header, what string, body io.Reader) decodedReader {
+	d, err := newDecoder(h.Get("Content-Transfer-Encoding"), body)
+	if err != nil {
+		p.skip("%s read undecoded: %v", what, err)
+	}
+	return d
+}
+
 // body keeps the first text/plain and the first text/html body part.
-func (p *parser) body(h message.Header, mediaType string, body io.Reader) {
+func (p *parser) body(h message.Header, mediaType string, body io.Reader) error {
 	if (mediaType == "text/plain" && p.haveText) || (mediaType == "text/html" && p.haveHTML) {
 		p.skip("further %s body part", mediaType)
-		return
+		return nil
 	}
-	r, err := transferDecoded(h, body)
-	if err != nil {
-		p.skip("%s body: %v", mediaType, err)
-	}
+	r := p.decoded(h, mediaType+" body", body)
 	raw, err := io.ReadAll(io.LimitReader(r, MaxTextBytes))
 	if err == nil {
 		var n int64
@@ -288,7 +437,13 @@ func (p *parser) body(h message.Header, mediaType string, body io.Reader) {
 		}
 	}
 	if err != nil {
-		p.skip("%s body not read to the end: %v", mediaType, err)
+		return fmt.Errorf("%s body: %w", mediaType, err)
+	}
+	if d := r.Damage(); d != "" {
+		p.skip("%s body damaged: %s", mediaType, d)
+	}
+	if cutShort(body) {
+		p.skip("%s body cut short: the message ends inside it", mediaType)
 	}
 	text, err := decodeText(paramValue(h.Get("Content-Type"), "charset"), raw)
 	if err != nil {
@@ -300,38 +455,21 @@ func (p *parser) body(h message.Header, mediaType string, body io.Reader) {
 	} else {
 		p.msg.HTML, p.haveHTML = text, true
 	}
-}
-
-// transferDecoded undoes a part's Content-Transfer-Encoding, and nothing
-// else: attachments are stored as sent, and body text is converted from its
-// charset by decodeText. An unknown encoding is reported with the body
-// readable as is.
-func transferDecoded(h message.Header, body io.Reader) (io.Reader, error) {
-	th := message.Header{}
-	th.Set("Content-Type", "application/octet-stream")
-	if cte := h.Get("Content-Transfer-Encoding"); cte != "" {
-		th.Set("Content-Transfer-Encoding", cte)
-	}
-	e, err := message.New(th, body)
-	return e.Body, err
+	return nil
 }
 
 // attachment streams a document part into a blob.
 func (p *parser) attachment(h message.Header, mediaType, disp, name string, body io.Reader) error {
-	if len(p.msg.Attachments) >= p.maxAttachments {
+	if len(p.msg.Attachments)+len(p.msg.Damaged) >= p.maxAttachments {
 		return fmt.Errorf("%w: more than %d", ErrTooManyAttachments, p.maxAttachments)
 	}
-	r, err := transferDecoded(h, body)
-	if err != nil {
-		p.skip("attachment %q stored undecoded: %v", name, err)
-	}
-	src := &readErrRecorder{r: r}
-	var in io.Reader = src
+	dec := p.decoded(h, fmt.Sprintf("attachment %q", name), body)
+	var in io.Reader = dec
 	fname := SanitizeFilename(name)
 	if fname == "" && (mediaType == "message/rfc822" || mediaType == "message/global") {
 		// A forwarded message is named after its subject, read from the
 		// start of the stream without holding more than the peek buffer.
-		br := bufio.NewReaderSize(src, 64<<10)
+		br := bufio.NewReaderSize(dec, 64<<10)
 		fname = SanitizeFilename(peekSubject(br))
 		if fname != "" {
 			fname += ".eml"
@@ -339,41 +477,66 @@ func (p *parser) attachment(h message.Header, mediaType, disp, name string, body
 		in = br
 	}
 	if fname == "" {
-		fname = generatedFilename(len(p.msg.Attachments)+1, mediaType)
+		fname = generatedFilename(len(p.msg.Attachments)+len(p.msg.Damaged)+1, mediaType)
 	}
 	blob, err := p.blobs.PutBlob(in)
 	if err != nil {
-		if src.err != nil {
-			p.skip("attachment %q unreadable: %v", fname, src.err)
-			return nil
-		}
 		return fmt.Errorf("store attachment %q: %w", fname, err)
 	}
 	cid := contentID(h)
-	p.msg.Attachments = append(p.msg.Attachments, Attachment{
+	a := Attachment{
 		Filename:    fname,
 		ContentType: mediaType,
 		ContentID:   cid,
 		Inline:      disp == "inline" || (disp == "" && cid != ""),
 		Blob:        blob,
-	})
-	p.explicit = append(p.explicit, disp == "attachment")
+	}
+	damage := dec.Damage()
+	if cutShort(body) && !declaredSizeMatches(h, blob.Size) {
+		damage = strings.TrimPrefix(damage+", the message ends inside it", ", ")
+	}
+	if damage != "" {
+		p.skip("attachment %q damaged (%s): %d bytes kept", fname, damage, blob.Size)
+		p.msg.Damaged = append(p.msg.Damaged, a)
+	} else {
+		p.msg.Attachments = append(p.msg.Attachments, a)
+	}
+	if name != "" && rawNonUTF8Name(h) && p.nameCharset(h) == "" {
+		p.raw = append(p.raw, rawName{damaged: damage != "", i: len(p.msg.Attachments) - 1, h: h})
+		if damage != "" {
+			p.raw[len(p.raw)-1].i = len(p.msg.Damaged) - 1
+		}
+	}
 	return nil
 }
 
-// readErrRecorder remembers the error of reading a part, so that a broken
-// part (bad base64, cut-off message) is told apart from a failing BlobWriter.
-type readErrRecorder struct {
-	r   io.Reader
-	err error
+// declaredSizeMatches reports whether the Content-Disposition size
+// parameter (RFC 2183 §2.7, which Outlook and Exchange write exactly) says
+// the part is n bytes: then a part the message ends in is whole, only its
+// closing boundary is missing.
+func declaredSizeMatches(h message.Header, n int64) bool {
+	v := paramValue(h.Get("Content-Disposition"), "size")
+	size, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	return err == nil && size == n
 }
 
-func (r *readErrRecorder) Read(b []byte) (int, error) {
-	n, err := r.r.Read(b)
-	if err != nil && err != io.EOF {
-		r.err = err
+// renameRaw reads again the raw 8-bit names read before the message showed
+// its charset (the text part after the attachment).
+func (p *parser) renameRaw() {
+	for _, r := range p.raw {
+		cs := p.nameCharset(r.h)
+		if cs == "" {
+			continue
+		}
+		l := p.msg.Attachments
+		if r.damaged {
+			l = p.msg.Damaged
+		}
+		if name := SanitizeFilename(partFilename(r.h, cs)); name != "" {
+			l[r.i].Filename = name
+		}
 	}
-	return n, err
+	p.raw = nil
 }
 
 // peekSubject returns the decoded Subject of the message at the start of br
@@ -394,23 +557,31 @@ func contentID(h message.Header) string {
 }
 
 // dropReferencedInline removes the attachments the HTML body shows in place
-// (<img src="cid:…">): signature logos and pasted images, not documents.
-// Parts sent with Content-Disposition: attachment stay, whatever the HTML
-// does with them.
+// (<img src="cid:…">): signature logos and pasted images, not documents,
+// whatever their Content-Disposition says (Outlook sends its signature logos
+// in multipart/related as "attachment"). RFC 2392 makes the cid: URL the
+// reference.
 func (p *parser) dropReferencedInline() {
 	refs := cidRefs(p.msg.HTML)
 	if len(refs) == 0 {
 		return
 	}
-	kept := p.msg.Attachments[:0]
-	for i, a := range p.msg.Attachments {
-		if a.ContentID != "" && !p.explicit[i] && refs[strings.ToLower(a.ContentID)] {
-			p.skip("inline image %q shown by the HTML body (cid:%s)", a.Filename, a.ContentID)
-			continue
+	drop := func(l []Attachment) []Attachment {
+		kept := l[:0]
+		for _, a := range l {
+			if a.ContentID != "" && refs[strings.ToLower(a.ContentID)] {
+				p.skip("inline image %q shown by the HTML body (cid:%s)", a.Filename, a.ContentID)
+				continue
+			}
+			kept = append(kept, a)
 		}
-		kept = append(kept, a)
+		return kept
 	}
-	p.msg.Attachments = kept
+	p.msg.Attachments = drop(p.msg.Attachments)
+	p.msg.Damaged = drop(p.msg.Damaged)
+	if len(p.msg.Damaged) == 0 {
+		p.msg.Damaged = nil
+	}
 }
 
 // cidRefs collects the lower-cased Content-IDs an HTML body refers to with

@@ -112,6 +112,7 @@ func filenames(atts []Attachment) []string {
 // reading the file.
 type corpusWant struct {
 	files   []string // exact attachment names, in order
+	damaged []string // exact names of damaged attachments, in order
 	auto    bool
 	tnef    bool
 	text    string // a word of the decoded text/plain body; "" when there is none
@@ -130,10 +131,10 @@ var corpusWants = map[string]corpusWant{
 	"attach-eml-03.eml":           {files: []string{"Test 6.eml"}, text: "forward"},
 	"attach-encoded-word-01.eml":  {files: []string{"HasenundFrösche.txt"}, text: "Tortoise"},
 	"attach-encoded-word-02.eml":  {files: []string{"てすと.txt"}, text: "testing"},
-	// The fixture's base64 photo is cut short upstream: it is left out
-	// with a note rather than stored damaged; its ks_c_5601-1987 encoded
-	// name is still decoded.
-	"attach-encoded-word-03.eml": {files: []string{"ATT00001.txt"}, text: "companions", skipped: "사진.JPG"},
+	// The fixture's base64 photo is cut short upstream (it ends one
+	// character into a quantum): it is damaged, not a document; its
+	// ks_c_5601-1987 encoded name is still decoded.
+	"attach-encoded-word-03.eml": {files: []string{"ATT00001.txt"}, damaged: []string{"사진.JPG"}, text: "companions", skipped: "사진.JPG"},
 	"attach-encoded-word-04.eml": {files: []string{"Biodiversité de semaine en semaine.doc"}},
 	"attach-inline-cid-01.eml":   {text: "Test of text section", skipped: "favicon.png"},
 	"attach-inline-cid-02.eml":   {files: []string{"greenball.png", "redball.png"}, text: "Tortoise", skipped: "blueball.png"},
@@ -143,10 +144,12 @@ var corpusWants = map[string]corpusWant{
 	"attach-rfc2231-01.eml":      {files: []string{"HasenundFrösche.txt"}, subject: "Frösche"},
 	"attach-rfc2231-02.eml":      {files: []string{"Eelanalüüsi päring.jpg"}, subject: "Eelanalüüsi"},
 	"attach-rfc2231-03.eml":      {files: []string{"かきくけこかきくけこかきくけこかきくけこかきくけこ.txt"}, subject: "まみむめも"},
-	"attach-tnef-01.eml":         {tnef: true, text: "шостий", skipped: "winmail.dat"},
+	// Both winmail.dat hold only the message's own properties and rich
+	// text, no attachment: nothing is hidden from the gateway.
+	"attach-tnef-01.eml": {text: "шостий", skipped: "no attachments inside"},
 	// An Amazon WorkMail bounce (null Return-Path, MAILER-DAEMON) that
 	// happens to carry a winmail.dat: automatic, unlike the other attach-*.
-	"attach-tnef-02.eml": {files: []string{"Nyaaaaan.eml"}, tnef: true, auto: true, text: "error occurred"},
+	"attach-tnef-02.eml": {files: []string{"Nyaaaaan.eml"}, auto: true, text: "error occurred", skipped: "winmail.dat"},
 
 	"auto-ooo-01.eml": {auto: true, text: "away"},
 	"auto-ooo-02.eml": {auto: true, text: "out of the office"},
@@ -172,14 +175,14 @@ var corpusWants = map[string]corpusWant{
 	"list-reply-apache-01.eml":      {auto: true, text: "real uid of root"},
 	"list-reply-ro-01.eml":          {auto: true, text: "boot"},
 	"list-reply-ro-02.eml":          {auto: true, text: "Buna"},
-	"malformed-8bit-headers-01.eml": {skipped: "cut short"}, // no part matches the declared boundary
+	"malformed-8bit-headers-01.eml": {skipped: "no part"}, // no part matches the declared boundary
 	"malformed-boundary-01.eml":     {text: "outlook test"},
 	// The boundary is folded in the header and in the body alike: no part
 	// can be found, the header still says it is automatic.
-	"malformed-boundary-02.eml":           {auto: true, skipped: "cut short"},
+	"malformed-boundary-02.eml":           {auto: true, skipped: "no part"},
 	"malformed-boundary-03.eml":           {text: "Some body"},
 	"malformed-charset-01.eml":            {text: "Tortoise", skipped: "invalid-charset"},
-	"malformed-empty-multipart-01.eml":    {skipped: "cut short"},
+	"malformed-empty-multipart-01.eml":    {skipped: "no part"},
 	"malformed-encoded-word-01.eml":       {text: "TEST"},
 	"malformed-header-01.eml":             {text: "prospect"},
 	"malformed-missing-headers-01.eml":    {auto: true, text: "toto", subject: "Automatyczna odpowiedź"},
@@ -227,6 +230,9 @@ func TestParseCorpus(t *testing.T) {
 			if got := filenames(m.Attachments); !slices.Equal(got, want.files) {
 				t.Errorf("attachments %q, want %q", got, want.files)
 			}
+			if got := filenames(m.Damaged); !slices.Equal(got, want.damaged) {
+				t.Errorf("damaged %q, want %q", got, want.damaged)
+			}
 			for _, a := range m.Attachments {
 				if a.Filename != SanitizeFilename(a.Filename) || a.ContentType == "" || a.Blob.Digest == "" {
 					t.Errorf("attachment %+v", a)
@@ -252,6 +258,65 @@ func TestParseCorpus(t *testing.T) {
 			}
 			if !strings.HasPrefix(name, "malformed-") && m.From == nil {
 				t.Errorf("no From")
+			}
+		})
+	}
+}
+
+// fixtureWants is what Parse must find in each of testdata/mime (see its
+// README for what each imitates).
+var fixtureWants = map[string]struct {
+	files, damaged, calendar []string
+	text                     string
+}{
+	"exchange-ko-truncated-photo.eml":        {files: []string{"ATT00001.txt"}, damaged: []string{"사진.JPG"}, text: "사진 보내드립니다."},
+	"thunderbird-de-unpadded-base64.eml":     {files: []string{"Vertrag.txt"}, text: "Grüße"},
+	"outlook-en-signature-logo.eml":          {files: []string{"contract v2 - ACME.docx"}, text: "markup"},
+	"outlook-fr-calendar-invite.eml":         {calendar: []string{"invite.ics"}, text: "Réunion"},
+	"foxmail-zh-gb2312-raw-filename.eml":     {files: []string{"合同草案.pdf"}, text: "附件是合同。"},
+	"becky-ja-shiftjis-raw-filename.eml":     {files: []string{"契約書.pdf"}, text: "契約書を添付します。"},
+	"thebat-ru-koi8r-raw-filename.eml":       {files: []string{"Договор.pdf"}, text: "Договор во вложении."},
+	"eudora-en-windows1252-raw-filename.eml": {files: []string{"Résumé – final.pdf"}, text: "Résumé attached."},
+	"webmail-it-qp-stray-equals.eml":         {text: "Perché 2+2=4 e non 5?    \r\nSaluti Giulia\r\n"},
+	"mutt-en-cut-attachment.eml":             {damaged: []string{"notes.pdf"}, text: "notes attached"},
+	"outlook-de-winmail-dat.eml":             {files: []string{"Änderungsvorschläge Vertrag.docx", "Preisliste 2024.xlsx"}, text: "Preisliste"},
+}
+
+func TestParseFixtures(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "mime", "*.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			want, ok := fixtureWants[name]
+			if !ok {
+				t.Fatalf("no expectations for %s: add them to fixtureWants", name)
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			m, err := Parse(f, &parseBlobs{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := filenames(m.Attachments); !slices.Equal(got, want.files) {
+				t.Errorf("attachments %q, want %q", got, want.files)
+			}
+			if got := filenames(m.Damaged); !slices.Equal(got, want.damaged) {
+				t.Errorf("damaged %q, want %q", got, want.damaged)
+			}
+			if !slices.Equal(m.Calendar, want.calendar) {
+				t.Errorf("calendar %q, want %q", m.Calendar, want.calendar)
+			}
+			if !strings.Contains(m.Text, want.text) {
+				t.Errorf("Text %q does not contain %q", m.Text, want.text)
+			}
+			if m.TNEF {
+				t.Errorf("TNEF set: %q", m.Skipped)
 			}
 		})
 	}
@@ -531,10 +596,11 @@ func TestParseMaxDepth(t *testing.T) {
 	if err != nil || m.Text != "deep" {
 		t.Errorf("depth 5, max 5: %v, Text %q", err, m.Text)
 	}
-	if _, err := Parse(strings.NewReader(nested(6)), &parseBlobs{}, &ParseOptions{MaxDepth: 5}); !errors.Is(err, ErrMalformed) {
+	if _, err := Parse(strings.NewReader(nested(6)), &parseBlobs{}, &ParseOptions{MaxDepth: 5}); !errors.Is(err, ErrLimit) {
 		t.Errorf("depth 6, max 5: %v", err)
 	}
-	if _, err := Parse(strings.NewReader(nested(21)), &parseBlobs{}, nil); !errors.Is(err, ErrMalformed) {
+	_, err = Parse(strings.NewReader(nested(21)), &parseBlobs{}, nil)
+	if !errors.Is(err, ErrLimit) || err.Error() != "the message has MIME parts nested more than 20 deep" {
 		t.Errorf("depth 21, default max: %v", err)
 	}
 }

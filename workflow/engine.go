@@ -132,7 +132,7 @@ func (e *Engine) ingest(env mail.Envelope, sp *mail.Spool, prev *store.Inbound) 
 	msg, err := mail.Parse(sp.Reader(), e.st, nil)
 	var perr error
 	switch {
-	case errors.Is(err, mail.ErrMalformed):
+	case errors.Is(err, mail.ErrMalformed), errors.Is(err, mail.ErrLimit):
 		return store.OutcomeUnprocessable, e.keepRaw(log, env, sp, prev, err)
 	case errors.Is(err, mail.ErrTooManyAttachments):
 		perr = err // answered to the sender, with the header Parse did read

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -81,7 +82,7 @@ func (s *Store) PutBlob(r io.Reader) (mail.Blob, error) {
 		}
 	}
 	defer s.writers.Put(w)
-	w.chunker.ResetWithBoundaries(r, chunkPol, minChunk, maxChunk)
+	w.chunker.ResetWithBoundaries(&stickyReader{r: r}, chunkPol, minChunk, maxChunk)
 	w.chunker.SetAverageBits(averageBits) // after Reset, which restores the default
 	w.resetPending()
 
@@ -122,6 +123,38 @@ func (s *Store) PutBlob(r io.Reader) (mail.Blob, error) {
 		return mail.Blob{}, fmt.Errorf("store blob %s manifest: %w", blob.Digest, err)
 	}
 	return blob, nil
+}
+
+// stickyReader ends a read at its first error. The chunker reads with
+// io.ReadFull and takes io.ErrUnexpectedEOF for a short final read, so a
+// source that returns that error itself, and keeps returning it (go-message's
+// decoders do on a truncated base64 or quoted-printable body), would have it
+// read for ever. Here that error is the source's own and means the content is
+// cut short.
+type stickyReader struct {
+	r   io.Reader
+	err error
+}
+
+// errTruncated is what a source's own io.ErrUnexpectedEOF becomes.
+var errTruncated = errors.New("content ends unexpectedly")
+
+func (sr *stickyReader) Read(b []byte) (int, error) {
+	if sr.err != nil {
+		return 0, sr.err
+	}
+	n, err := sr.r.Read(b)
+	switch {
+	case err == nil:
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		sr.err = fmt.Errorf("%w: %w", errTruncated, err)
+	default:
+		sr.err = err
+	}
+	if err != nil {
+		return n, sr.err
+	}
+	return n, nil
 }
 
 // stageChunk queues a chunk for writing unless it is stored or queued

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -432,4 +433,59 @@ func BenchmarkPutBlob100MB(b *testing.B) {
 		peak = max(peak, grew)
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+}
+
+// repeatErr returns n bytes of data, then err on every call, as go-message's
+// decoders do on a truncated base64 body.
+type repeatErr struct {
+	data []byte
+	err  error
+	rest int // reads after the data, to catch a caller that keeps reading
+}
+
+func (r *repeatErr) Read(b []byte) (int, error) {
+	if len(r.data) > 0 {
+		n := copy(b, r.data)
+		r.data = r.data[n:]
+		return n, nil
+	}
+	r.rest++
+	return 0, r.err
+}
+
+// TestPutBlobSourceErrorEnds: a source that fails, with io.ErrUnexpectedEOF
+// above all, ends PutBlob with an error instead of being read for ever.
+func TestPutBlobSourceErrorEnds(t *testing.T) {
+	s, _ := openTest(t, nil)
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"unexpected EOF", io.ErrUnexpectedEOF},
+		{"wrapped unexpected EOF", fmt.Errorf("base64: %w", io.ErrUnexpectedEOF)},
+		{"other", errors.New("illegal base64 data at input byte 7")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, size := range []int{0, 10, minChunk + 1, 3 * maxChunk} {
+				src := &repeatErr{data: bytes.Repeat([]byte("x"), size), err: tc.err}
+				done := make(chan error, 1)
+				go func() {
+					_, err := s.PutBlob(src)
+					done <- err
+				}()
+				var err error
+				select {
+				case err = <-done:
+				case <-time.After(time.Minute): // a hang guard, not a speed test
+					t.Fatalf("size %d: PutBlob still reading after a minute", size)
+				}
+				if err == nil {
+					t.Fatalf("size %d: PutBlob returned no error", size)
+				}
+				if src.rest > 1 {
+					t.Errorf("size %d: source read %d times after its error", size, src.rest)
+				}
+			}
+		})
+	}
 }

@@ -69,6 +69,7 @@ type Message struct {
 	ReplyTo     []Address // Addr lower-cased
 	To, Cc      []Address // Addr lower-cased; unparseable entries skipped, group syntax handled
 	DeliveredTo []string  // Delivered-To and X-Original-To values, lower-cased
+	AuthResults []string  // Authentication-Results values, top to bottom (see DMARCVerdict)
 
 	// Text is the first text/plain body part that is not an attachment and
 	// HTML the first text/html one (raw HTML), both decoded to UTF-8 and cut
@@ -621,6 +622,7 @@ func (m *Message) readHeader(h gomail.Header) {
 	m.ReplyTo = addressList(h.Values("Reply-To"))
 	m.To = addressList(h.Values("To"))
 	m.Cc = addressList(h.Values("Cc"))
+	m.AuthResults = h.Values("Authentication-Results")
 	for _, k := range []string{"Delivered-To", "X-Original-To"} {
 		for _, v := range h.Values(k) {
 			for _, a := range addressList([]string{v}) {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -38,6 +39,40 @@ func (tx *Tx) PutMsgID(id, cid, dir string) error {
 		return fmt.Errorf("store message-id %s: %w", id, err)
 	}
 	return nil
+}
+
+// Received reports whether a mail with Message-ID id from sender (an address,
+// lower-case, or "" when the mail named none) was received before, and for
+// which collaboration. Keyed by both, so that a stranger who sends a
+// Message-ID first cannot make the real mail with it pass for a redelivery.
+func (tx *Tx) Received(sender, id string) (cid string, ok bool, err error) {
+	r, err := get[msgIDRecord](tx.bucket(bucketMsgIDs), receivedKey(sender, id))
+	if errors.Is(err, ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("received %s from %s: %w", id, sender, err)
+	}
+	return r.Collab, true, nil
+}
+
+// PutReceived records that a mail with Message-ID id came from sender.
+func (tx *Tx) PutReceived(sender, id, cid string) error {
+	if len(msgIDKey(id)) == 0 {
+		return fmt.Errorf("store received %q: invalid message-id", id)
+	}
+	if err := put(tx.bucket(bucketMsgIDs), receivedKey(sender, id), &msgIDRecord{Collab: cid, Dir: DirIn}); err != nil {
+		return fmt.Errorf("store received %s from %s: %w", id, sender, err)
+	}
+	return nil
+}
+
+// receivedKey is 0x00 sender 0x00 Message-ID: no Message-ID key starts with
+// a zero byte, so the two kinds of key never meet.
+func receivedKey(sender, id string) []byte {
+	k := append([]byte{0}, strings.ToLower(sender)...)
+	k = append(k, 0)
+	return append(k, msgIDKey(id)...)
 }
 
 // msgIDKey tolerates angle brackets and surrounding space, so that "<a@b>"

@@ -33,7 +33,17 @@ const (
 	OutcomeUnmatched     = "unmatched"     // matched nothing; a notice went back
 	OutcomeIgnored       = "ignored"       // automatic mail (auto-reply, bounce, list)
 	OutcomeUnprocessable = "unprocessable" // could not be parsed or applied; kept raw
+	OutcomeHeld          = "held"          // not applied until confirmed or released (DESIGN §3); kept raw
+	OutcomeDropped       = "dropped"       // held, then dropped by an operator
+	OutcomePostmaster    = "postmaster"    // to postmaster@: kept raw for the operator
 )
+
+// Outcomes lists every outcome, in the order above.
+var Outcomes = []string{
+	OutcomeStarted, OutcomeTurn, OutcomeDraft, OutcomeComment, OutcomeCommand, OutcomeEmpty,
+	OutcomeRejected, OutcomeStranger, OutcomeUnmatched, OutcomeIgnored, OutcomeUnprocessable,
+	OutcomeHeld, OutcomeDropped, OutcomePostmaster,
+}
 
 // Collab is one collaboration. Parties has two entries: index 0 is the
 // starter's party, index 1 the other side.
@@ -160,6 +170,11 @@ type Inbound struct {
 	Outcome    string    `json:"outcome"`
 	Detail     string    `json:"detail,omitempty"`
 	Raw        string    `json:"raw,omitempty"` // blob digest of the raw message, when kept
+	// A held mail's confirmer: the participant asked to confirm it (or, when
+	// DMARC failed, the owner), and the Message-ID of that request, which
+	// their reply names. Both empty when nobody was asked.
+	Confirmer string `json:"confirmer,omitempty"`
+	Confirm   string `json:"confirm,omitempty"`
 }
 
 // Outbound is a message in the outbound queue.

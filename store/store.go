@@ -15,7 +15,8 @@
 //	versions      cid 0x00 doc n → Version
 //	drafts        cid 0x00 party 'd' doc → Draft       (draft of an existing document)
 //	              cid 0x00 party 'n' name → Draft      (draft of a new document)
-//	msgids        Message-ID without <> → {cid, dir}   (dir "in" or "out")
+//	msgids        Message-ID without <> → {cid, dir}   (dir "in" or "out"; the thread index)
+//	              0x00 sender 0x00 Message-ID → {cid, "in"} (a mail received from sender: the redelivery check)
 //	inbound       id → Inbound                         (id from the bucket's sequence)
 //	outbox        id → Outbound                        (id from the bucket's sequence)
 //	outboxdue     next try, id → empty                 (index of the queued Outbounds)

@@ -22,7 +22,14 @@ type delivery struct {
 	size   int64
 	msg    *mail.Message
 	perr   error          // a parse problem that is answered, not fatal (too many attachments)
-	prev   *store.Inbound // the record being reprocessed, if any
+	prev   *store.Inbound // the record being reprocessed or released, if any
+	dmarc  string         // what a trusted server said of DMARC for the From (mail.DMARCPass…)
+	// vouched applies the mail as if a tagged address had carried it: it was
+	// released by an operator or confirmed by the person it names.
+	vouched bool
+	raw     string      // blob digest of the raw message, once stored (see errNeedRaw)
+	held    *delivery   // the held mail this one may confirm, loaded by ingest
+	spool   *mail.Spool // the held mail's own spool, closed by release
 
 	now    time.Time
 	in     *store.Inbound
@@ -52,6 +59,17 @@ func (d *delivery) dedupeKey() string {
 	return "sha256:" + d.digest
 }
 
+// sender is who a redelivery must come from to be one (DESIGN §6): the
+// header From and the envelope sender, so that a stranger reusing someone's
+// Message-ID first does not make their mail pass for a redelivery.
+func (d *delivery) sender() string {
+	from := ""
+	if d.msg.From != nil {
+		from = d.msg.From.Addr
+	}
+	return from + " " + d.env.From
+}
+
 func (d *delivery) apply(tx *store.Tx) error {
 	d.now = d.e.cfg.Now().UTC()
 	d.dup, d.events = false, nil
@@ -64,28 +82,64 @@ func (d *delivery) apply(tx *store.Tx) error {
 		d.in.From = msg.From.Addr
 	}
 	key := d.dedupeKey()
-	cid, dir, err := tx.MsgID(key)
+	if d.prev == nil {
+		_, seen, err := tx.Received(d.sender(), key)
+		if err != nil {
+			return err
+		}
+		if seen {
+			d.dup = true
+			return nil
+		}
+		// Numbered first: a hold's confirmation request names it.
+		if err := tx.AddInbound(d.in); err != nil {
+			return err
+		}
+	} else {
+		d.in.ID, d.in.Time = d.prev.ID, d.prev.Time
+	}
+	_, dir, err := tx.MsgID(msg.MessageID)
 	switch {
-	case err == nil && dir == store.DirIn && d.prev == nil:
-		d.dup = true
-		return nil
-	case err == nil && dir == store.DirOut:
-		d.record(cid, store.OutcomeIgnored, "our own message came back")
-	case err != nil && !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("look up %s: %w", key, err)
+	case msg.MessageID != "" && err == nil && dir == store.DirOut:
+		d.record("", store.OutcomeIgnored, "our own message came back")
+	case msg.MessageID != "" && err != nil && !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("look up %s: %w", msg.MessageID, err)
 	default:
 		if err := d.decide(tx); err != nil {
 			return err
 		}
 	}
-	if err := tx.PutMsgID(key, d.in.Collab, store.DirIn); err != nil {
-		return fmt.Errorf("index message id: %w", err)
+	if err := tx.PutReceived(d.sender(), key, d.in.Collab); err != nil {
+		return fmt.Errorf("index received message: %w", err)
 	}
-	if d.prev != nil {
-		d.in.ID, d.in.Time = d.prev.ID, d.prev.Time
-		return tx.PutInbound(d.in)
+	if d.threads() {
+		// Replies to this mail now lead to its collaboration.
+		if err := tx.PutMsgID(msg.MessageID, d.in.Collab, store.DirIn); err != nil {
+			return fmt.Errorf("index message id: %w", err)
+		}
 	}
-	return tx.AddInbound(d.in)
+	return tx.PutInbound(d.in)
+}
+
+// threads reports whether the mail joins its collaboration's thread: a
+// participant's mail that was applied. A stranger's, or a held one, must not
+// make the Message-ID it chose lead anywhere.
+func (d *delivery) threads() bool {
+	if d.msg.MessageID == "" || d.in.Collab == "" {
+		return false
+	}
+	switch d.in.Outcome {
+	case store.OutcomeStranger, store.OutcomeIgnored, store.OutcomeHeld, store.OutcomeUnprocessable:
+		return false
+	}
+	return true
+}
+
+// release frees what a held mail's delivery holds.
+func (d *delivery) release() {
+	if d.spool != nil {
+		d.spool.Close()
+	}
 }
 
 func (d *delivery) record(cid, outcome, detail string) {
@@ -108,15 +162,38 @@ func (d *delivery) report() {
 // decide routes the message (DESIGN §3) and applies the rules.
 func (d *delivery) decide(tx *store.Tx) error {
 	msg := d.msg
+	if d.toPostmaster() {
+		if d.raw == "" {
+			return errNeedRaw
+		}
+		d.in.Raw = d.raw
+		d.record("", store.OutcomePostmaster, "kept for the operator")
+		d.logAfterCommit("mail for postmaster kept", "inbound", d.in.ID, "from", d.in.From)
+		return nil
+	}
 	if reason := d.autoReason(); reason != "" {
 		d.record("", store.OutcomeIgnored, reason)
 		return nil
 	}
-	cid, pid, err := d.route(tx)
+	m, err := d.route(tx)
 	if err != nil {
 		return err
 	}
-	if cid == "" {
+	var s *state
+	if m.cid != "" {
+		if s, err = loadState(tx, m.cid); err != nil {
+			return err
+		}
+	}
+	if d.dmarc == mail.DMARCFail && !d.vouched {
+		// A trusted server says the From is forged, whatever matched it.
+		var owner *store.Participant
+		if s != nil {
+			owner = s.byID(s.c.Owner)
+		}
+		return d.hold(tx, s, owner, "a trusted server found DMARC failing for the From")
+	}
+	if s == nil {
 		switch {
 		case d.perr != nil:
 			d.record("", store.OutcomeRejected, d.perr.Error())
@@ -126,10 +203,6 @@ func (d *delivery) decide(tx *store.Tx) error {
 		}
 		return d.unmatched(tx)
 	}
-	s, err := loadState(tx, cid)
-	if err != nil {
-		return err
-	}
 	var p *store.Participant
 	if msg.From != nil {
 		p = s.byAddress(msg.From.Addr)
@@ -138,19 +211,36 @@ func (d *delivery) decide(tx *store.Tx) error {
 	case p == nil:
 		// Strangers change nothing and hear nothing back: answering would
 		// confirm the address to whoever is probing it.
-		d.record(cid, store.OutcomeStranger, "sender is not a participant")
+		d.record(m.cid, store.OutcomeStranger, "sender is not a participant")
 		return nil
-	case pid != "" && p.ID != pid:
+	case m.pid != "" && p.ID != m.pid:
 		// A participant writing to someone else's reply address (a
 		// Reply-All that kept it): the address does not name them, so
 		// nothing changes, but they are told where to write.
-		d.record(cid, store.OutcomeRejected, fmt.Sprintf("sent by %s to the tagged address of %s", p.ID, pid))
+		d.record(m.cid, store.OutcomeRejected, fmt.Sprintf("sent by %s to the tagged address of %s", p.ID, m.pid))
 		return d.answer(tx, s, p, &letter{
-			Preheader: fmt.Sprintf("Your mail went to %s's reply address for “%s”, so nothing changed.", s.who(pid), s.c.Subject),
-			Paras:     []string{"Each person has their own reply address. Send it again as a reply to a gateway mail addressed to you (Reply-To: " + d.e.tag.Address(cid, p.ID) + ")."},
+			Preheader: fmt.Sprintf("Your mail went to %s's reply address for “%s”, so nothing changed.", s.who(m.pid), s.c.Subject),
+			Paras:     []string{"Each person has their own reply address. Send it again as a reply to a gateway mail addressed to you (Reply-To: " + d.e.tag.Address(m.cid, p.ID) + ")."},
 		})
+	case d.confirms(s, p, m):
+		return d.confirm(tx, s, p)
+	}
+	if why := d.mustHold(m); why != "" {
+		return d.hold(tx, s, p, why)
 	}
 	return d.fromParticipant(tx, s, p)
+}
+
+// toPostmaster reports whether the mail is for postmaster@ the gateway's
+// domain (RFC 5321 §4.5.1): it is the operator's, not the rules'.
+func (d *delivery) toPostmaster() bool {
+	for _, a := range d.env.Recipients {
+		local, domain, _ := strings.Cut(a, "@")
+		if strings.EqualFold(local, "postmaster") && strings.EqualFold(domain, d.e.tag.Domain()) {
+			return true
+		}
+	}
+	return false
 }
 
 // autoReason says why the message is automatic mail that must never be
@@ -188,10 +278,9 @@ func (d *delivery) candidateAddrs() []string {
 }
 
 // route finds the collaboration a message belongs to (DESIGN §3): a tagged
-// address, then the thread, then the subject tag. pid is set when a tagged
-// address or reply reference names the participant. An unknown collaboration
-// id (purged, or forged in a subject) does not match.
-func (d *delivery) route(tx *store.Tx) (cid, pid string, err error) {
+// address, then the thread, then the subject tag. An unknown collaboration id
+// (purged, or forged in a subject) does not match.
+func (d *delivery) route(tx *store.Tx) (match, error) {
 	exists := func(id string) (bool, error) {
 		_, err := tx.Collab(id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -199,15 +288,15 @@ func (d *delivery) route(tx *store.Tx) (cid, pid string, err error) {
 		}
 		return err == nil, err
 	}
-	var tagged [][2]string
+	var tagged []match
 	for _, a := range d.candidateAddrs() {
 		if k, c, p := d.e.tag.Classify(a); k == mail.AddrTagged {
 			ok, err := exists(c)
 			if err != nil {
-				return "", "", err
+				return match{}, err
 			}
 			if ok {
-				tagged = append(tagged, [2]string{c, p})
+				tagged = append(tagged, match{cid: c, pid: p, by: byTag})
 			}
 		}
 	}
@@ -215,11 +304,11 @@ func (d *delivery) route(tx *store.Tx) (cid, pid string, err error) {
 		// A Reply-All can carry other people's tagged addresses too: the
 		// sender's own one is the one that names them.
 		for _, t := range tagged {
-			if own, err := d.isSender(tx, t[0], t[1]); own || err != nil {
-				return t[0], t[1], err
+			if own, err := d.isSender(tx, t.cid, t.pid); own || err != nil {
+				return t, err
 			}
 		}
-		return tagged[0][0], tagged[0][1], nil
+		return tagged[0], nil
 	}
 	refs := append(append([]string(nil), d.msg.InReplyTo...), reversed(d.msg.References)...)
 	for _, ref := range refs {
@@ -228,7 +317,7 @@ func (d *delivery) route(tx *store.Tx) (cid, pid string, err error) {
 			// answering: a forwarded thread carries someone else's.
 			ok, err := exists(c)
 			if ok || err != nil {
-				return c, "", err
+				return match{cid: c, by: byThread}, err
 			}
 			continue
 		}
@@ -237,17 +326,17 @@ func (d *delivery) route(tx *store.Tx) (cid, pid string, err error) {
 			continue
 		}
 		if err != nil {
-			return "", "", fmt.Errorf("look up reference %s: %w", ref, err)
+			return match{}, fmt.Errorf("look up reference %s: %w", ref, err)
 		}
-		return c, "", nil
+		return match{cid: c, by: byThread}, nil
 	}
 	if c, ok := SubjectTag(d.msg.Subject); ok {
 		ok, err := exists(c)
 		if ok || err != nil {
-			return c, "", err
+			return match{cid: c, by: bySubject}, err
 		}
 	}
-	return "", "", nil
+	return match{}, nil
 }
 
 // isSender reports whether participant pid of collaboration cid sent the

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -23,16 +24,32 @@ const (
 	OutOfTurnReject = "reject" // refuse it and tell the sender
 )
 
+// What to do with a mail that only its header From vouches for (DESIGN §3).
+const (
+	UnauthenticatedConfirm = "confirm" // hold it, and ask the person it claims to come from
+	UnauthenticatedAccept  = "accept"  // apply it as if a tagged address had carried it
+)
+
+// AnySender in AllowedSenders lets anyone start a collaboration.
+const AnySender = "*"
+
 // Config is what the rules need from configuration.
 type Config struct {
 	OutOfTurn string           // OutOfTurnAccept (default) or OutOfTurnReject
 	Now       func() time.Time // nil: time.Now
 	// AllowedSenders, when not empty, lists who may start a collaboration:
-	// addresses ("alice@acme.com") and domains ("@acme.com"), lower-case.
-	// Empty: anyone.
+	// addresses ("alice@acme.com") and domains ("@acme.com"), lower-case, or
+	// AnySender. Empty: anyone (a gateway open to the internet must say "*"
+	// in so many words; the binary checks that).
 	AllowedSenders []string
-	Summary        SummaryConfig
-	Reminders      ReminderConfig
+	// TrustedAuthservIDs are the authserv-ids of the MTAs in front whose
+	// Authentication-Results the rules believe (RFC 8601); empty: none.
+	TrustedAuthservIDs []string
+	// Unauthenticated is UnauthenticatedConfirm (default) or
+	// UnauthenticatedAccept.
+	Unauthenticated string
+	Summary         SummaryConfig
+	Reminders       ReminderConfig
 	// UnsubscribeURL, when set, gives the RFC 8058 one-click address that
 	// turns a person's weekly summaries off; nil when no HTTP listener is
 	// configured.
@@ -68,6 +85,9 @@ func New(st *store.Store, tag *mail.Tagger, cfg Config, log *slog.Logger) *Engin
 	if cfg.OutOfTurn == "" {
 		cfg.OutOfTurn = OutOfTurnAccept
 	}
+	if cfg.Unauthenticated == "" {
+		cfg.Unauthenticated = UnauthenticatedConfirm
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -85,15 +105,63 @@ var _ mail.Deliverer = (*Engine)(nil)
 // Deliver applies one received message. It returns nil once the message's
 // effects are committed, or once it is known to be a redelivery. A message
 // that cannot be parsed is kept raw with outcome unprocessable, and that too
-// returns nil: retrying would not help, and nothing is lost.
+// returns nil: retrying would not help, and nothing is lost. A message over
+// one of the parser's limits is refused with a *mail.Rejection (from IMAP,
+// where nobody can be refused, it is kept unprocessable instead). Parsing
+// stops when ctx is done, and the message is then not applied.
 func (e *Engine) Deliver(ctx context.Context, env mail.Envelope, sp *mail.Spool) (mail.Result, error) {
-	outcome, err := e.ingest(env, sp, nil)
+	outcome, err := e.ingest(ctx, env, sp, nil, false)
 	return mail.Result{Outcome: outcome, Unprocessable: outcome == store.OutcomeUnprocessable}, err
 }
 
 // Reprocess runs a kept raw message (outcome unprocessable) through the rules
 // again, replacing its audit record.
 func (e *Engine) Reprocess(ctx context.Context, inboundID uint64) error {
+	outcome, err := e.rerun(ctx, inboundID, store.OutcomeUnprocessable, false)
+	if err == nil && outcome == store.OutcomeUnprocessable {
+		err = fmt.Errorf("inbound %d still cannot be parsed", inboundID)
+	}
+	return err
+}
+
+// Release applies a held message (outcome held) as if its sender had
+// confirmed it, replacing its audit record.
+func (e *Engine) Release(ctx context.Context, inboundID uint64) (outcome string, err error) {
+	return e.rerun(ctx, inboundID, store.OutcomeHeld, true)
+}
+
+// Drop gives up on a held message: its outcome becomes dropped, and its raw
+// bytes are left for the store's sweep.
+func (e *Engine) Drop(inboundID uint64) error {
+	return e.st.Update(func(tx *store.Tx) error {
+		in, err := tx.Inbound(inboundID)
+		if err != nil {
+			return err
+		}
+		if in.Outcome != store.OutcomeHeld {
+			return fmt.Errorf("inbound %d has outcome %q: only held mail is dropped", inboundID, in.Outcome)
+		}
+		in.Outcome, in.Detail, in.Raw = store.OutcomeDropped, "dropped by an operator; was: "+in.Detail, ""
+		return tx.PutInbound(in)
+	})
+}
+
+// rerun runs the raw message of audit record inboundID, whose outcome must be
+// want, through the rules again.
+func (e *Engine) rerun(ctx context.Context, inboundID uint64, want string, vouched bool) (string, error) {
+	in, sp, err := e.openRaw(inboundID)
+	if err != nil {
+		return "", err
+	}
+	defer sp.Close()
+	if in.Outcome != want {
+		return "", fmt.Errorf("inbound %d has outcome %q, not %s", inboundID, in.Outcome, want)
+	}
+	return e.ingest(ctx, rawEnvelope(in), sp, in, vouched)
+}
+
+// openRaw loads an audit record and spools its raw message.
+func (e *Engine) openRaw(inboundID uint64) (*store.Inbound, *mail.Spool, error) {
 	var in *store.Inbound
 	err := e.st.View(func(tx *store.Tx) error {
 		var err error
@@ -101,53 +169,151 @@ func (e *Engine) Reprocess(ctx context.Context, inboundID uint64) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("inbound %d: %w", inboundID, err)
+		return nil, nil, fmt.Errorf("inbound %d: %w", inboundID, err)
 	}
-	if in.Outcome != store.OutcomeUnprocessable || in.Raw == "" {
-		return fmt.Errorf("inbound %d has outcome %q: only unprocessable mail is reprocessed", inboundID, in.Outcome)
+	if in.Raw == "" {
+		return nil, nil, fmt.Errorf("inbound %d (%s) kept no raw message", inboundID, in.Outcome)
 	}
 	r, err := e.st.OpenBlob(in.Raw)
 	if err != nil {
-		return fmt.Errorf("open raw message of inbound %d: %w", inboundID, err)
+		return nil, nil, fmt.Errorf("open raw message of inbound %d: %w", inboundID, err)
 	}
 	sp, err := mail.NewSpool("", r, 0)
 	r.Close()
 	if err != nil {
-		return fmt.Errorf("spool inbound %d: %w", inboundID, err)
+		return nil, nil, fmt.Errorf("spool inbound %d: %w", inboundID, err)
 	}
-	defer sp.Close()
-	env := mail.Envelope{ID: fmt.Sprintf("reprocess-%d", inboundID), Source: in.Source, From: in.EnvFrom, Recipients: in.Recipients, Received: in.Time}
-	outcome, err := e.ingest(env, sp, in)
-	if err == nil && outcome == store.OutcomeUnprocessable {
-		err = fmt.Errorf("inbound %d still cannot be parsed", inboundID)
-	}
-	return err
+	return in, sp, nil
+}
+
+func rawEnvelope(in *store.Inbound) mail.Envelope {
+	return mail.Envelope{ID: fmt.Sprintf("inbound-%d", in.ID), Source: in.Source, From: in.EnvFrom, Recipients: in.Recipients, Received: in.Time}
 }
 
 // ingest parses a spooled message and applies it in one transaction, or
-// keeps it raw when it cannot be parsed. prev is the audit record being
-// reprocessed, nil for a new message. It returns the outcome recorded.
-func (e *Engine) ingest(env mail.Envelope, sp *mail.Spool, prev *store.Inbound) (string, error) {
+// keeps it raw when it cannot be parsed. prev is the audit record being run
+// again, nil for a new message; vouched applies it as if a tagged address
+// had carried it. It returns the outcome recorded.
+func (e *Engine) ingest(ctx context.Context, env mail.Envelope, sp *mail.Spool, prev *store.Inbound, vouched bool) (string, error) {
 	log := e.log.With("session", env.ID, "digest", sp.Digest()[:12])
-	msg, err := mail.Parse(sp.Reader(), e.st, nil)
-	var perr error
-	switch {
-	case errors.Is(err, mail.ErrMalformed), errors.Is(err, mail.ErrLimit):
-		return store.OutcomeUnprocessable, e.keepRaw(log, env, sp, prev, err)
-	case errors.Is(err, mail.ErrTooManyAttachments):
-		perr = err // answered to the sender, with the header Parse did read
-	case err != nil:
-		return "", fmt.Errorf("parse message: %w", err)
+	msg, perr, err := e.parse(ctx, log, env, sp)
+	var kr *keptRaw
+	if errors.As(err, &kr) {
+		return store.OutcomeUnprocessable, e.keepRaw(log, env, sp, prev, kr.err)
+	} else if err != nil {
+		return "", err
 	}
-	d := &delivery{e: e, log: log, env: env, digest: sp.Digest(), size: sp.Size(), msg: msg, perr: perr, prev: prev}
-	if err := e.st.Update(d.apply); err != nil {
-		return "", fmt.Errorf("apply message: %w", err)
+	d := &delivery{e: e, log: log, env: env, digest: sp.Digest(), size: sp.Size(), msg: msg, perr: perr, prev: prev, vouched: vouched}
+	if msg.From != nil {
+		d.dmarc = mail.DMARCVerdict(msg.AuthResults, e.cfg.TrustedAuthservIDs, domainOf(msg.From.Addr))
+	}
+	if d.held, err = e.heldAnswered(ctx, msg); err != nil {
+		return "", err
+	}
+	if d.held != nil {
+		defer d.held.release()
+	}
+	for {
+		err := e.st.Update(d.apply)
+		if errors.Is(err, errNeedRaw) && d.raw == "" {
+			raw, err := e.st.PutBlob(sp.Reader())
+			if err != nil {
+				return "", fmt.Errorf("store raw message: %w", err)
+			}
+			d.raw = raw.Digest
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("apply message: %w", err)
+		}
+		break
+	}
+	if d.held != nil && d.in.Outcome == store.OutcomeCommand && d.held.in != nil {
+		d.held.report()
 	}
 	d.report()
 	if d.dup {
 		return "duplicate", nil
 	}
 	return d.in.Outcome, nil
+}
+
+// keptRaw is a parse error after which the message is kept raw.
+type keptRaw struct{ err error }
+
+func (k *keptRaw) Error() string { return k.err.Error() }
+func (k *keptRaw) Unwrap() error { return k.err }
+
+// parse reads the message, within ctx. A limit it exceeds is a *mail.Rejection
+// over SMTP and LMTP; from IMAP, and for a header nobody can read, it is a
+// *keptRaw. perr is a problem that is answered to the sender.
+func (e *Engine) parse(ctx context.Context, log *slog.Logger, env mail.Envelope, sp *mail.Spool) (msg *mail.Message, perr, err error) {
+	msg, err = mail.Parse(ctxReader{ctx, sp.Reader()}, e.st, nil)
+	limit := errors.Is(err, mail.ErrLimit) || (errors.Is(err, mail.ErrTooManyAttachments) && env.Source != "imap")
+	switch {
+	case ctx.Err() != nil:
+		// What was read may be cut anywhere: apply none of it.
+		return nil, nil, fmt.Errorf("parse message: %w", context.Cause(ctx))
+	case limit && env.Source != "imap":
+		reason := strings.TrimPrefix(strings.TrimPrefix(err.Error(), mail.ErrLimit.Error()+": "), mail.ErrTooManyAttachments.Error()+": ")
+		log.Info("message refused", "reason", reason, "from", env.From)
+		return nil, nil, &mail.Rejection{Code: 552, Enhanced: [3]int{5, 3, 4}, Reason: "message refused: " + reason}
+	case limit, errors.Is(err, mail.ErrMalformed):
+		return nil, nil, &keptRaw{err}
+	case errors.Is(err, mail.ErrTooManyAttachments):
+		return msg, err, nil // answered to the sender, with the header Parse did read
+	case err != nil:
+		return nil, nil, fmt.Errorf("parse message: %w", err)
+	}
+	return msg, nil, nil
+}
+
+// ctxReader ends reading when its context is done, so that a message taking
+// too long to parse (a transport's deadline, shutdown) stops.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(b)
+}
+
+// heldAnswered loads the held mail that msg may confirm: one whose
+// confirmation request msg replies to. Whether msg really confirms it (from
+// the confirmer, through their tagged address) is decided in the transaction.
+// The returned delivery holds a spool: release it.
+func (e *Engine) heldAnswered(ctx context.Context, msg *mail.Message) (*delivery, error) {
+	for _, ref := range append(append([]string(nil), msg.InReplyTo...), msg.References...) {
+		id, ok := parseHoldRef(ref, e.tag.Domain())
+		if !ok {
+			continue
+		}
+		in, sp, err := e.openRaw(id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if in.Outcome != store.OutcomeHeld || in.Confirm != ref {
+			sp.Close()
+			continue
+		}
+		env := rawEnvelope(in)
+		log := e.log.With("session", env.ID, "digest", sp.Digest()[:12])
+		hmsg, perr, err := e.parse(ctx, log, env, sp)
+		if err != nil {
+			sp.Close()
+			return nil, fmt.Errorf("parse held inbound %d: %w", id, err)
+		}
+		return &delivery{e: e, log: log, env: env, digest: sp.Digest(), size: sp.Size(), msg: hmsg, perr: perr,
+			prev: in, vouched: true, spool: sp}, nil
+	}
+	return nil, nil
 }
 
 // keepRaw stores a message that cannot be applied as it came, with outcome
@@ -161,10 +327,8 @@ func (e *Engine) keepRaw(log *slog.Logger, env mail.Envelope, sp *mail.Spool, pr
 	key := "sha256:" + sp.Digest()
 	err = e.st.Update(func(tx *store.Tx) error {
 		if prev == nil {
-			if _, _, err := tx.MsgID(key); err == nil {
-				return nil // the same bytes again
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return err
+			if _, seen, err := tx.Received("", key); err != nil || seen {
+				return err // the same bytes again
 			}
 		}
 		in := &store.Inbound{
@@ -176,7 +340,7 @@ func (e *Engine) keepRaw(log *slog.Logger, env mail.Envelope, sp *mail.Spool, pr
 			in.ID, in.Time = prev.ID, prev.Time
 			return tx.PutInbound(in)
 		}
-		if err := tx.PutMsgID(key, "", store.DirIn); err != nil {
+		if err := tx.PutReceived("", key, ""); err != nil {
 			return err
 		}
 		return tx.AddInbound(in)

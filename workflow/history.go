@@ -95,6 +95,43 @@ func tooManyLetter() *letter {
 	}
 }
 
+// holdLetter asks the person a held mail names to confirm it. dmarcFailed
+// says a trusted server found the From forged, and the owner is asked.
+func holdLetter(s *state, msg *mail.Message, dmarcFailed bool, ref string) *letter {
+	from := "(no sender)"
+	if msg.From != nil {
+		from = msg.From.Addr
+	}
+	what := []string{"From: " + from, "Subject: " + msg.Subject}
+	if !msg.Date.IsZero() {
+		what = append(what, "Date: "+msg.Date.Format("Mon, 2 Jan 2006 15:04 MST"))
+	}
+	var files []string
+	for _, a := range msg.Attachments {
+		files = append(files, a.Filename)
+	}
+	if len(files) > 0 {
+		what = append(what, "Files: "+strings.Join(files, ", "))
+	}
+	l := &letter{
+		Preheader: fmt.Sprintf("A mail about “%s” that says it is from you is on hold until you confirm you sent it.", s.c.Subject),
+		Paras: []string{
+			"It did not come through your own reply address, and nothing vouched for its sender, so anyone could have written it. Nothing changed yet.",
+			"If you sent it, reply to this mail (any text will do) and it is applied as you sent it. If you did not, ignore this mail: it stays on hold and changes nothing.",
+		},
+		Sections:  []section{{Title: "The mail on hold", Lines: what}},
+		MessageID: ref,
+	}
+	if dmarcFailed {
+		l.Preheader = fmt.Sprintf("A mail about “%s” from %s failed its sender's domain check (DMARC), and is on hold.", s.c.Subject, from)
+		l.Paras = []string{
+			"The server in front of the gateway found that the domain in its From did not send it: it is most likely forged. Nothing changed.",
+			"If you know it is genuine, reply to this mail (any text will do) and it is applied as its sender sent it. Otherwise ignore this mail: it stays on hold.",
+		}
+	}
+	return l
+}
+
 func helpSections() []section {
 	return []section{{Title: "Commands (one per line, at the top of a reply)", Lines: []string{
 		"/done: end your party's turn (leaders); drafts travel with it",

@@ -18,6 +18,10 @@ type letter struct {
 	Digest    []digestRow
 	Sections  []section // further titled blocks (status, help)
 	Footer    string
+	// MessageID, when set, is the Message-ID the mail goes out under: one the
+	// reply to it is recognised by (a hold's confirmation request). "" for a
+	// new one.
+	MessageID string
 }
 
 // change is one document in a letter: a new version, a draft, or a final

@@ -20,6 +20,7 @@ const (
 	kindFailure  = "delivery" // mail to a participant was given up on
 	kindSummary  = "summary"  // the weekly summary
 	kindReminder = "reminder" // a turn held long, a deadline near or passed
+	kindHold     = "hold"     // a held mail: confirm that you sent it
 	maxRefs      = 10         // Message-IDs kept for References
 	footerPlain  = "Reply to this mail to take part. Commands go on the first lines of a reply; /help lists them."
 	footerNotice = "This is an automatic message from a turnmail gateway."
@@ -54,8 +55,12 @@ func (d *delivery) post(tx *store.Tx, s *state, kind string, to *store.Participa
 	if err != nil {
 		return err
 	}
+	msgID := l.MessageID
+	if msgID == "" {
+		msgID = mail.NewMessageID(tag.Domain())
+	}
 	m := mail.Outgoing{
-		MessageID: mail.NewMessageID(tag.Domain()),
+		MessageID: msgID,
 		Date:      d.now,
 		From:      mail.Address{Name: viaName(byName), Addr: tag.Gateway()},
 		To:        mail.Address{Name: to.Name, Addr: to.Address},
@@ -106,6 +111,13 @@ func (d *delivery) notice(tx *store.Tx, cid, reason string, l *letter) error {
 		return nil
 	}
 	to := d.msg.From.Addr
+	if !strings.EqualFold(d.env.From, to) {
+		// The header From is anyone's to write: answering it would mail
+		// whoever a forger names (backscatter). The envelope sender is
+		// where the sending server sends its own bounces.
+		d.log.Debug("notice withheld: envelope sender is not the header From", "from", to, "env_from", d.env.From, "reason", reason)
+		return nil
+	}
 	first, err := tx.MarkOnce(fmt.Sprintf("notice\x00%s\x00%s\x00%s", to, reason, d.now.Format("2006-01-02")), d.now)
 	if err != nil || !first {
 		return err

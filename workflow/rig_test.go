@@ -68,6 +68,19 @@ type rigOptions struct {
 	reminders      workflow.ReminderConfig
 	unsubscribeURL func(address string) string
 	clock          time.Time // the engine's clock before its first reading; zero: 2026-11-02 09:00 UTC
+	// The [security] settings; trusted defaults to mx.gw.test, the
+	// authserv-id of the MTA the tests pretend stands in front.
+	trusted         []string
+	unauthenticated string
+}
+
+// trustedMX is the authserv-id the rig trusts by default.
+const trustedMX = "mx.gw.test"
+
+// dmarcPass is the Authentication-Results field the trusted MTA adds for a
+// mail from domain that passes DMARC.
+func dmarcPass(domain string) string {
+	return "Authentication-Results: " + trustedMX + "; spf=pass smtp.mailfrom=" + domain + "; dmarc=pass header.from=" + domain
 }
 
 func newRig(t testing.TB, opts rigOptions) *rig {
@@ -89,7 +102,11 @@ func newRig(t testing.TB, opts rigOptions) *rig {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, nil))
 	}
-	r.cfg = workflow.Config{OutOfTurn: opts.outOfTurn, AllowedSenders: opts.allowed, Now: r.now, Summary: opts.summary, Reminders: opts.reminders, UnsubscribeURL: opts.unsubscribeURL}
+	if opts.trusted == nil {
+		opts.trusted = []string{trustedMX}
+	}
+	r.cfg = workflow.Config{OutOfTurn: opts.outOfTurn, AllowedSenders: opts.allowed, Now: r.now, Summary: opts.summary, Reminders: opts.reminders, UnsubscribeURL: opts.unsubscribeURL,
+		TrustedAuthservIDs: opts.trusted, Unauthenticated: opts.unauthenticated}
 	eng := workflow.New(st, r.tag, r.cfg, log)
 	r.eng = eng
 	if opts.maxBytes == 0 {

@@ -159,9 +159,10 @@ func TestTurnByTurn(t *testing.T) {
 	}
 
 	// Alice: Reply-All to Bob's own mail (which she got directly), the gateway
-	// in Cc, no tag: matched through In-Reply-To.
+	// in Cc, no tag: matched through In-Reply-To, and applied because the MTA
+	// in front vouches for her From.
 	r.mustSend(&testMail{
-		from: alice, to: []string{bob}, cc: []string{gw}, subject: "Re: Services contract",
+		from: alice, to: []string{bob}, cc: []string{gw}, subject: "Re: Services contract", extra: []string{dmarcPass("acme.test")},
 		msgid: "alice-2@acme.test", inReplyTo: "bob-1@axe.test", references: []string{"start-1@acme.test", "bob-1@axe.test"},
 		body:  "Accepted clause 4, changed clause 7.\n\n> Clause 4 reworded",
 		files: []testFile{{"Contract_v3.docx", v3}},

@@ -189,7 +189,7 @@ func (e *Engine) mayStart(addr string) bool {
 	}
 	addr = strings.ToLower(addr)
 	for _, a := range e.cfg.AllowedSenders {
-		if a == addr || (strings.HasPrefix(a, "@") && strings.HasSuffix(addr, a)) {
+		if a == AnySender || a == addr || (strings.HasPrefix(a, "@") && strings.HasSuffix(addr, a)) {
 			return true
 		}
 	}

@@ -18,11 +18,7 @@ audit records. Records with outcome unprocessable keep the raw message and can
 be run again with: turnmail reprocess ID.`
 
 // outcomes are the values --outcome accepts.
-var outcomes = []string{
-	store.OutcomeStarted, store.OutcomeTurn, store.OutcomeDraft, store.OutcomeComment,
-	store.OutcomeCommand, store.OutcomeRejected, store.OutcomeStranger, store.OutcomeUnmatched,
-	store.OutcomeIgnored, store.OutcomeUnprocessable,
-}
+var outcomes = store.Outcomes
 
 // inboundRecords returns the audit records, oldest first, only those with
 // the given outcome unless it is "".

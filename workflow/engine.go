@@ -292,16 +292,20 @@ func (e *Engine) heldAnswered(ctx context.Context, msg *mail.Message) (*delivery
 		if !ok {
 			continue
 		}
-		in, sp, err := e.openRaw(id)
+		var in *store.Inbound
+		err := e.st.View(func(tx *store.Tx) (err error) { in, err = tx.Inbound(id); return err })
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("load held inbound %d: %w", id, err)
 		}
 		if in.Outcome != store.OutcomeHeld || in.Confirm != ref {
-			sp.Close()
-			continue
+			continue // applied or dropped meanwhile, or another request
+		}
+		in, sp, err := e.openRaw(id)
+		if err != nil {
+			return nil, err
 		}
 		env := rawEnvelope(in)
 		log := e.log.With("session", env.ID, "digest", sp.Digest()[:12])

@@ -23,6 +23,7 @@ type Config struct {
 	SMTP      SMTPConfig      `toml:"smtp"`
 	Outbound  OutboundConfig  `toml:"outbound"`
 	Policy    PolicyConfig    `toml:"policy"`
+	Security  SecurityConfig  `toml:"security"`
 	IMAP      IMAPConfig      `toml:"imap"`
 	LMTP      LMTPConfig      `toml:"lmtp"`
 	Summary   SummaryConfig   `toml:"summary"`
@@ -95,10 +96,28 @@ type PolicyConfig struct {
 	// "accept".
 	OutOfTurn string `toml:"out_of_turn"`
 	// AllowedSenders lists who may start a collaboration: addresses
-	// ("alice@acme.com") and whole domains ("@acme.com"). Default []:
-	// anyone, which lets anyone have the gateway mail files to whomever
-	// they name; set it on a gateway open to the internet.
+	// ("alice@acme.com") and whole domains ("@acme.com"), or "*" for
+	// anyone. Default []: anyone while the gateway listens on loopback only;
+	// with an SMTP or LMTP listener on any other address, serve refuses to
+	// start until it is set, because anyone could then have the gateway mail
+	// files to whomever they name.
 	AllowedSenders []string `toml:"allowed_senders"`
+}
+
+// SecurityConfig is the [security] section: whom the rules believe.
+type SecurityConfig struct {
+	// TrustedAuthservIDs are the authserv-ids (RFC 8601) of the MTAs in
+	// front whose Authentication-Results the gateway believes, such as the
+	// hostname your Postfix with OpenDMARC, or your provider, writes in them.
+	// Only the topmost such field of a mail counts. Default []: none, and no
+	// DMARC result vouches for or against any mail.
+	TrustedAuthservIDs []string `toml:"trusted_authserv_ids"`
+	// Unauthenticated says what becomes of a mail that a thread or subject
+	// tag matched, not a tagged address, and that no trusted DMARC pass
+	// vouches for: "confirm" holds it and asks the person its From names to
+	// confirm it from their own reply address; "accept" believes the From.
+	// Default "confirm".
+	Unauthenticated string `toml:"unauthenticated"`
 }
 
 // defaultConfig returns the configuration of a missing file, before
@@ -121,6 +140,7 @@ func defaultConfig() *Config {
 		Policy: PolicyConfig{
 			OutOfTurn: workflow.OutOfTurnAccept,
 		},
+		Security:  SecurityConfig{Unauthenticated: workflow.UnauthenticatedConfirm},
 		Summary:   SummaryConfig{Weekday: "monday", Hour: 8, Timezone: "UTC", SkipEmpty: true},
 		Reminders: RemindersConfig{HeldFor: Duration{72 * time.Hour}, BeforeDeadline: Duration{24 * time.Hour}},
 		IMAP: IMAPConfig{IMAPAccountConfig: IMAPAccountConfig{
@@ -217,10 +237,25 @@ func (cfg *Config) resolve() error {
 	}
 	for i, a := range cfg.Policy.AllowedSenders {
 		a = strings.ToLower(strings.TrimSpace(a))
-		if !strings.Contains(a, "@") || strings.HasSuffix(a, "@") {
-			return fmt.Errorf("policy.allowed_senders %q: want an address or @domain", cfg.Policy.AllowedSenders[i])
+		if a != workflow.AnySender && (!strings.Contains(a, "@") || strings.HasSuffix(a, "@")) {
+			return fmt.Errorf(`policy.allowed_senders %q: want an address, @domain or "*"`, cfg.Policy.AllowedSenders[i])
 		}
 		cfg.Policy.AllowedSenders[i] = a
+	}
+	switch cfg.Security.Unauthenticated {
+	case workflow.UnauthenticatedConfirm, workflow.UnauthenticatedAccept:
+	default:
+		return fmt.Errorf(`security.unauthenticated %q: want "confirm" or "accept"`, cfg.Security.Unauthenticated)
+	}
+	if len(cfg.Security.TrustedAuthservIDs) == 0 {
+		cfg.Security.TrustedAuthservIDs = nil
+	}
+	for i, id := range cfg.Security.TrustedAuthservIDs {
+		id = strings.TrimSpace(id)
+		if id == "" || strings.ContainsAny(id, " \t;") {
+			return fmt.Errorf("security.trusted_authserv_ids %q: want a name such as mx.example.com", cfg.Security.TrustedAuthservIDs[i])
+		}
+		cfg.Security.TrustedAuthservIDs[i] = id
 	}
 	if err := cfg.IMAP.resolve(); err != nil {
 		return err
@@ -235,6 +270,42 @@ func (cfg *Config) resolve() error {
 		return err
 	}
 	return cfg.HTTP.check()
+}
+
+// checkOpen refuses a gateway that listens beyond loopback while anyone may
+// start collaborations (DESIGN §6): on the internet, that would let anyone
+// have it mail files to whomever they name. "*" says so in so many words.
+func (cfg *Config) checkOpen() error {
+	if len(cfg.Policy.AllowedSenders) > 0 {
+		return nil
+	}
+	open := ""
+	if !loopbackOnly(cfg.SMTP.Listen) {
+		open = "smtp.listen " + cfg.SMTP.Listen
+	} else if l := cfg.LMTP.Listen; l != "" && !strings.HasPrefix(l, "unix:") && !loopbackOnly(l) {
+		open = "lmtp.listen " + l
+	}
+	if open == "" {
+		return nil
+	}
+	return fmt.Errorf(`%s is not on loopback, and policy.allowed_senders is empty: list the addresses and @domains that may start collaborations, or set allowed_senders = ["*"] to let anyone`, open)
+}
+
+// loopbackOnly reports whether addr (host:port, or "" for none) listens on
+// loopback only. A host name other than localhost may resolve anywhere.
+func loopbackOnly(addr string) bool {
+	if addr == "" {
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // checkGatewayAddress accepts a bare address (no display name, no angle

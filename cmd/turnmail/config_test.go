@@ -34,6 +34,7 @@ func TestConfigDefaults(t *testing.T) {
 		SMTP:     SMTPConfig{Listen: "127.0.0.1:2525", MaxMessageBytes: 52428800, MaxPerSenderHour: 100},
 		Outbound: OutboundConfig{Mode: "file", Dir: filepath.Join(wd, "data", "outbox"), StartTLS: true},
 		Policy:   PolicyConfig{OutOfTurn: "accept"},
+		Security: SecurityConfig{Unauthenticated: "confirm"},
 		IMAP: IMAPConfig{IMAPAccountConfig: IMAPAccountConfig{
 			TLS: "implicit", Mailbox: "INBOX", IDLE: ptr(true), PollInterval: Duration{time.Minute},
 		}},
@@ -167,7 +168,9 @@ func TestConfigErrors(t *testing.T) {
 		{"imap account twice", "[imap]\naddr = \"h:993\"\nusername = \"u\"\npassword = \"p\"\n[[imap.accounts]]\npassword = \"q\"\n", "imap.accounts[0]: mailbox u@h:993/INBOX is watched twice"},
 		{"lmtp", "[lmtp]\nlisten = \"/run/turnmail.sock\"\n", `lmtp.listen "/run/turnmail.sock": want unix:/path or host:port`},
 		{"lmtp unix", "[lmtp]\nlisten = \"unix:\"\n", "want unix:/path/to/socket"},
-		{"allowed senders", "[policy]\nallowed_senders = [\"acme.com\"]\n", `policy.allowed_senders "acme.com": want an address or @domain`},
+		{"allowed senders", "[policy]\nallowed_senders = [\"acme.com\"]\n", `policy.allowed_senders "acme.com": want an address, @domain or "*"`},
+		{"unauthenticated", "[security]\nunauthenticated = \"trust\"\n", `security.unauthenticated "trust": want "confirm" or "accept"`},
+		{"authserv-id", "[security]\ntrusted_authserv_ids = [\"mx.gw.test; dmarc=pass\"]\n", `security.trusted_authserv_ids "mx.gw.test; dmarc=pass"`},
 		{"imap plain text off loopback", "[imap]\naddr = \"imap.example.com:143\"\ntls = \"none\"\nusername = \"u\"\npassword = \"p\"\n", `imap.tls "none" is only for a server on loopback`},
 		{"summary local zone", "[summary]\ntimezone = \"Local\"\n", `summary.timezone "Local"`},
 		{"http url with query", "[http]\nlisten = \"127.0.0.1:8080\"\npublic_url = \"https://gw.example/?x=1\"\n", "http.public_url"},

@@ -32,6 +32,8 @@ Commands:
   export     write a collaboration's versions and history to a directory
   inbound    list received mail and what became of it
   reprocess  run a kept message through the rules again
+  release    apply a held message
+  drop       give up on a held message
   tick       run the scheduled jobs (weekly summaries, reminders) once
   help       show help for a command: turnmail help <command>
 
@@ -82,6 +84,8 @@ var commands = []*command{
 	{name: "export", usage: exportUsage, run: runExport},
 	{name: "inbound", usage: inboundUsage, run: runInbound},
 	{name: "reprocess", usage: reprocessUsage, writes: true, run: runReprocess},
+	{name: "release", usage: releaseUsage, writes: true, run: runRelease},
+	{name: "drop", usage: dropUsage, writes: true, run: runDrop},
 	{name: "tick", usage: tickUsage, writes: true, run: runTick},
 }
 
@@ -284,10 +288,12 @@ func newEngine(cfg *Config, st *store.Store, log *slog.Logger) (*workflow.Engine
 		return nil, nil, err
 	}
 	wcfg := workflow.Config{
-		OutOfTurn:      cfg.Policy.OutOfTurn,
-		AllowedSenders: cfg.Policy.AllowedSenders,
-		Summary:        summary,
-		Reminders:      workflow.ReminderConfig{HeldFor: cfg.Reminders.HeldFor.Duration, BeforeDeadline: cfg.Reminders.BeforeDeadline.Duration},
+		OutOfTurn:          cfg.Policy.OutOfTurn,
+		AllowedSenders:     cfg.Policy.AllowedSenders,
+		TrustedAuthservIDs: cfg.Security.TrustedAuthservIDs,
+		Unauthenticated:    cfg.Security.Unauthenticated,
+		Summary:            summary,
+		Reminders:          workflow.ReminderConfig{HeldFor: cfg.Reminders.HeldFor.Duration, BeforeDeadline: cfg.Reminders.BeforeDeadline.Duration},
 	}
 	if cfg.HTTP.Listen != "" {
 		wcfg.UnsubscribeURL = func(address string) string {

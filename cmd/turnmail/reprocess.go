@@ -21,22 +21,42 @@ func runReprocess(ctx context.Context, a *app, args []string) error {
 	if err := a.parse(fs, reprocessUsage, args, 1); err != nil {
 		return err
 	}
+	id, err := inboundID(fs, reprocessUsage)
+	if err != nil {
+		return err
+	}
+	if err := a.engine.Reprocess(ctx, id); err != nil {
+		return inboundError("reprocess", id, err)
+	}
+	return printInbound(a, id)
+}
+
+// inboundID reads the ID argument of a command about one inbound record.
+func inboundID(fs *flag.FlagSet, usage string) (uint64, error) {
 	id, err := strconv.ParseUint(fs.Arg(0), 10, 64)
 	if err != nil {
-		return badUsage(fs, reprocessUsage, fmt.Sprintf("inbound ID %q is not a number", fs.Arg(0)))
+		return 0, badUsage(fs, usage, fmt.Sprintf("inbound ID %q is not a number", fs.Arg(0)))
 	}
-	err = a.engine.Reprocess(ctx, id)
-	var in *store.Inbound
-	if err == nil {
-		err = a.st.View(func(tx *store.Tx) error {
-			in, err = tx.Inbound(id)
-			return err
-		})
-	}
+	return id, nil
+}
+
+// inboundError words the failure of action on inbound record id.
+func inboundError(action string, id uint64, err error) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no inbound record %d", id)
-	} else if err != nil {
-		return fmt.Errorf("reprocess inbound %d: %w", id, err)
+	}
+	return fmt.Errorf("%s inbound %d: %w", action, id, err)
+}
+
+// printInbound prints the outcome of inbound record id: "inbound 7: turn".
+func printInbound(a *app, id uint64) error {
+	var in *store.Inbound
+	err := a.st.View(func(tx *store.Tx) (err error) {
+		in, err = tx.Inbound(id)
+		return err
+	})
+	if err != nil {
+		return inboundError("read", id, err)
 	}
 	fmt.Fprintf(a.stdout, "inbound %d: %s", id, in.Outcome)
 	if in.Detail != "" {

@@ -54,6 +54,9 @@ type daemon struct {
 // startDaemon opens the store and starts serving. On error everything it
 // started is stopped again.
 func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
+	if err := cfg.checkOpen(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.Gateway.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}

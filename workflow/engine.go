@@ -6,6 +6,7 @@
 package workflow
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -199,7 +200,7 @@ func (e *Engine) ingest(ctx context.Context, env mail.Envelope, sp *mail.Spool, 
 	msg, perr, err := e.parse(ctx, log, env, sp)
 	var kr *keptRaw
 	if errors.As(err, &kr) {
-		return store.OutcomeUnprocessable, e.keepRaw(log, env, sp, prev, kr.err)
+		return store.OutcomeUnprocessable, e.keepRaw(log, env, sp, prev, kr)
 	} else if err != nil {
 		return "", err
 	}
@@ -238,8 +239,12 @@ func (e *Engine) ingest(ctx context.Context, env mail.Envelope, sp *mail.Spool, 
 	return d.in.Outcome, nil
 }
 
-// keptRaw is a parse error after which the message is kept raw.
-type keptRaw struct{ err error }
+// keptRaw is a parse error after which the message is kept raw. refused,
+// when set, is the limit the message exceeds, told to its sender.
+type keptRaw struct {
+	err     error
+	refused string
+}
 
 func (k *keptRaw) Error() string { return k.err.Error() }
 func (k *keptRaw) Unwrap() error { return k.err }
@@ -254,12 +259,15 @@ func (e *Engine) parse(ctx context.Context, log *slog.Logger, env mail.Envelope,
 	case ctx.Err() != nil:
 		// What was read may be cut anywhere: apply none of it.
 		return nil, nil, fmt.Errorf("parse message: %w", context.Cause(ctx))
-	case limit && env.Source != "imap":
+	case limit:
 		reason := strings.TrimPrefix(strings.TrimPrefix(err.Error(), mail.ErrLimit.Error()+": "), mail.ErrTooManyAttachments.Error()+": ")
+		if env.Source == "imap" {
+			return nil, nil, &keptRaw{err: err, refused: reason}
+		}
 		log.Info("message refused", "reason", reason, "from", env.From)
 		return nil, nil, &mail.Rejection{Code: 552, Enhanced: [3]int{5, 3, 4}, Reason: "message refused: " + reason}
-	case limit, errors.Is(err, mail.ErrMalformed):
-		return nil, nil, &keptRaw{err}
+	case errors.Is(err, mail.ErrMalformed):
+		return nil, nil, &keptRaw{err: err}
 	case errors.Is(err, mail.ErrTooManyAttachments):
 		return msg, err, nil // answered to the sender, with the header Parse did read
 	case err != nil:
@@ -322,11 +330,16 @@ func (e *Engine) heldAnswered(ctx context.Context, msg *mail.Message) (*delivery
 
 // keepRaw stores a message that cannot be applied as it came, with outcome
 // unprocessable, so an operator can look at it and `turnmail reprocess` it.
-// prev, when set, is the audit record being reprocessed.
-func (e *Engine) keepRaw(log *slog.Logger, env mail.Envelope, sp *mail.Spool, prev *store.Inbound, cause error) error {
+// prev, when set, is the audit record being reprocessed. A message refused
+// by a limit (from IMAP, where it cannot be refused) is also answered.
+func (e *Engine) keepRaw(log *slog.Logger, env mail.Envelope, sp *mail.Spool, prev *store.Inbound, cause *keptRaw) error {
 	raw, err := e.st.PutBlob(sp.Reader())
 	if err != nil {
 		return fmt.Errorf("store raw message: %w", err)
+	}
+	var hdr *mail.Message
+	if cause.refused != "" {
+		hdr = headerOf(sp)
 	}
 	key := "sha256:" + sp.Digest()
 	err = e.st.Update(func(tx *store.Tx) error {
@@ -338,7 +351,13 @@ func (e *Engine) keepRaw(log *slog.Logger, env mail.Envelope, sp *mail.Spool, pr
 		in := &store.Inbound{
 			Time: e.cfg.Now().UTC(), Source: env.Source, EnvFrom: env.From, Recipients: env.Recipients,
 			Digest: sp.Digest(), Size: sp.Size(), Outcome: store.OutcomeUnprocessable,
-			Detail: cause.Error(), Raw: raw.Digest,
+			Detail: cause.err.Error(), Raw: raw.Digest,
+		}
+		if hdr != nil {
+			d := &delivery{e: e, log: log, env: env, msg: hdr, now: in.Time}
+			if err := d.notice(tx, "", "refused", refusedLetter(cause.refused)); err != nil {
+				return err
+			}
 		}
 		if prev != nil {
 			in.ID, in.Time = prev.ID, prev.Time
@@ -352,8 +371,35 @@ func (e *Engine) keepRaw(log *slog.Logger, env mail.Envelope, sp *mail.Spool, pr
 	if err != nil {
 		return fmt.Errorf("record unprocessable message: %w", err)
 	}
-	log.Warn("message kept unprocessable", "err", cause)
+	log.Warn("message kept unprocessable", "err", cause.err)
 	return nil
+}
+
+// headerOf parses only the top-level header of the spooled message, or
+// returns nil when there is none to read within the parser's bound.
+func headerOf(sp *mail.Spool) *mail.Message {
+	const max = 1 << 20
+	b, _ := io.ReadAll(io.LimitReader(sp.Reader(), max))
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if i := bytes.Index(b, []byte("\n\n")); i >= 0 && (end < 0 || i < end) {
+		end = i
+	}
+	if end < 0 {
+		return nil
+	}
+	msg, err := mail.Parse(bytes.NewReader(b[:end+2]), discardBlobs{}, nil)
+	if err != nil {
+		return nil
+	}
+	return msg
+}
+
+// discardBlobs stores nothing: headerOf's message has no body.
+type discardBlobs struct{}
+
+func (discardBlobs) PutBlob(r io.Reader) (mail.Blob, error) {
+	n, err := io.Copy(io.Discard, r)
+	return mail.Blob{Size: n}, err
 }
 
 // DeliveryFailed tells a collaboration's owner that mail to one of its

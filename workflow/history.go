@@ -132,6 +132,15 @@ func holdLetter(s *state, msg *mail.Message, dmarcFailed bool, ref string) *lett
 	return l
 }
 
+// refusedLetter tells the sender of mail fetched over IMAP that it exceeds
+// one of the parser's limits.
+func refusedLetter(reason string) *letter {
+	return &letter{
+		Preheader: "Your mail was not taken in: " + reason + ".",
+		Paras:     []string{"Nothing of it was applied. Sending the same mail again will not help: send the files over several smaller mails, or zip them together."},
+	}
+}
+
 func helpSections() []section {
 	return []section{{Title: "Commands (one per line, at the top of a reply)", Lines: []string{
 		"/done: end your party's turn (leaders); drafts travel with it",

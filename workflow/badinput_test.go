@@ -436,3 +436,43 @@ func TestAllowedSenders(t *testing.T) {
 		t.Errorf("%d notices to the sender not allowed, want 1", notices)
 	}
 }
+
+// TestProgramsNotPassedOn: a program is never a document, however it is
+// named, and its sender hears so.
+func TestProgramsNotPassedOn(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	r.mustSend(&testMail{from: alice, to: []string{bob}, cc: []string{gw}, subject: "Invoice", msgid: "exe@acme.test", body: "See attached.",
+		files: []testFile{{"contract.docx", fileData(1, 100)}, {"invoice.pdf.exe", []byte("MZ")}, {"run.JS", []byte("x")}}}, gw)
+	c := r.collab()
+	var docs []*store.Document
+	if err := r.st.View(func(tx *store.Tx) (err error) { docs, err = tx.Documents(c.ID); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 1 || docs[0].Name != "contract.docx" {
+		t.Fatalf("documents %+v", docs)
+	}
+	mails := r.newMail()
+	for _, m := range mails {
+		for name := range m.atts {
+			if strings.Contains(name, ".exe") || strings.Contains(strings.ToLower(name), ".js") {
+				t.Errorf("%s got %s", m.out.Msg.To.Addr, name)
+			}
+		}
+	}
+	var told bool
+	for _, m := range mails {
+		if m.out.Msg.To.Addr == alice && strings.Contains(m.msg.Text, "invoice.pdf.exe: a program") && strings.Contains(m.msg.Text, "run.JS") {
+			told = true
+		}
+	}
+	if !told {
+		t.Errorf("alice was not told: %s", describe(mails))
+	}
+
+	// Programs alone start nothing; the sender hears why.
+	r.mustSend(&testMail{from: alice, to: []string{bob}, cc: []string{gw}, subject: "Tool", msgid: "exe2@acme.test", body: "x",
+		files: []testFile{{"setup.exe", []byte("MZ")}}}, gw)
+	if m := to(t, r.newMail(), alice); !strings.Contains(m.msg.Text, "setup.exe: a program") {
+		t.Errorf("notice: %q", m.msg.Text)
+	}
+}

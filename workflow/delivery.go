@@ -30,6 +30,8 @@ type delivery struct {
 	raw     string      // blob digest of the raw message, once stored (see errNeedRaw)
 	held    *delivery   // the held mail this one may confirm, loaded by ingest
 	spool   *mail.Spool // the held mail's own spool, closed by release
+	// programs are attachments set aside as programs (see isProgram).
+	programs []mail.Attachment
 
 	now    time.Time
 	in     *store.Inbound
@@ -200,6 +202,9 @@ func (d *delivery) decide(tx *store.Tx) error {
 			return d.notice(tx, "", "too-many-attachments", tooManyLetter())
 		case d.toGateway() && len(msg.Attachments) > 0:
 			return d.start(tx)
+		case d.toGateway() && len(d.leftOut()) > 0:
+			d.record("", store.OutcomeRejected, "no documents: "+strings.Join(d.leftOut(), "; "))
+			return d.notice(tx, "", "left-out", leftOutLetter(d.leftOut()))
 		}
 		return d.unmatched(tx)
 	}

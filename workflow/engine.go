@@ -205,6 +205,7 @@ func (e *Engine) ingest(ctx context.Context, env mail.Envelope, sp *mail.Spool, 
 		return "", err
 	}
 	d := &delivery{e: e, log: log, env: env, digest: sp.Digest(), size: sp.Size(), msg: msg, perr: perr, prev: prev, vouched: vouched}
+	d.setAsidePrograms()
 	if msg.From != nil {
 		d.dmarc = mail.DMARCVerdict(msg.AuthResults, e.cfg.TrustedAuthservIDs, domainOf(msg.From.Addr))
 	}
@@ -322,8 +323,10 @@ func (e *Engine) heldAnswered(ctx context.Context, msg *mail.Message) (*delivery
 			sp.Close()
 			return nil, fmt.Errorf("parse held inbound %d: %w", id, err)
 		}
-		return &delivery{e: e, log: log, env: env, digest: sp.Digest(), size: sp.Size(), msg: hmsg, perr: perr,
-			prev: in, vouched: true, spool: sp}, nil
+		h := &delivery{e: e, log: log, env: env, digest: sp.Digest(), size: sp.Size(), msg: hmsg, perr: perr,
+			prev: in, vouched: true, spool: sp}
+		h.setAsidePrograms()
+		return h, nil
 	}
 	return nil, nil
 }

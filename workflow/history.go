@@ -132,6 +132,15 @@ func holdLetter(s *state, msg *mail.Message, dmarcFailed bool, ref string) *lett
 	return l
 }
 
+// leftOutLetter tells the sender what of their mail was not passed on.
+func leftOutLetter(lines []string) *letter {
+	return &letter{
+		Preheader: "Some of what you sent was not passed on.",
+		Paras:     []string{"The rest of your mail was taken in as usual."},
+		Sections:  []section{{Title: "Not passed on", Lines: lines}},
+	}
+}
+
 // refusedLetter tells the sender of mail fetched over IMAP that it exceeds
 // one of the parser's limits.
 func refusedLetter(reason string) *letter {

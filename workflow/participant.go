@@ -29,6 +29,9 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 			return err
 		}
 	}
+	if err := d.tellLeftOut(tx, s, p); err != nil {
+		return err
+	}
 	if d.perr != nil {
 		d.record(c.ID, store.OutcomeRejected, d.perr.Error())
 		return d.answer(tx, s, p, tooManyLetter())

@@ -116,7 +116,10 @@ func (d *delivery) start(tx *store.Tx) error {
 	_, note := ParseCommands(reply)
 	d.record(cid, store.OutcomeStarted, fmt.Sprintf("%d document(s), %d participant(s)", len(ch), len(s.people)))
 	d.logAfterCommit("collaboration started", "collab", cid, "owner", owner.Address, "documents", len(ch))
-	return d.endTurn(tx, s, owner, "start", note, rest, ch)
+	if err := d.endTurn(tx, s, owner, "start", note, rest, ch); err != nil {
+		return err
+	}
+	return d.tellLeftOut(tx, s, owner)
 }
 
 func hasRole(ps []*store.Participant, role string) bool {

@@ -98,6 +98,15 @@ func (d *delivery) apply(tx *store.Tx) error {
 			return err
 		}
 	} else {
+		// Loaded before the transaction: a release, confirmation or
+		// reprocessing that got there first wins, and this one stops.
+		cur, err := tx.Inbound(d.prev.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Outcome != d.prev.Outcome {
+			return fmt.Errorf("inbound %d is %s now, no longer %s", d.prev.ID, cur.Outcome, d.prev.Outcome)
+		}
 		d.in.ID, d.in.Time = d.prev.ID, d.prev.Time
 	}
 	_, dir, err := tx.MsgID(msg.MessageID)

@@ -230,7 +230,7 @@ func (e *Engine) ingest(ctx context.Context, env mail.Envelope, sp *mail.Spool, 
 		}
 		break
 	}
-	if d.held != nil && d.in.Outcome == store.OutcomeCommand && d.held.in != nil {
+	if d.held != nil && d.held.in != nil {
 		d.held.report()
 	}
 	d.report()
@@ -309,8 +309,13 @@ func (e *Engine) heldAnswered(ctx context.Context, msg *mail.Message) (*delivery
 		if err != nil {
 			return nil, fmt.Errorf("load held inbound %d: %w", id, err)
 		}
-		if in.Outcome != store.OutcomeHeld || in.Confirm != ref {
-			continue // applied or dropped meanwhile, or another request
+		if in.Confirm != ref {
+			continue
+		}
+		if in.Outcome != store.OutcomeHeld {
+			// Applied or dropped meanwhile: the reply still answers it,
+			// and must not pass for a comment.
+			return &delivery{e: e, log: e.log, prev: in}, nil
 		}
 		in, sp, err := e.openRaw(id)
 		if err != nil {

@@ -110,9 +110,18 @@ func (d *delivery) hold(tx *store.Tx, s *state, confirmer *store.Participant, wh
 }
 
 // confirm applies the held mail this one confirms, in the same transaction:
-// p wrote from their tagged address in reply to the request.
+// p wrote from their tagged address in reply to the request. A request
+// answered before (a second reply, or one racing a release) changes nothing.
 func (d *delivery) confirm(tx *store.Tx, s *state, p *store.Participant) error {
 	h := d.held
+	cur, err := tx.Inbound(h.prev.ID)
+	if err != nil {
+		return err
+	}
+	if h.msg == nil || cur.Outcome != store.OutcomeHeld || cur.Confirm != h.prev.Confirm {
+		d.record(s.c.ID, store.OutcomeCommand, fmt.Sprintf("confirms held inbound %d, which is %s now", h.prev.ID, cur.Outcome))
+		return nil
+	}
 	if err := h.apply(tx); err != nil {
 		return fmt.Errorf("apply held inbound %d: %w", h.prev.ID, err)
 	}

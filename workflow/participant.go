@@ -21,14 +21,6 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 		// A List-Unsubscribe mailto from a weekly summary.
 		cmds = append(cmds, Command{Name: "summary", Args: []string{"off"}, Line: "unsubscribe"})
 	}
-	if d.msg.TNEF {
-		if err := d.answer(tx, s, p, &letter{
-			Preheader: "Your mail client sent its attachments inside winmail.dat, which the gateway cannot read.",
-			Paras:     []string{"Outlook does this for mail in Rich Text format. Switch the message format to HTML or plain text and send the files again."},
-		}); err != nil {
-			return err
-		}
-	}
 	if err := d.tellLeftOut(tx, s, p); err != nil {
 		return err
 	}

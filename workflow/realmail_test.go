@@ -1,6 +1,7 @@
 package workflow_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/turnmail/turnmail/mail"
 	"github.com/turnmail/turnmail/store"
 )
 
@@ -250,5 +252,33 @@ func TestLimitsAnsweredWithCodes(t *testing.T) {
 	c := r.collab()
 	if vs := r.versions(c.ID, "contract.docx"); len(vs) != 1 || vs[0].Blob.Size != 15000 {
 		t.Errorf("long base64 line: %+v", vs)
+	}
+}
+
+// TestIMAPLimitKeptAndTold: from IMAP a mail over a limit cannot be refused:
+// it is kept unprocessable (for the failed mailbox) and its sender told.
+func TestIMAPLimitKeptAndTold(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	var deep strings.Builder
+	deep.WriteString("From: Frank <frank@else.test>\r\nTo: " + gw + "\r\nSubject: Deep\r\nMessage-ID: <deep@else.test>\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n")
+	for i := range 30 {
+		deep.WriteString("--b" + strings.Repeat("x", i) + "\r\nContent-Type: multipart/mixed; boundary=b" + strings.Repeat("x", i+1) + "\r\n\r\n")
+	}
+	sp, err := mail.NewSpool(t.TempDir(), strings.NewReader(deep.String()), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	res, err := r.eng.Deliver(context.Background(), mail.Envelope{ID: "imap-1", Source: "imap", From: "frank@else.test", Received: time.Now()}, sp)
+	if err != nil || !res.Unprocessable {
+		t.Fatalf("Deliver: %+v, %v", res, err)
+	}
+	if ins := r.inbound(); len(ins) != 1 || ins[0].Outcome != store.OutcomeUnprocessable || ins[0].Raw == "" {
+		t.Fatalf("inbound %+v", ins)
+	}
+	m := to(t, r.newMail(), "frank@else.test")
+	if !strings.Contains(m.msg.Text, "nested more than 20 deep") {
+		t.Errorf("notice: %q", m.msg.Text)
 	}
 }

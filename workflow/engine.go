@@ -261,7 +261,11 @@ func (e *Engine) parse(ctx context.Context, log *slog.Logger, env mail.Envelope,
 		// What was read may be cut anywhere: apply none of it.
 		return nil, nil, fmt.Errorf("parse message: %w", context.Cause(ctx))
 	case limit:
-		reason := strings.TrimPrefix(strings.TrimPrefix(err.Error(), mail.ErrLimit.Error()+": "), mail.ErrTooManyAttachments.Error()+": ")
+		reason := strings.TrimPrefix(err.Error(), mail.ErrTooManyAttachments.Error()+": ")
+		var le *mail.LimitError
+		if errors.As(err, &le) {
+			reason = le.Reason
+		}
 		if env.Source == "imap" {
 			return nil, nil, &keptRaw{err: err, refused: reason}
 		}

@@ -27,48 +27,86 @@ func HTMLToText(s string) string {
 // ExtractHTMLReply returns the new text of an HTML reply: the quoted part is
 // removed by the markers clients put around it (Gmail's div/blockquote
 // .gmail_quote, Apple Mail's and Thunderbird's blockquote type="cite" and
-// div.moz-cite-prefix, Outlook's div#divRplyFwdMsg, div#appendonsend and
-// border-top div holding the From:/Sent: block, Zimbra's hr#zwchr), the rest
-// is rendered by HTMLToText, and ExtractReply cuts what plain-text markers
-// remain ("-----Original Message-----", a From:/Sent: block, signatures).
+// div.moz-cite-prefix, Yahoo's div.yahoo_quoted, Outlook's div#divRplyFwdMsg,
+// div#appendonsend, span#OLK_SRC_BODY_SECTION and border-top div holding the
+// From:/Sent: block in any of its languages, Zimbra's hr#zwchr), the rest is
+// rendered by HTMLToText, and ExtractReply cuts what plain-text markers remain
+// ("-----Original Message-----", a From:/Sent: block, signatures, sign-offs).
+// A forwarded message (Gmail's "---------- Forwarded message ---------"
+// quote, Apple Mail's "Begin forwarded message:" blockquote) is kept.
 func ExtractHTMLReply(s string) string {
+	reply, _ := extractHTMLReply(s)
+	return reply
+}
+
+// extractHTMLReply is ExtractHTMLReply with what ExtractReply cut from the
+// rendered text.
+func extractHTMLReply(s string) (reply, rest string) {
 	doc, err := html.Parse(strings.NewReader(s))
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	if n := htmlFind(doc, isQuoteStart); n != nil {
+	if n := htmlFindOutside(doc, isQuoteStart, isForwardQuote); n != nil {
 		htmlCutFrom(n)
 	}
-	for n := htmlFind(doc, isQuoteBlock); n != nil; n = htmlFind(doc, isQuoteBlock) {
+	var quotes []*html.Node
+	htmlCollect(doc, &quotes)
+	for _, n := range quotes {
 		if htmlHasClass(n, "moz-cite-prefix") {
 			// Thunderbird writes the attribution in this div, then the quote.
-			if q := htmlNextElement(n); q != nil && q.DataAtom == atom.Blockquote {
+			if q := htmlNextElement(n); q != nil && q.DataAtom == atom.Blockquote && q.Parent != nil {
 				q.Parent.RemoveChild(q)
 			}
 		}
-		n.Parent.RemoveChild(n)
+		if n.Parent != nil {
+			n.Parent.RemoveChild(n)
+		}
 	}
-	reply, _ := ExtractReply(renderText(doc))
-	return reply
+	return ExtractReply(renderText(doc))
+}
+
+// htmlCollect appends to quotes the quote blocks below n, in document order,
+// without looking inside them, and unwraps the blockquote of a forwarded
+// message so that its text reads as the forward it is.
+func htmlCollect(n *html.Node, quotes *[]*html.Node) {
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type != html.ElementNode {
+			continue
+		}
+		if isForwardQuote(c) {
+			if c.DataAtom == atom.Blockquote {
+				c.DataAtom, c.Data = atom.Div, "div"
+			}
+			continue
+		}
+		if isQuoteBlock(c) {
+			*quotes = append(*quotes, c)
+			continue
+		}
+		htmlCollect(c, quotes)
+	}
 }
 
 // isQuoteStart reports whether everything from n down to the end of the
 // document is the quoted thread.
 func isQuoteStart(n *html.Node) bool {
+	id := htmlAttr(n, "id")
+	switch {
+	case strings.HasSuffix(id, "divRplyFwdMsg"), id == "appendonsend", // Outlook 2016+, Outlook on the web
+		id == "OLK_SRC_BODY_SECTION",                    // Outlook for Mac
+		id == "mail-editor-reference-message-container": // new Outlook for Mac
+		return true
+	}
 	switch n.DataAtom {
 	case atom.Div:
-		switch htmlAttr(n, "id") {
-		case "divRplyFwdMsg", "appendonsend": // Outlook 2016+, Outlook on the web
-			return true
-		}
 		// Outlook desktop: a div with a top border holding the From:/Sent: block.
 		if !strings.Contains(strings.ToLower(htmlAttr(n, "style")), "border-top") {
 			return false
 		}
-		kind, ok := outlookFieldOf(strings.TrimSpace(collapseSpace(htmlText(n))))
+		kind, ok := outlookFieldOf(strings.TrimSpace(collapseSpace(htmlTextPrefix(n, 256))))
 		return ok && kind == fieldSender
 	case atom.Hr:
-		return htmlAttr(n, "id") == "zwchr" // Zimbra
+		return id == "zwchr" // Zimbra
 	}
 	return false
 }
@@ -78,11 +116,73 @@ func isQuoteStart(n *html.Node) bool {
 func isQuoteBlock(n *html.Node) bool {
 	switch n.DataAtom {
 	case atom.Div:
-		return htmlHasClass(n, "gmail_quote") || htmlHasClass(n, "moz-cite-prefix")
+		return htmlHasClass(n, "gmail_quote") || htmlHasClass(n, "moz-cite-prefix") ||
+			htmlHasClass(n, "yahoo_quoted") || strings.HasSuffix(htmlAttr(n, "id"), "yahoo_quoted") ||
+			htmlHasClass(n, "protonmail_quote")
 	case atom.Blockquote:
-		return htmlHasClass(n, "gmail_quote") || strings.EqualFold(htmlAttr(n, "type"), "cite")
+		return htmlHasClass(n, "gmail_quote") || strings.EqualFold(htmlAttr(n, "type"), "cite") ||
+			htmlHasClass(n, "protonmail_quote")
 	}
 	return false
+}
+
+// isForwardQuote reports whether quote block n holds a forwarded message,
+// which is part of the new text: its first line, or the line right before it,
+// is a forward banner ("---------- Forwarded message ---------", "Begin
+// forwarded message:").
+func isForwardQuote(n *html.Node) bool {
+	if !isQuoteBlock(n) {
+		return false
+	}
+	if isForwardLine(firstLine(htmlTextPrefix(n, 512))) {
+		return true
+	}
+	for p := n.PrevSibling; p != nil; p = p.PrevSibling {
+		t := strings.TrimSpace(htmlTextPrefix(p, 512))
+		if t == "" {
+			continue
+		}
+		lines := strings.Split(t, "\n")
+		return isForwardLine(lines[len(lines)-1])
+	}
+	return false
+}
+
+// isForwardLine reports whether one line of rendered text is a forward
+// banner.
+func isForwardLine(l string) bool {
+	l = strings.TrimSpace(collapseSpace(l))
+	if l == "" || len(l) > maxMarkerLen || !forwardWordRe.MatchString(l) {
+		return false
+	}
+	return bannerRe.MatchString(l) || endsWithColon(l) && utf8.RuneCountInString(l) <= 60
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// htmlFindOutside returns the first element in document order that match
+// accepts, not looking inside the elements skip accepts.
+func htmlFindOutside(n *html.Node, match, skip func(*html.Node) bool) *html.Node {
+	if n.Type == html.ElementNode {
+		if skip(n) {
+			return nil
+		}
+		if match(n) {
+			return n
+		}
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if f := htmlFindOutside(c, match, skip); f != nil {
+			return f
+		}
+	}
+	return nil
 }
 
 // htmlCutFrom removes n and everything after it in document order, and the rules
@@ -100,19 +200,6 @@ func htmlCutFrom(n *html.Node) {
 		s.Parent.RemoveChild(s)
 	}
 	n.Parent.RemoveChild(n)
-}
-
-// htmlFind returns the first element in document order that match accepts.
-func htmlFind(n *html.Node, match func(*html.Node) bool) *html.Node {
-	if n.Type == html.ElementNode && match(n) {
-		return n
-	}
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		if f := htmlFind(c, match); f != nil {
-			return f
-		}
-	}
-	return nil
 }
 
 func htmlNextElement(n *html.Node) *html.Node {
@@ -159,6 +246,34 @@ func htmlText(n *html.Node) string {
 				return
 			}
 			if n.DataAtom == atom.Br {
+				b.WriteByte('\n')
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return b.String()
+}
+
+// htmlTextPrefix is the start of htmlText(n), about max bytes: enough to
+// see a marker without reading a whole document for each element.
+func htmlTextPrefix(n *html.Node, max int) string {
+	var b strings.Builder
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if b.Len() >= max {
+			return
+		}
+		switch n.Type {
+		case html.TextNode:
+			b.WriteString(n.Data)
+		case html.ElementNode:
+			if htmlSkipped[n.DataAtom] {
+				return
+			}
+			if n.DataAtom == atom.Br || htmlBlocks[n.DataAtom] || htmlParagraphs[n.DataAtom] {
 				b.WriteByte('\n')
 			}
 		}

@@ -10,9 +10,11 @@ import (
 )
 
 // Quote stripping works like discourse's email_reply_trimmer: every line is
-// classified (empty, text, quoted, attribution, split), then the body is cut
-// by the pattern the classes make. The patterns below say which client writes
-// each marker; MAIL-NOTES "Where the new text ends" lists the cases.
+// classified (empty, text, quoted, attribution, split, forward), then the body
+// is cut by the pattern the classes make. A marker is known by its shape and
+// its words (quotewords.go), never by one client's exact line, so a date
+// format, a wrapping or a client not seen before still matches. MAIL-NOTES
+// "Where the new text ends" lists the cases.
 
 // reBlank is a space of any kind: French typography puts a no-break space
 // before ":" ("a écrit :"), and HTML bodies turned to text keep &nbsp;.
@@ -21,63 +23,66 @@ const reBlank = `[\s\p{Zs}]`
 var (
 	// quotedRe matches a ">"-quoted line, as every plain-text client writes
 	// them (RFC 3676 §4.5 quote depth).
-	quotedRe = regexp.MustCompile(`^[ \t]*>`)
+	quotedRe = regexp.MustCompile(`^[ \t\p{Zs}]*>`)
 
-	// attrPrefixRe is what precedes an attribution inside a quote: Apple Mail
-	// and iOS Mail quote the "On … wrote:" line itself ("> On 22 Aug 2015, …").
-	attrPrefixRe = regexp.MustCompile(`^(?:` + reBlank + `|>)*`)
+	// attrPrefixRe is what precedes an attribution: the quote marks of an
+	// attribution that is itself quoted (Apple Mail, iOS: "> On 22 Aug 2015,
+	// …"), and the dashes old Yahoo puts before it ("--- On Tue, … wrote:").
+	attrPrefixRe = regexp.MustCompile(`^(?:` + reBlank + `|>)*(?:-{2,}` + reBlank + `*)?`)
 
-	// attrEndRe is an attribution ending in "wrote:" in one of the languages
-	// of MAIL-NOTES: Gmail, Apple Mail and Thunderbird "On <date>, <name>
-	// wrote:", "Le <date>, <name> a écrit :", "El <date>, <name> escribió:",
-	// "Il <date> <name> ha scritto:", "Op <date> heeft <name> het volgende
-	// geschreven:" (iOS), "<date>, <name> написал(а):", "<date> пользователь
-	// <name> написал:" (Gmail for Android), "在 <date>，<name> 写道：" (iOS),
-	// "<date> <name> <addr>のメッセージ:" (Japanese Gmail), plus "<name>
-	// <addr> schrieb:" (K-9 Mail) and Polish, Portuguese and Ukrainian forms.
-	attrEndRe = regexp.MustCompile(`(?i)(?:(?:^|[^\p{L}])(?:wrote|writes|a` + reBlank + `+écrit|écrit|schrieb|geschrieben|escribió|escreveu|schreef|ha` + reBlank + `+scritto|skrev|napisał(?:\(a\)|a)?|написал(?:\(а\)|а)?|пише)|写道|のメッセージ|のメール)` + reBlank + `*[:：]` + reBlank + `*$`)
+	// attrVerbRe finds one of attrVerbs as a word. Words in scripts without
+	// spaces (写道, のメッセージ, 님이 작성) are found anywhere.
+	attrVerbRe = regexp.MustCompile(`(?i)(?:(?:^|[^\p{L}])(?:` + wordsRe(wordVerbs(false)) + `)(?:[^\p{L}]|$)|(?:` + wordsRe(wordVerbs(true)) + `))`)
 
-	// attrNameLastRe is an attribution with the name after the verb: Gmail
-	// and Apple Mail in German, Dutch and Danish/Norwegian ("Am <date> schrieb
-	// <name> <addr>:", "Op <date> schreef <name>:", "Den <date> skrev <name>:").
-	attrNameLastRe = regexp.MustCompile(`(?i)^(?:Am|Op|Den|\p{L}{2,4}\.)` + reBlank + `.+[^\p{L}](?:schrieb|schreef|skrev)` + reBlank + `.+[:：]` + reBlank + `*$`)
+	// attrVerbEndRe is a verb right before the colon that ends the
+	// attribution, maybe with a bracket between ("napsal(a):").
+	attrVerbEndRe = regexp.MustCompile(`(?i)(?:` + wordsRe(attrVerbs) + `)` + reBlank + `*(?:\([^()]{0,20}\))?` + reBlank + `*[:：]` + reBlank + `*$`)
 
-	// attrDateLastRe is an attribution with the date after the verb: German
-	// Gmail "<name> <addr> schrieb am Fr., 28. Apr. 2017 um 11:53 Uhr:", some
-	// webmails "<name> wrote on <date>:".
-	attrDateLastRe = regexp.MustCompile(`(?i)(?:^|[^\p{L}])(?:wrote|schrieb)` + reBlank + `+(?:on|am)` + reBlank + `.+[:：]` + reBlank + `*$`)
+	// attrAddrRe is a mail address, bare or in brackets.
+	attrAddrRe = regexp.MustCompile(`[^\s<>()\[\]"]+@[^\s<>()\[\]"]+\.[\p{L}\d]`)
 
-	// attrDateAddrRe is a date, a name and an address with no verb at all:
-	// Gmail in Japanese and Russian ("2016年1月1日(金) 12:00 <name> <addr>:",
-	// "вт, 5 янв. 2016 г. в 23:39, <name> <addr>:").
-	attrDateAddrRe = regexp.MustCompile(`\d{4}.{1,80}<[^\s<>@]+@[^\s<>@]+>` + reBlank + `*[:：]` + reBlank + `*$`)
+	// attrDateRe is the part of a date a client always writes: a year or a
+	// time of day.
+	attrDateRe = regexp.MustCompile(`\d{4}|\d{1,2}[:.h時시]\d{2}|\d{1,2}` + reBlank + `*(?:AM|PM|am|pm)|[上下]午|오[전후]`)
 
-	// attrEvidenceRe is what tells an attribution from a sentence that ends in
-	// "wrote:": a year, a time or an address.
-	attrEvidenceRe = regexp.MustCompile(`@|\d{4}|\d{1,2}[:.h]\d{2}`)
-
-	// attrIntroRe starts an attribution that a client wrapped over two or
-	// three lines (Gmail wraps at 78 columns): "On", "Le", "Am", "El", "Em",
-	// "Op", "Il", "Den", "Dnia", "在", a date, or a weekday, a comma and a day.
-	attrIntroRe = regexp.MustCompile(`(?i)^(?:(?:On|At|Le|Am|El|Em|Op|Il|Den|Dnia|W dniu|在)` + reBlank + `|\d|\p{L}{2,12}\.?,` + reBlank + `*\d)`)
+	// attrIntroRe starts an attribution: one of attrIntros, a date, or a
+	// weekday and a day ("Tue, Mar 5", "tir. 5.", "вт, 5 мар.").
+	attrIntroRe = regexp.MustCompile(`(?i)^(?:(?:` + wordsRe(attrIntros) + `)(?:` + reBlank + `|$)|\d|\p{L}{2,12}\.?,?` + reBlank + `+(?:\d|\p{L}{2,12}\.?` + reBlank + `+\d))`)
 
 	// sentenceEndRe ends a line of prose, which a wrapped attribution's
 	// first lines never do.
-	sentenceEndRe = regexp.MustCompile(`[.!?;]` + reBlank + `*$`)
+	sentenceEndRe = regexp.MustCompile(`[.!?;。！？]` + reBlank + `*$`)
 
-	// originalMessageRe is the banner Outlook, AOL, Yahoo and Zimbra put above
-	// the quoted message, in the languages Outlook ships: "-----Original
-	// Message-----", "----- Original Message -----", "-----Ursprüngliche
-	// Nachricht-----", "-----Message d'origine-----", and the Spanish,
-	// Italian, Dutch, Scandinavian, Russian, Polish, Portuguese, Chinese and
-	// Japanese ones.
-	originalMessageRe = regexp.MustCompile(`(?i)^[\s*]*-{2,}` + reBlank + `*(?:original message|ursprüngliche nachricht|message d['’]origine|mensaje original|messaggio originale|oorspronkelijk bericht|originalmeddelande|oprindelig meddelelse|opprinnelig melding|исходное сообщение|wiadomość oryginalna|mensagem original|原始邮件|元のメッセージ)` + reBlank + `*-{2,}[\s*]*$`)
+	// bannerRe is a dashed banner, its words in group 1: "-----Original
+	// Message-----", "----- Original Message -----", "-------- Forwarded
+	// Message --------", "---------- Forwarded message ---------",
+	// "-----Reply Message-----", Samsung's "-------- Original message
+	// --------". It is one only when the words name a message (bannerNouns)
+	// or say it is forwarded (forwardWords).
+	bannerRe = regexp.MustCompile(`^[\s\p{Zs}*>]*[-=_]{2,}` + reBlank + `*([^-=_\s\p{Zs}][^-=_]{0,60}?)` + reBlank + `*[-=_]{2,}[\s\p{Zs}*]*$`)
+
+	// bannerWordRe and forwardWordRe find those words.
+	bannerWordRe  = regexp.MustCompile(`(?i)` + wordsRe(bannerNouns))
+	forwardWordRe = regexp.MustCompile(`(?i)` + wordsRe(forwardWords))
 
 	// ruleRe is a horizontal rule: Outlook's "________________________________"
 	// above its header block, Gmail's rendering of it (" ------------------"),
 	// and the "---" HTMLToText writes for <hr>.
-	ruleRe = regexp.MustCompile(`^[\s*]*(?:_{3,}|-{3,})[\s*]*$`)
+	ruleRe = regexp.MustCompile(`^[\s\p{Zs}*]*(?:_{3,}|-{3,}|—{2,})[\s\p{Zs}*]*$`)
 )
+
+// wordVerbs returns the attribution verbs written in a script without
+// spaces between words (cjk) or the others.
+func wordVerbs(cjk bool) []string {
+	var out []string
+	for _, v := range attrVerbs {
+		r, _ := utf8.DecodeRuneInString(v)
+		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) == cjk {
+			out = append(out, v)
+		}
+	}
+	return out
+}
 
 // outlookField sorts the names of the header block's fields: a block counts
 // only when it names a sender.
@@ -89,33 +94,11 @@ const (
 	fieldDate
 )
 
-// outlookFields are the names Outlook (and Windows Live, Outlook for Mac,
-// Outlook on the web) gives the fields of the header block it writes instead
-// of an attribution, in the client's language: "From:/Sent:/To:/Subject:",
-// "Von:/Gesendet:/An:/Betreff:", "De :/Envoyé :/À :/Objet :",
-// "Från:/Skickat:/Till:/Ämne:", and Spanish, Portuguese, Italian, Dutch,
-// Danish/Norwegian, Polish, Russian, Chinese and Japanese.
-var outlookFields = map[string]outlookField{
-	"from": fieldSender, "von": fieldSender, "de": fieldSender, "da": fieldSender, "van": fieldSender,
-	"från": fieldSender, "fra": fieldSender, "od": fieldSender, "от": fieldSender, "差出人": fieldSender,
-	"发件人": fieldSender, "寄件者": fieldSender,
-
-	"sent": fieldDate, "date": fieldDate, "gesendet": fieldDate, "datum": fieldDate, "envoyé": fieldDate,
-	"enviado": fieldDate, "enviada em": fieldDate, "fecha": fieldDate, "inviato": fieldDate, "data": fieldDate,
-	"verzonden": fieldDate, "skickat": fieldDate, "sendt": fieldDate, "wysłano": fieldDate,
-	"отправлено": fieldDate, "送信日時": fieldDate, "发送时间": fieldDate,
-
-	"to": fieldOther, "an": fieldOther, "à": fieldOther, "para": fieldOther, "a": fieldOther, "aan": fieldOther,
-	"till": fieldOther, "til": fieldOther, "do": fieldOther, "кому": fieldOther, "宛先": fieldOther,
-	"收件人": fieldOther, "cc": fieldOther, "kopie": fieldOther, "bcc": fieldOther, "reply-to": fieldOther,
-	"subject": fieldOther, "betreff": fieldOther, "objet": fieldOther, "asunto": fieldOther,
-	"assunto": fieldOther, "oggetto": fieldOther, "onderwerp": fieldOther, "ämne": fieldOther,
-	"emne": fieldOther, "temat": fieldOther, "тема": fieldOther, "件名": fieldOther, "主题": fieldOther,
-}
-
 // outlookFieldRe is one line of the header block, its field name in group 1.
-// Gmail shows the names in bold when it renders an Outlook reply ("*From:*").
-var outlookFieldRe = regexp.MustCompile(`(?i)^[\s\p{Zs}*]*(` + strings.Join(slices.Sorted(maps.Keys(outlookFields)), "|") + `)[\s\p{Zs}*]*[:：]`)
+// Gmail shows the names in bold when it renders an Outlook reply ("*From:*"),
+// a quoted block has "> " before them, Chinese and Japanese Outlook write a
+// full-width colon.
+var outlookFieldRe = regexp.MustCompile(`(?i)^[\s\p{Zs}*>]*(` + wordsRe(slices.Collect(maps.Keys(outlookFields))) + `)[\s\p{Zs}*]*[:：]`)
 
 // outlookFieldOf returns the kind of the header block field line l starts
 // with, and false if it starts with none.
@@ -123,31 +106,38 @@ func outlookFieldOf(l string) (outlookField, bool) {
 	if !strings.ContainsAny(l, ":：") {
 		return fieldOther, false // most lines; the regexp is slow to say no
 	}
+	if len(l) > 64 {
+		l = l[:64] // a field name is near the start; keep a hostile line cheap
+	}
 	m := outlookFieldRe.FindStringSubmatch(l)
 	if m == nil {
 		return fieldOther, false
 	}
-	return outlookFields[strings.ToLower(m[1])], true
+	return outlookFields[strings.Join(strings.FieldsFunc(strings.ToLower(m[1]), unicode.IsSpace), " ")], true
 }
 
 // quoteLine is the class of one line of a body.
 type quoteLine uint8
 
 const (
-	lineEmpty  quoteLine = iota
-	lineText             // the writer's own text, as far as can be told
-	lineQuoted           // starts with ">"
-	lineAttr             // "On … wrote:" and its translations, possibly wrapped or quoted
-	lineSplit            // Outlook-style start of the quoted thread: banner, rule + header block, header block
+	lineEmpty   quoteLine = iota
+	lineText              // the writer's own text, as far as can be told
+	lineQuoted            // starts with ">"
+	lineAttr              // "On … wrote:" and its translations, possibly wrapped or quoted
+	lineSplit             // Outlook-style start of the quoted thread: banner, rule + header block, header block
+	lineForward           // start of a forwarded message: "---------- Forwarded message ---------", "Begin forwarded message:"
 )
 
-// Bounds that keep the classifier from reading prose as markers.
+// Bounds that keep the classifier from reading prose as markers, and keep it
+// linear on hostile input.
 const (
 	maxAttrLen      = 400 // bytes of an attribution, wrapped lines joined
 	maxWeakAttrLen  = 100 // runes of an attribution without date or address
+	maxVerblessLen  = 250 // runes of an attribution with no verb
 	maxAttrLines    = 3   // lines an attribution may be wrapped over
 	maxBlockScan    = 16  // lines looked at for one header block
 	maxBlockWrapped = 2   // wrapped continuation lines in a header block
+	maxMarkerLen    = 400 // bytes of a line that can be a banner or a rule
 	minQuotedLines  = 3   // ">" lines that make a quote without an attribution (talon's rule)
 )
 
@@ -157,32 +147,53 @@ const (
 // Outlook-style markers (an "-----Original Message-----" banner, a rule
 // followed by a From:/Sent: block, or such a block alone) start the quoted
 // thread: everything from the first of them down is cut (a body that starts
-// with one has no new text: it is a bare forward). Above that, an
-// attribution ("On … wrote:") with text before it and no ">" lines after it
-// is cut the same way; otherwise attributions and ">" lines are dropped and
-// the text between them kept, so a bottom-poster keeps the answer below the
-// quote and an inline reply keeps its new lines. Without an attribution,
-// fewer than three ">" lines are the writer's own text. The reply is trimmed
-// of surrounding blank lines; trailing spaces inside it are kept.
+// with one has no new text). Above that, an attribution ("On … wrote:") with
+// text before it and no new text below its quote is cut the same way;
+// otherwise attributions and ">" lines are dropped and the text between them
+// kept, so a bottom-poster keeps the answer below the quote and an inline
+// reply keeps its new lines. Without an attribution, fewer than three ">"
+// lines in the middle of the text are the writer's own. A forwarded message
+// ("---------- Forwarded message ---------", "Begin forwarded message:")
+// below the new text is part of it and stays in reply. The reply is trimmed of
+// surrounding blank lines; trailing spaces inside it are kept.
 func StripQuote(body string) (reply, rest string) {
+	note, fwd, cut := stripQuote(body)
+	return joinParts(note, fwd), cut
+}
+
+// stripQuote is StripQuote with the new text and the forwarded message it
+// introduces kept apart, for ExtractReply to cut the signature of the new
+// text alone.
+func stripQuote(body string) (note, forward, rest string) {
 	lines := splitBodyLines(body)
 	kinds := classifyLines(lines)
 
-	end := slices.Index(kinds, lineSplit)
-	if end < 0 {
-		end = len(lines)
+	end := len(lines)
+	if i := slices.IndexFunc(kinds, func(k quoteLine) bool { return k == lineSplit || k == lineForward }); i >= 0 {
+		end = i
+		if kinds[i] == lineForward {
+			forward = joinTrimmed(lines[i:])
+			lines, kinds = lines[:i], kinds[:i]
+		}
 	}
-	if a := slices.Index(kinds[:end], lineAttr); a >= 0 && slices.Contains(kinds[:a], lineText) && !slices.Contains(kinds[a:end], lineQuoted) {
+	if a := slices.Index(kinds[:end], lineAttr); a >= 0 && slices.Contains(kinds[:a], lineText) && !newTextBelow(kinds[a:end]) {
 		end = a
 	}
-	dropQuoted := slices.Contains(kinds[:end], lineAttr) || countKind(kinds[:end], lineQuoted) >= minQuotedLines
+	region := kinds[:end]
+	dropQuoted := slices.Contains(region, lineAttr) || countKind(region, lineQuoted) >= minQuotedLines
+	lastText := slices.Index(region, lineText)
+	if lastText >= 0 {
+		lastText = len(region) - 1 - slices.Index(reversedKinds(region), lineText)
+	}
 
 	kept := make([]string, 0, end)
 	var cut []string
 	dropped := false
 	for i, l := range lines[:end] {
 		switch k := kinds[i]; {
-		case k == lineAttr, k == lineQuoted && dropQuoted:
+		case k == lineAttr, k == lineQuoted && (dropQuoted || i > lastText && lastText >= 0):
+			// A quoted run after the last line of text is the quote of a
+			// top-poster, however short.
 			cut = append(cut, l)
 			dropped = true
 		case k == lineEmpty && dropped && len(kept) > 0 && strings.TrimSpace(kept[len(kept)-1]) == "":
@@ -195,7 +206,40 @@ func StripQuote(body string) (reply, rest string) {
 		}
 	}
 	cut = append(cut, lines[end:]...)
-	return joinTrimmed(kept), joinTrimmed(cut)
+	return joinTrimmed(kept), forward, joinTrimmed(cut)
+}
+
+// newTextBelow reports whether the writer's text follows the quote that an
+// attribution starts: a bottom-post or an inline reply, rather than a quote
+// that lost its ">" marks (Outlook for iOS, some webmails).
+func newTextBelow(kinds []quoteLine) bool {
+	quoted := false
+	for _, k := range kinds {
+		switch k {
+		case lineQuoted:
+			quoted = true
+		case lineText:
+			return quoted
+		}
+	}
+	return false
+}
+
+func reversedKinds(kinds []quoteLine) []quoteLine {
+	r := slices.Clone(kinds)
+	slices.Reverse(r)
+	return r
+}
+
+// joinParts joins the non-empty parts with a blank line.
+func joinParts(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "\n\n")
 }
 
 // splitBodyLines splits a body into lines, whatever its line endings.
@@ -228,13 +272,13 @@ func countKind(kinds []quoteLine, k quoteLine) int {
 }
 
 // classifyLines gives every line its class. Attributions are found from the
-// line that ends them, looking back over lines a client wrapped; splits only
-// among unquoted lines.
+// line that ends them, looking back over lines a client wrapped; splits and
+// forwards only among unquoted lines.
 func classifyLines(lines []string) []quoteLine {
 	kinds := make([]quoteLine, len(lines))
 	for i, l := range lines {
 		switch {
-		case strings.TrimSpace(l) == "":
+		case isBlank(l):
 			kinds[i] = lineEmpty
 		case quotedRe.MatchString(l):
 			kinds[i] = lineQuoted
@@ -253,11 +297,25 @@ func classifyLines(lines []string) []quoteLine {
 		}
 	}
 	for i := range lines {
-		if kinds[i] == lineText && isSplit(lines, kinds, i) {
+		if kinds[i] != lineText {
+			continue
+		}
+		switch {
+		case isForward(lines, kinds, i):
+			kinds[i] = lineForward
+		case isSplit(lines, kinds, i):
 			kinds[i] = lineSplit
 		}
 	}
 	return kinds
+}
+
+// isBlank reports whether l holds only white space, no-break spaces and
+// zero-width characters (Outlook and Gmail leave U+200B and U+FEFF behind).
+func isBlank(l string) bool {
+	return strings.TrimFunc(l, func(r rune) bool {
+		return unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff' || r == '\u200c' || r == '\u200d'
+	}) == ""
 }
 
 func endsWithColon(l string) bool {
@@ -266,49 +324,59 @@ func endsWithColon(l string) bool {
 }
 
 // attributionStart returns the first line of the attribution that line j
-// ends, or -1. A wrapped attribution starts on the nearest line above j (at
-// most two) that starts like one ("On", a date…), with no line in between
-// ending a sentence. One on a single line needs a year, time or address, or a
-// quote right below it ("Bob wrote:" + "> …").
+// ends, or -1. An attribution may be wrapped over up to three lines, with no
+// line ending a sentence before j: it starts on line j if j alone is one and
+// starts like one; else on the nearest line above that starts like one
+// ("On", "Le", a date…) and holds a date or an address; else on line j if j
+// alone is one; else on the nearest line above with a date or an address
+// that makes one ("<name> <addr> schrieb am Di., 16. Aug. 2016" / "um 12:52
+// Uhr:").
 func attributionStart(lines []string, kinds []quoteLine, j int) int {
-	if s := wrappedAttrStart(lines, kinds, j); s < j && isAttribution(attrJoin(lines[s:j+1])) {
-		return s
+	if len(lines[j]) > maxAttrLen {
+		return -1
 	}
-	text := attrJoin(lines[j : j+1])
-	if isAttribution(text) ||
-		attrEndRe.MatchString(text) && utf8.RuneCountInString(text) <= maxWeakAttrLen && nextIsQuoted(kinds, j) {
+	quoted := nextIsQuoted(kinds, j)
+	single := isAttribution(attrText(lines[j]), quoted)
+	if single && attrIntroRe.MatchString(attrText(lines[j])) {
 		return j
 	}
-	return -1
-}
-
-// wrappedAttrStart returns where an attribution ending on line j would start
-// if a client wrapped it, or j.
-func wrappedAttrStart(lines []string, kinds []quoteLine, j int) int {
-	for s := j; s >= 0 && s > j-maxAttrLines && sameRun(kinds, s, j); s-- {
-		if attrIntroRe.MatchString(attrText(lines[s])) {
-			for _, l := range lines[s:j] {
-				if sentenceEndRe.MatchString(l) {
-					return j
-				}
-			}
+	var above []int // lines that could start a wrapped attribution, nearest first
+	for s := j - 1; s >= 0 && s > j-maxAttrLines && sameRun(kinds, s, j); s-- {
+		if sentenceEndRe.MatchString(lines[s]) {
+			break
+		}
+		if t := attrText(lines[s]); strings.ContainsAny(t, "0123456789@") {
+			above = append(above, s)
+		}
+	}
+	for _, s := range above {
+		if attrIntroRe.MatchString(attrText(lines[s])) && isAttribution(attrJoin(lines[s:j+1]), quoted) {
 			return s
 		}
 	}
-	return j
+	if single {
+		return j
+	}
+	for _, s := range above {
+		if isAttribution(attrJoin(lines[s:j+1]), quoted) {
+			return s
+		}
+	}
+	return -1
 }
 
 // attrJoin joins the lines of a wrapped attribution into one, or returns ""
 // when it is too long to be one.
 func attrJoin(lines []string) string {
 	parts := make([]string, len(lines))
+	n := 0
 	for i, l := range lines {
+		if n += len(l); n > maxAttrLen {
+			return ""
+		}
 		parts[i] = attrText(l)
 	}
-	if text := strings.Join(parts, " "); len(text) <= maxAttrLen {
-		return text
-	}
-	return ""
+	return strings.Join(parts, " ")
 }
 
 // sameRun reports whether lines s..j are all non-empty and all quoted or all
@@ -327,12 +395,27 @@ func attrText(l string) string {
 	return strings.TrimRightFunc(attrPrefixRe.ReplaceAllString(l, ""), unicode.IsSpace)
 }
 
-func isAttribution(text string) bool {
-	if !attrEvidenceRe.MatchString(text) {
+// isAttribution reports whether text, ending in a colon, is an attribution.
+// With a verb ("wrote", "schrieb", "写道"…) it needs a date or an address,
+// and one more sign that it is not a sentence of the writer's ("As I wrote
+// on 5 March 2024, we need:"): a quote below it, an address, an intro word
+// or the verb right before the colon; or, when short, only a quote below it
+// ("Bob wrote:" + "> …"). Without a verb it needs an address, a date and a
+// quote below it: Gmail in Russian, Japanese and Czech writes "<date>,
+// <name> <addr>:".
+func isAttribution(text string, quoted bool) bool {
+	if text == "" || len(text) > maxAttrLen {
 		return false
 	}
-	return attrEndRe.MatchString(text) || attrNameLastRe.MatchString(text) ||
-		attrDateLastRe.MatchString(text) || attrDateAddrRe.MatchString(text)
+	addr := attrAddrRe.MatchString(text)
+	date := attrDateRe.MatchString(text)
+	if attrVerbRe.MatchString(text) {
+		if addr || date {
+			return quoted || addr || attrIntroRe.MatchString(text) || attrVerbEndRe.MatchString(text)
+		}
+		return quoted && utf8.RuneCountInString(text) <= maxWeakAttrLen && attrVerbEndRe.MatchString(text)
+	}
+	return quoted && addr && date && utf8.RuneCountInString(text) <= maxVerblessLen
 }
 
 func nextIsQuoted(kinds []quoteLine, j int) bool {
@@ -344,23 +427,56 @@ func nextIsQuoted(kinds []quoteLine, j int) bool {
 	return false
 }
 
-// isSplit reports whether unquoted line i starts an Outlook-style quoted
-// thread: an "Original Message" banner, a rule with a header block below it
-// (past at most two blank lines), or a header block.
-func isSplit(lines []string, kinds []quoteLine, i int) bool {
+// isForward reports whether unquoted line i starts a forwarded message: a
+// banner that says so ("---------- Forwarded message ---------", "--------
+// Weitergeleitete Nachricht --------"), or a short line ending in a colon
+// that says so with a header block (maybe quoted) right below it (Apple Mail
+// "Begin forwarded message:", "Début du message réexpédié :").
+func isForward(lines []string, kinds []quoteLine, i int) bool {
 	l := lines[i]
-	if originalMessageRe.MatchString(l) {
-		return true
-	}
-	if ruleRe.MatchString(l) {
-		for k := i + 1; k < len(lines) && k <= i+3; k++ {
-			if kinds[k] != lineEmpty {
-				return headerBlockAt(lines, kinds, k)
-			}
-		}
+	if len(l) > maxMarkerLen || !forwardWordRe.MatchString(l) {
 		return false
 	}
+	if m := bannerRe.FindStringSubmatch(l); m != nil {
+		return true
+	}
+	if !endsWithColon(l) || utf8.RuneCountInString(strings.TrimSpace(l)) > 60 {
+		return false
+	}
+	for k := i + 1; k < len(lines) && k <= i+3; k++ {
+		if kinds[k] != lineEmpty {
+			_, ok := outlookFieldOf(lines[k])
+			return ok
+		}
+	}
+	return false
+}
+
+// isSplit reports whether unquoted line i starts an Outlook-style quoted
+// thread: a banner naming the original message, a rule with a header block
+// below it (past at most two blank lines), or a header block.
+func isSplit(lines []string, kinds []quoteLine, i int) bool {
+	l := lines[i]
+	if len(l) <= maxMarkerLen {
+		if m := bannerRe.FindStringSubmatch(l); m != nil && (bannerWordRe.MatchString(m[1]) || headerBlockBelow(lines, kinds, i)) {
+			return true
+		}
+		if ruleRe.MatchString(l) {
+			return headerBlockBelow(lines, kinds, i)
+		}
+	}
 	return headerBlockAt(lines, kinds, i)
+}
+
+// headerBlockBelow reports whether a header block starts below line i, past
+// at most two blank lines.
+func headerBlockBelow(lines []string, kinds []quoteLine, i int) bool {
+	for k := i + 1; k < len(lines) && k <= i+3; k++ {
+		if kinds[k] != lineEmpty {
+			return headerBlockAt(lines, kinds, k)
+		}
+	}
+	return false
 }
 
 // headerBlockAt reports whether an Outlook header block starts at line i:

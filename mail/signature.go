@@ -4,48 +4,59 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
-// mobileSignatureRe matches the line a mail app appends to every message it
-// sends, in the languages those apps ship: iOS Mail ("Sent from my iPhone",
-// "Envoyé de mon iPhone", "Von meinem iPhone gesendet", "Enviado desde mi
-// iPhone", "Inviato da iPhone", "Verstuurd vanaf mijn iPhone", "Skickat från
-// min iPhone", "Sendt fra min iPhone", "Wysłane z iPhone'a", "Отправлено с
-// iPhone", "发自我的iPhone", "iPhoneから送信"), Android mail apps and
-// BlackBerry ("Sent from my Android…", "Sent from my Samsung Galaxy
-// smartphone."), K-9 Mail ("Diese Nachricht wurde von meinem
-// Android-Mobiltelefon mit K-9 Mail gesendet."), Outlook for iOS and Android
-// ("Get Outlook for iOS<https://aka.ms/o0ukef>"), Windows 10 Mail ("Sent from
-// Mail for Windows 10") and the Yahoo, AOL, Proton, Spark, Airmail and
-// Sparrow apps ("Sent from Yahoo Mail on Android", "Sent with Airmail").
-var mobileSignatureRe = regexp.MustCompile(`(?i)^[\s\p{Zs}(<]*(?:` +
-	`sent from my .{1,60}` +
-	`|sent (?:from|with|via) (?:mail|outlook|yahoo|aol|proton ?mail|gmail|bluemail|spark|airmail|sparrow|samsung|android|iphone|ipad|blackberry|mobile)\b.{0,60}` +
-	`|get outlook for (?:ios|android)\b.{0,60}` +
-	`|envoyé (?:de|depuis) (?:mon|ma|yahoo|outlook)\b.{0,60}` +
-	`|von meinem .{1,60} gesendet\.?` +
-	`|diese nachricht wurde von .{1,80} gesendet\.?` +
-	`|enviado (?:desde|do|de) (?:mi|meu|o meu)\b.{1,60}` +
-	`|inviato da(?:l mio)? .{1,60}` +
-	`|(?:verzonden|verstuurd) (?:met|vanaf|van) .{1,60}` +
-	`|skickat från min .{1,60}` +
-	`|sendt fra min .{1,60}` +
-	`|wysłane z .{1,60}` +
-	`|отправлено с .{1,60}` +
-	`|(?:发自我的|從我的|来自我的|發自我的)` + reBlank + `*ip(?:hone|ad).{0,20}` +
-	`|iphoneから送信` +
-	`)$`)
+// A mobile tail is the line a mail app appends to every message it sends. It
+// is known by two things in one short line: a device or an app (iPhone,
+// Android, Samsung, Huawei, Outlook, Yahoo Mail…) and the word the app's
+// language uses for "sent from" or "get", at the start or at the end of the
+// line: "Sent from my iPhone", "Envoyé de mon iPhone", "Von meinem iPhone
+// gesendet", "Enviado desde mi iPhone", "Inviato da iPhone", "Verzonden met
+// iPhone", "Skickat från min iPhone", "Отправлено с iPhone", "从我的iPhone发送",
+// "iPhoneから送信", "내 iPhone에서 보냄", "Sent from my Galaxy", "Get Outlook
+// for iOS", "Outlook für Android herunterladen", "Sent from Mail for Windows".
+var (
+	mobileDeviceRe = regexp.MustCompile(`(?i)iphone|ipad|ipod|android|samsung|galaxy|huawei|honor|xiaomi|redmi|oneplus|pixel|blackberry|windows phone|nokia|motorola|xperia|oppo|vivo|outlook|yahoo|aol|gmail|proton ?mail|spark|airmail|bluemail|k-9|fairemail|edison|newton|mail (?:for|für|pour|para|per|voor|för|for) windows|smartphone|mobile|handy|móvil|cellulare|mobiel|mobil|телефон|мобильн|手机|手機|携帯|휴대폰|갤럭시`)
+	mobileStartRe  = regexp.MustCompile(`(?i)^(?:(?:sent|envoyé|gesendet|enviado|enviada|inviato|verzonden|verstuurd|skickat|sendt|lähetetty|wysłane|wysłano|odesláno|odoslané|poslano|отправлено|надіслано|εστάλη|trimis|get|obtener|obtenga|obtenez|obtenir|télécharger|holen sie|scarica|ottieni|baixe|obter|obtenha|skaffa|hent|hanki|pobierz|stáhnout|získejte|получить|скачать|отримати|завантажте|λήψη|descărcați|descarcă|download|diese nachricht|this message|von meinem|depuis mon|de mon|desde mi|dal mio|da mio|vanaf mijn|från min|fra min|fra mi|z mojego|с моего|з мого|az én)(?:[^\p{L}]|$)|从我的|從我的|发自我的|發自我的|来自我的|來自我的|发自|發自|来自|來自)`)
+	mobileEndRe    = regexp.MustCompile(`(?i)(?:gesendet|versendet|送信|发送|發送|傳送|보냄|전송됨|gönderildi|küldve|küldtem|beziehen|herunterladen|downloaden|edinin|letöltése|入手|받기|verzonden|verstuurd|inviato|enviado|skickat|sendt)[.!。]?$`)
+)
+
+// maxMobileTailLen bounds a mobile tail, in runes.
+const maxMobileTailLen = 80
+
+// isMobileTail reports whether line l is a mobile tail.
+func isMobileTail(l string) bool {
+	l = strings.TrimFunc(l, func(r rune) bool { return unicode.IsSpace(r) || r == '(' || r == '<' || r == '*' || r == '_' })
+	if l == "" || len(l) > 4*maxMobileTailLen || utf8.RuneCountInString(l) > maxMobileTailLen {
+		return false
+	}
+	if strings.HasSuffix(l, "?") || strings.HasSuffix(l, "？") {
+		return false
+	}
+	// "Get Outlook for iOS<https://aka.ms/o0ukef>": the link is not the tail's end.
+	if i := strings.IndexAny(l, "<["); i > 0 {
+		l = strings.TrimSpace(l[:i])
+	}
+	return mobileDeviceRe.MatchString(l) && (mobileStartRe.MatchString(l) || mobileEndRe.MatchString(l))
+}
 
 // maxBareSigLines bounds the tail below a bare "--" line (the RFC 3676
-// delimiter with its trailing space eaten by a client or a list): a longer
-// tail is more likely the writer's text below a rule than a signature.
+// delimiter with its trailing space eaten by a client or a list) or a rule
+// of underscores: a longer tail is more likely the writer's text below a rule
+// than a signature.
 const maxBareSigLines = 6
 
+// bareSigRe is a signature delimiter that lost its form: "--" without its
+// space, "__" or a line of underscores (Outlook.com and Yahoo signatures),
+// "—" an editor made of "--".
+var bareSigRe = regexp.MustCompile(`^(?:--|—|_{2,})[ \t\p{Zs}]*$`)
+
 // StripSignature cuts the signature off the end of a reply's text: from the
-// last RFC 3676 §4.3 delimiter line "-- " down, from a bare "--" line with at
-// most six lines below it, and mobile tails ("Sent from my iPhone", "Get
-// Outlook for iOS", "Envoyé de mon iPhone"…) ending the text. The body is
-// trimmed as StripQuote's reply is; sig is what was cut.
+// last RFC 3676 §4.3 delimiter line "-- " down, from a bare "--", "__" or
+// underscore line with at most six lines below it, and mobile tails ("Sent
+// from my iPhone", "Get Outlook for iOS", "Envoyé de mon iPhone"…) ending the
+// text. The body is trimmed as StripQuote's reply is; sig is what was cut.
 func StripSignature(text string) (body, sig string) {
 	lines := splitBodyLines(text)
 	end := trimMobileTail(lines, len(lines))
@@ -54,7 +65,7 @@ func StripSignature(text string) (body, sig string) {
 			end = i
 			break
 		}
-		if strings.TrimRight(lines[i], " \t") == "--" {
+		if bareSigRe.MatchString(strings.TrimRight(lines[i], " \t")) {
 			if nonBlankLines(lines[i+1:end]) <= maxBareSigLines {
 				end = i
 			}
@@ -69,10 +80,10 @@ func StripSignature(text string) (body, sig string) {
 func trimMobileTail(lines []string, end int) int {
 	for {
 		last := end - 1
-		for last >= 0 && strings.TrimSpace(lines[last]) == "" {
+		for last >= 0 && isBlank(lines[last]) {
 			last--
 		}
-		if last < 0 || !mobileSignatureRe.MatchString(strings.TrimRightFunc(lines[last], unicode.IsSpace)) {
+		if last < 0 || !isMobileTail(lines[last]) {
 			return end
 		}
 		end = last
@@ -82,24 +93,30 @@ func trimMobileTail(lines []string, end int) int {
 func nonBlankLines(lines []string) int {
 	n := 0
 	for _, l := range lines {
-		if strings.TrimSpace(l) != "" {
+		if !isBlank(l) {
 			n++
 		}
 	}
 	return n
 }
 
-// ExtractReply returns the new text of a reply body: StripQuote, then
-// StripSignature. rest holds everything cut, signature first, for storage
-// with the note.
+// ExtractReply returns the person's new text of a reply body (text/plain,
+// decoded to UTF-8), and rest, everything that was cut from it, so nothing is
+// lost: StripQuote cuts the quoted thread, StripSignature the signature and
+// mobile tails, and a sign-off at the end ("Regards," / name / title) is cut
+// too. A forwarded message below the new text stays in reply, after it. rest
+// holds the sign-off, the signature and the quote, in that order, each
+// separated by a blank line.
+//
+// The reply is never empty when the person wrote something above the quote:
+// when cutting the sign-off would leave nothing ("Thanks!", "Gruß Discourse"),
+// the sign-off is the note.
 func ExtractReply(body string) (reply, rest string) {
-	text, quote := StripQuote(body)
-	reply, sig := StripSignature(text)
-	switch {
-	case sig == "":
-		return reply, quote
-	case quote == "":
-		return reply, sig
+	note, forward, quote := stripQuote(body)
+	text, sig := StripSignature(note)
+	kept, off := cutSignOff(text)
+	if kept == "" {
+		kept, off = text, ""
 	}
-	return reply, sig + "\n\n" + quote
+	return joinParts(kept, forward), joinParts(off, sig, quote)
 }

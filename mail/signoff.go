@@ -1,0 +1,102 @@
+package mail
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+var (
+	// signOffRe is a closing line: one of signOffs, maybe with the name on
+	// the same line ("Thanks, Jane", "Cheers - Bob", "Best, J.") or where it
+	// is sent from ("Viele Grüße aus Berlin"), and closing punctuation.
+	signOffRe = regexp.MustCompile(`(?i)^(?:` + wordsRe(signOffs) + `)` +
+		`(?:` + reBlank + `*[,;–—-]?` + reBlank + `*(?:(?:aus|from|de|desde|da|dalla|uit|från|fra|z|из|з)` + reBlank + `+)?` + nameRe + `)?` +
+		reBlank + `*[,.!;:…。！、~)]*` + reBlank + `*$`)
+
+	// sigTailProseRe is a line that reads as a sentence, not as a name, a
+	// title, a company or a phone number: it asks, exclaims or introduces, it
+	// is a postscript, or it starts in lower case.
+	sigTailProseRe = regexp.MustCompile(`(?i)[?？!！:：]` + reBlank + `*$|^p\.?s\.?\b|^(?-i:\p{Ll})\p{L}*` + reBlank + `+\p{L}+` + reBlank + `+\p{L}`)
+)
+
+// nameRe is a name of up to four words, each capitalised or an initial:
+// "Jane", "J.", "Jane Doe", "María José García", "JD".
+const nameRe = `(?-i:\p{Lu}[\p{L}'’.-]*(?:` + reBlank + `+\p{Lu}[\p{L}'’.-]*){0,3})`
+
+// Bounds of the lines after a sign-off.
+const (
+	maxSignOffTail     = 7   // lines of name, title, company, phone
+	maxSignOffTailLen  = 60  // runes of a line of name or title
+	maxSignOffInfoLen  = 100 // runes of a line with a number, an address or a link
+	maxSignOffTailWord = 8   // words of one such line
+)
+
+// cutSignOff cuts a sign-off at the end of text: the last run of closing
+// lines ("Regards,", "Thanks again!" / "Best,") with at most seven short lines
+// of name, title, company and phone below it, which read as no sentence.
+// body is trimmed; off is what was cut.
+func cutSignOff(text string) (body, off string) {
+	lines := splitBodyLines(text)
+	start := -1
+	tail := 0
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimFunc(lines[i], isSpaceOrMark)
+		switch {
+		case l == "":
+			continue
+		case isSignOff(l):
+			start = i
+		case start >= 0:
+			// Above the closing lines: the note.
+		case isSigTailLine(l):
+			if tail++; tail <= maxSignOffTail {
+				continue
+			}
+			return joinTrimmed(lines), ""
+		default:
+			return joinTrimmed(lines), ""
+		}
+		if start >= 0 && start != i {
+			break
+		}
+	}
+	if start < 0 {
+		return joinTrimmed(lines), ""
+	}
+	return joinTrimmed(lines[:start]), joinTrimmed(lines[start:])
+}
+
+func isSpaceOrMark(r rune) bool {
+	return unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff' || r == '*' || r == '_'
+}
+
+// isSignOff reports whether the trimmed line l is a closing line.
+func isSignOff(l string) bool {
+	return len(l) <= 120 && signOffRe.MatchString(l)
+}
+
+// isSigTailLine reports whether the trimmed line l can be part of what
+// follows a sign-off: a name, a title, a company, an address, a phone number
+// or a link, not a sentence.
+func isSigTailLine(l string) bool {
+	if len(l) > 4*maxSignOffInfoLen {
+		return false
+	}
+	n := utf8.RuneCountInString(l)
+	info := strings.ContainsAny(l, "0123456789@|") || strings.Contains(l, "://") || strings.Contains(l, "www.")
+	switch {
+	case n > maxSignOffInfoLen, n > maxSignOffTailLen && !info:
+		return false
+	case len(strings.Fields(l)) > maxSignOffTailWord:
+		return false
+	case sigTailProseRe.MatchString(l) && !info:
+		return false
+	case strings.HasSuffix(l, ".") && len(strings.Fields(l)) >= 4 && !info:
+		return false
+	case strings.HasSuffix(l, "。"):
+		return false
+	}
+	return true
+}

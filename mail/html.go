@@ -59,6 +59,9 @@ func extractHTMLReply(s string) (reply, rest string) {
 			}
 		}
 		if n.Parent != nil {
+			// An empty paragraph keeps the new text before and after the
+			// quote apart, as the quote did.
+			n.Parent.InsertBefore(&html.Node{Type: html.ElementNode, Data: "p", DataAtom: atom.P}, n)
 			n.Parent.RemoveChild(n)
 		}
 	}
@@ -116,7 +119,10 @@ func isQuoteStart(n *html.Node) bool {
 func isQuoteBlock(n *html.Node) bool {
 	switch n.DataAtom {
 	case atom.Div:
-		return htmlHasClass(n, "gmail_quote") || htmlHasClass(n, "moz-cite-prefix") ||
+		// Gmail's div.gmail_quote also holds what the writer typed between
+		// the quotes of an inline reply: its attribution (div.gmail_attr)
+		// and blockquotes go, the rest stays.
+		return htmlHasClass(n, "gmail_attr") || htmlHasClass(n, "moz-cite-prefix") ||
 			htmlHasClass(n, "yahoo_quoted") || strings.HasSuffix(htmlAttr(n, "id"), "yahoo_quoted") ||
 			htmlHasClass(n, "protonmail_quote")
 	case atom.Blockquote:
@@ -131,7 +137,7 @@ func isQuoteBlock(n *html.Node) bool {
 // is a forward banner ("---------- Forwarded message ---------", "Begin
 // forwarded message:").
 func isForwardQuote(n *html.Node) bool {
-	if !isQuoteBlock(n) {
+	if !isQuoteBlock(n) && !htmlHasClass(n, "gmail_quote") {
 		return false
 	}
 	if isForwardLine(firstLine(htmlTextPrefix(n, 512))) {
@@ -420,6 +426,23 @@ func (r *textRenderer) walk(n *html.Node) {
 		r.children(n)
 		r.lists--
 		r.paragraph()
+	case atom.P:
+		if !strings.HasPrefix(htmlAttr(n, "class"), "Mso") {
+			r.paragraph()
+			r.children(n)
+			r.paragraph()
+			break
+		}
+		// Word's paragraphs (Outlook) have no margins: each is one line,
+		// and an empty one (&nbsp;) is a blank line.
+		r.endLine()
+		start := len(r.lines)
+		r.children(n)
+		if len(r.lines) == start && strings.TrimSpace(r.cur.String()) == "" {
+			r.flush()
+		} else {
+			r.endLine()
+		}
 	case atom.Pre:
 		r.paragraph()
 		r.pre++

@@ -81,7 +81,7 @@ func TestExtractHTMLReply(t *testing.T) {
 		name: "gmail inline",
 		html: `<div dir="ltr"><blockquote class="gmail_quote">Can you take clause 4?</blockquote><div>Yes.</div>` +
 			`<blockquote class="gmail_quote">And clause 7?</blockquote><div>No.</div></div>`,
-		reply: "Yes.\nNo.",
+		reply: "Yes.\n\nNo.", // a blank line where each quote was, as in plain text
 	}, {
 		name: "apple mail",
 		html: `<html><body dir="auto">Fine by me.<br><br><div dir="ltr">Sent from my iPhone</div><div dir="ltr"><br>` +

@@ -328,9 +328,10 @@ func endsWithColon(l string) bool {
 // line ending a sentence before j: it starts on line j if j alone is one and
 // starts like one; else on the nearest line above that starts like one
 // ("On", "Le", a date…) and holds a date or an address; else on line j if j
-// alone is one; else on the nearest line above with a date or an address
-// that makes one ("<name> <addr> schrieb am Di., 16. Aug. 2016" / "um 12:52
-// Uhr:").
+// alone is one with a date or an address; else on the nearest line above
+// with a date or an address that makes one ("<name> <addr> schrieb am Di.,
+// 16. Aug. 2016" / "um 12:52 Uhr:"); else on j if j alone is one ("Bob
+// wrote:" above a quote).
 func attributionStart(lines []string, kinds []quoteLine, j int) int {
 	if len(lines[j]) > maxAttrLen {
 		return -1
@@ -354,13 +355,18 @@ func attributionStart(lines []string, kinds []quoteLine, j int) int {
 			return s
 		}
 	}
-	if single {
+	// A line with a date or an address is an attribution of its own; one
+	// with only the verb ("menulis:", "a écrit :") ends a wrapped one.
+	if single && attrEvidence(attrText(lines[j])) {
 		return j
 	}
 	for _, s := range above {
 		if isAttribution(attrJoin(lines[s:j+1]), quoted) {
 			return s
 		}
+	}
+	if single {
+		return j
 	}
 	return -1
 }
@@ -416,6 +422,11 @@ func isAttribution(text string, quoted bool) bool {
 		return quoted && utf8.RuneCountInString(text) <= maxWeakAttrLen && attrVerbEndRe.MatchString(text)
 	}
 	return quoted && addr && date && utf8.RuneCountInString(text) <= maxVerblessLen
+}
+
+// attrEvidence reports whether text holds a date or an address.
+func attrEvidence(text string) bool {
+	return attrAddrRe.MatchString(text) || attrDateRe.MatchString(text)
 }
 
 func nextIsQuoted(kinds []quoteLine, j int) bool {

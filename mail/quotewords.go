@@ -53,7 +53,7 @@ var attrVerbs = []string{
 // "Dnia", "W dniu", "Dne", "Pe", "Στις", "在"…
 var attrIntros = []string{
 	"on", "at", "le", "am", "el", "em", "op", "il", "il giorno", "den", "dnia", "w dniu", "dne", "dňa",
-	"pe", "în", "στις", "tanggal", "vào", "dana", "dne", "ke", "op", "在", "于", "於",
+	"pe", "în", "στις", "pada", "tanggal", "vào", "dana", "ke", "在", "于", "於",
 }
 
 // outlookFields are the names Outlook (desktop, on the web, for Mac, iOS and

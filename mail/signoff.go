@@ -30,7 +30,7 @@ const (
 	maxSignOffTail     = 7   // lines of name, title, company, phone
 	maxSignOffTailLen  = 60  // runes of a line of name or title
 	maxSignOffInfoLen  = 100 // runes of a line with a number, an address or a link
-	maxSignOffTailWord = 8   // words of one such line
+	maxSignOffTailWord = 8   // words of one such line (twice that with a number or link)
 )
 
 // cutSignOff cuts a sign-off at the end of text: the last run of closing
@@ -89,7 +89,7 @@ func isSigTailLine(l string) bool {
 	switch {
 	case n > maxSignOffInfoLen, n > maxSignOffTailLen && !info:
 		return false
-	case len(strings.Fields(l)) > maxSignOffTailWord:
+	case len(strings.Fields(l)) > maxSignOffTailWord && !info, len(strings.Fields(l)) > 2*maxSignOffTailWord:
 		return false
 	case sigTailProseRe.MatchString(l) && !info:
 		return false

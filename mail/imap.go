@@ -26,6 +26,10 @@ const (
 	imapIdleMax      = 25 * time.Minute
 	imapMinBackoff   = time.Second
 	imapMaxBackoff   = 5 * time.Minute
+	// imapMaxTries is how many deliveries of one message may fail (an error,
+	// a panic, a timeout, or a process that died in it) before the message
+	// goes to the failed mailbox instead of blocking those behind it.
+	imapMaxTries = 3
 )
 
 var (
@@ -55,6 +59,10 @@ type IMAPAccount struct {
 	// have applied per hour, as the SMTP server does; the rest go to
 	// FailedMailbox. 0 = no limit.
 	MaxPerSenderHour int
+	// DeliverTimeout bounds one delivery: the Deliverer's context has this
+	// deadline, and a delivery past it counts as a failed try. 0 =
+	// DefaultDeliverTimeout.
+	DeliverTimeout time.Duration
 }
 
 // LogValue keeps the password out of log lines that include the account.
@@ -64,11 +72,21 @@ func (a IMAPAccount) LogValue() slog.Value {
 }
 
 // IMAPCursor remembers, per account and mailbox, the UIDVALIDITY and the
-// highest UID fully handled: delivered, then moved or flagged.
+// highest UID fully handled (delivered, then moved or flagged), and how many
+// tries at delivering the message after it have begun. Each Set is durable
+// when it returns.
 type IMAPCursor interface {
 	// IMAPCursor returns zeros when nothing was recorded.
 	IMAPCursor(account, mailbox string) (uidValidity, lastUID uint32, err error)
+	// SetIMAPCursor records the cursor, and forgets the tries.
 	SetIMAPCursor(account, mailbox string, uidValidity, lastUID uint32) error
+	// IMAPTries returns the count SetIMAPTries last recorded for uid under
+	// uidValidity; 0 when the last count was for another message, or was
+	// forgotten by SetIMAPCursor since.
+	IMAPTries(account, mailbox string, uidValidity, uid uint32) (int, error)
+	// SetIMAPTries records how many tries at delivering uid have begun. One
+	// count is kept per mailbox: the poller tries one message at a time.
+	SetIMAPTries(account, mailbox string, uidValidity, uid uint32, tries int) error
 }
 
 // Poller feeds the messages of one IMAP mailbox to a Deliverer, each once:
@@ -76,12 +94,20 @@ type IMAPCursor interface {
 // Deliver returned nil, and the cursor advanced only after that. A kill at any
 // point at worst delivers a message again, which the Deliverer recognises by
 // its Message-ID or digest.
+//
+// A message Deliver refuses with a *Rejection goes to the failed mailbox at
+// once. One whose delivery keeps failing (an error, a panic, the delivery
+// deadline) goes there after imapMaxTries, so that it does not block the
+// mailbox for good. Each try is recorded in the cursor before it begins, so
+// that a message which killed or hung the process counts too, across
+// restarts.
 type Poller struct {
 	acct    IMAPAccount
 	d       Deliverer
 	cur     IMAPCursor
 	log     *slog.Logger
 	timeout time.Duration // imapReplyTimeout; shorter in tests
+	backoff time.Duration // imapMinBackoff; shorter in tests
 	limit   *senderLimit
 }
 
@@ -93,18 +119,21 @@ func NewPoller(acct IMAPAccount, d Deliverer, cur IMAPCursor, log *slog.Logger) 
 	if acct.PollInterval <= 0 {
 		acct.PollInterval = time.Minute
 	}
+	if acct.DeliverTimeout <= 0 {
+		acct.DeliverTimeout = DefaultDeliverTimeout
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Poller{acct: acct, d: d, cur: cur, log: log.With("account", acct.Name), timeout: imapReplyTimeout,
-		limit: &senderLimit{max: acct.MaxPerSenderHour}}
+		backoff: imapMinBackoff, limit: &senderLimit{max: acct.MaxPerSenderHour}}
 }
 
 // Run watches the mailbox until ctx is done, reconnecting with backoff (1s
 // doubling to 5 min, back to 1s after a session that completed a pass) on
 // any connection, protocol or delivery error. Run one at a time per Poller.
 func (p *Poller) Run(ctx context.Context) {
-	backoff := imapMinBackoff
+	backoff := p.backoff
 	for {
 		id := newSessionID()
 		log := p.log.With("conn", id)
@@ -113,7 +142,7 @@ func (p *Poller) Run(ctx context.Context) {
 			return
 		}
 		if healthy {
-			backoff = imapMinBackoff
+			backoff = p.backoff
 		}
 		log.Warn("imap session ended", "err", err, "retry_in", backoff)
 		t := time.NewTimer(backoff)

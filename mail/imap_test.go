@@ -273,13 +273,17 @@ type imapRecorder struct {
 	calls         []imapDelivery
 	fail          map[string]int
 	unprocessable map[string]bool
-	notify        chan struct{}
+	// hooks decide every delivery of a message: set before the poller
+	// runs, called without the lock.
+	hooks  map[string]func(ctx context.Context) error
+	notify chan struct{}
 }
 
 var errIMAPTestStore = errors.New("store unavailable")
 
 func newIMAPRecorder() *imapRecorder {
-	return &imapRecorder{fail: map[string]int{}, unprocessable: map[string]bool{}, notify: make(chan struct{}, 1)}
+	return &imapRecorder{fail: map[string]int{}, unprocessable: map[string]bool{}, hooks: map[string]func(context.Context) error{},
+		notify: make(chan struct{}, 1)}
 }
 
 func (r *imapRecorder) Deliver(ctx context.Context, env Envelope, msg *Spool) (Result, error) {
@@ -292,6 +296,9 @@ func (r *imapRecorder) Deliver(ctx context.Context, env Envelope, msg *Spool) (R
 		id:     strings.TrimSuffix(strings.Trim(h.Get("Message-Id"), "<>"), "@test.example"),
 		digest: msg.Digest(),
 		size:   msg.Size(),
+	}
+	if hook := r.hooks[d.id]; hook != nil {
+		d.err = hook(ctx)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -343,13 +350,13 @@ func (r *imapRecorder) wait(t *testing.T, n int, within time.Duration) {
 	}
 }
 
-// imapMemCursor is an IMAPCursor in memory.
+// imapMemCursor is an IMAPCursor in memory, with the store's semantics.
 type imapMemCursor struct {
 	mu sync.Mutex
-	m  map[string][2]uint32
+	m  map[string][4]uint32 // UIDVALIDITY, last UID, UID tried, tries
 }
 
-func newIMAPMemCursor() *imapMemCursor { return &imapMemCursor{m: map[string][2]uint32{}} }
+func newIMAPMemCursor() *imapMemCursor { return &imapMemCursor{m: map[string][4]uint32{}} }
 
 func (c *imapMemCursor) IMAPCursor(account, mailbox string) (uint32, uint32, error) {
 	c.mu.Lock()
@@ -361,7 +368,29 @@ func (c *imapMemCursor) IMAPCursor(account, mailbox string) (uint32, uint32, err
 func (c *imapMemCursor) SetIMAPCursor(account, mailbox string, uidValidity, lastUID uint32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.m[account+"\x00"+mailbox] = [2]uint32{uidValidity, lastUID}
+	c.m[account+"\x00"+mailbox] = [4]uint32{uidValidity, lastUID}
+	return nil
+}
+
+func (c *imapMemCursor) IMAPTries(account, mailbox string, uidValidity, uid uint32) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v := c.m[account+"\x00"+mailbox]
+	if v[0] != uidValidity || v[2] != uid {
+		return 0, nil
+	}
+	return int(v[3]), nil
+}
+
+func (c *imapMemCursor) SetIMAPTries(account, mailbox string, uidValidity, uid uint32, tries int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v := c.m[account+"\x00"+mailbox]
+	if v[0] != uidValidity {
+		v = [4]uint32{uidValidity}
+	}
+	v[2], v[3] = uid, uint32(tries)
+	c.m[account+"\x00"+mailbox] = v
 	return nil
 }
 
@@ -1006,4 +1035,161 @@ func TestIMAPManyOldMessages(t *testing.T) {
 	if srv.dovecot && growth > 16<<20 {
 		t.Errorf("heap grew by %d bytes", growth)
 	}
+}
+
+// imapCalls returns the ids of every delivery tried, failed ones included,
+// in order.
+func (r *imapRecorder) callIDs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ids []string
+	for _, d := range r.calls {
+		ids = append(ids, d.id)
+	}
+	return ids
+}
+
+// TestIMAPRejection: a message the Deliverer refuses for good goes to the
+// failed mailbox at once, and the one behind it is delivered.
+func TestIMAPRejection(t *testing.T) {
+	srv := newIMAPTestServer(t, nil)
+	c := srv.client(t)
+	acct := srv.account(t, c)
+	imapAppend(t, c, acct.Mailbox, nil, imapTestMail("r1", ""), imapTestMail("ok", ""))
+	rec := newIMAPRecorder()
+	rec.hooks["r1"] = func(context.Context) error {
+		return fmt.Errorf("apply: %w", &Rejection{552, [3]int{5, 3, 4}, "the message has more than 500 parts"})
+	}
+	logs := &imapLogs{}
+	cur := newIMAPMemCursor()
+	last := imapContents(t, c, acct.Mailbox)[1].uid
+	runPoller(t, NewPoller(acct, rec, cur, logs.logger(t)))
+	waitCursor(t, cur, acct, uint32(last))
+	waitContents(t, c, acct.FailedMailbox, "r1")
+	waitContents(t, c, acct.DoneMailbox, "ok")
+	if got := rec.callIDs(); !slices.Equal(got, []string{"r1", "ok"}) {
+		t.Errorf("deliveries %q: a rejected message is not tried again", got)
+	}
+	if !strings.Contains(logs.String(), "imap message rejected") {
+		t.Errorf("the rejection was not logged:\n%s", logs)
+	}
+}
+
+// TestIMAPGivesUp: a message whose delivery keeps failing, in any way, goes
+// to the failed mailbox after imapMaxTries, each try logged, and no longer
+// blocks the one behind it.
+func TestIMAPGivesUp(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	tests := []struct {
+		name string
+		hook func(ctx context.Context) error
+	}{
+		{"error", func(context.Context) error { return errIMAPTestStore }},
+		{"panic", func(context.Context) error { panic("boom") }},
+		{"deadline", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }},
+		{"hang", func(context.Context) error { <-release; return errors.New("released") }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newIMAPTestServer(t, nil)
+			c := srv.client(t)
+			acct := srv.account(t, c)
+			acct.DeliverTimeout = 200 * time.Millisecond
+			imapAppend(t, c, acct.Mailbox, nil, imapTestMail("stuck", ""), imapTestMail("next", ""))
+			rec := newIMAPRecorder()
+			rec.hooks["stuck"] = tc.hook
+			logs := &imapLogs{}
+			cur := newIMAPMemCursor()
+			last := imapContents(t, c, acct.Mailbox)[1].uid
+			p := NewPoller(acct, rec, cur, logs.logger(t))
+			p.backoff = 10 * time.Millisecond
+			runPoller(t, p)
+			waitCursor(t, cur, acct, uint32(last))
+			waitContents(t, c, acct.FailedMailbox, "stuck")
+			waitContents(t, c, acct.DoneMailbox, "next")
+			if got := rec.ids(); !slices.Equal(got, []string{"next"}) {
+				t.Errorf("delivered %q, want only next", got)
+			}
+			// Each try is logged: the recorder cannot see those that
+			// panicked or hung.
+			for try := 1; try <= imapMaxTries+1; try++ {
+				logged := strings.Contains(logs.String(), fmt.Sprintf("try=%d max_tries=%d", try, imapMaxTries))
+				if logged != (try <= imapMaxTries) {
+					t.Errorf("try %d logged: %v", try, logged)
+				}
+			}
+		})
+	}
+}
+
+// TestIMAPTriesAcrossRestarts: tries that never ended (the process died or
+// was killed while a delivery hung) count too, after a restart; and a try
+// cut short by stopping the poller does not.
+func TestIMAPTriesAcrossRestarts(t *testing.T) {
+	tests := []struct {
+		name      string
+		died      int  // tries begun by earlier processes
+		delivered bool // the next try is made, and succeeds
+	}{
+		{"died once", 1, true},
+		{"died twice", imapMaxTries - 1, true},
+		{"died every time", imapMaxTries, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newIMAPTestServer(t, nil)
+			c := srv.client(t)
+			acct := srv.account(t, c)
+			imapAppend(t, c, acct.Mailbox, nil, imapTestMail("killer", ""), imapTestMail("next", ""))
+			st, err := c.Status(acct.Mailbox, &imap.StatusOptions{UIDValidity: true}).Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs := imapContents(t, c, acct.Mailbox)
+			first, last := msgs[0].uid, msgs[1].uid
+			cur := newIMAPMemCursor()
+			cur.SetIMAPCursor(acct.Name, acct.Mailbox, st.UIDValidity, uint32(first)-1)
+			cur.SetIMAPTries(acct.Name, acct.Mailbox, st.UIDValidity, uint32(first), tc.died)
+			rec := newIMAPRecorder()
+			runPoller(t, NewPoller(acct, rec, cur, nil))
+			waitCursor(t, cur, acct, uint32(last))
+			if tc.delivered {
+				waitContents(t, c, acct.DoneMailbox, "killer", "next")
+				if got := rec.callIDs(); !slices.Equal(got, []string{"killer", "next"}) {
+					t.Errorf("deliveries %q", got)
+				}
+				return
+			}
+			waitContents(t, c, acct.FailedMailbox, "killer")
+			waitContents(t, c, acct.DoneMailbox, "next")
+			if got := rec.callIDs(); !slices.Equal(got, []string{"next"}) {
+				t.Errorf("deliveries %q: a message given up is not tried again", got)
+			}
+		})
+	}
+
+	t.Run("stopped mid-delivery", func(t *testing.T) {
+		srv := newIMAPTestServer(t, nil)
+		c := srv.client(t)
+		acct := srv.account(t, c)
+		imapAppend(t, c, acct.Mailbox, nil, imapTestMail("slow", ""))
+		uid := imapContents(t, c, acct.Mailbox)[0].uid
+		started := make(chan struct{})
+		rec := newIMAPRecorder()
+		rec.hooks["slow"] = func(ctx context.Context) error {
+			close(started)
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		cur := newIMAPMemCursor()
+		stop := runPoller(t, NewPoller(acct, rec, cur, nil))
+		<-started
+		stop()
+		validity, _, _ := cur.IMAPCursor(acct.Name, acct.Mailbox)
+		if n, _ := cur.IMAPTries(acct.Name, acct.Mailbox, validity, uint32(uid)); n != 0 {
+			t.Errorf("%d tries counted for a delivery stopped from outside", n)
+		}
+	})
 }

@@ -163,13 +163,11 @@ func (s *imapSession) handle(ctx context.Context, uid imap.UID) error {
 		case err != nil:
 			return err
 		default:
-			env := Envelope{ID: fmt.Sprintf("%s.%d", s.id, uid), Source: "imap", From: m.returnPath, Received: m.date}
-			res, err := s.p.d.Deliver(ctx, env, spool)
+			outcome, failed, err = s.deliver(ctx, uid, m, spool)
 			spool.Close()
 			if err != nil {
-				return fmt.Errorf("deliver %s: %w", m.messageID, err)
+				return err
 			}
-			outcome, failed = res.Outcome, res.Unprocessable
 		}
 	}
 	filed, err := s.file(uid, failed)
@@ -187,6 +185,53 @@ func (s *imapSession) handle(ctx context.Context, uid imap.UID) error {
 	s.log.Log(ctx, level, "imap message", "uid", uid, "message_id", m.messageID, "size", m.size,
 		"outcome", outcome, "failed", failed, "filed", filed)
 	return nil
+}
+
+// deliver hands one fetched message to the Deliverer, as one try of at most
+// imapMaxTries, and says what became of it: failed when it is to be filed as
+// such. An error leaves the message where it is, to be tried again.
+func (s *imapSession) deliver(ctx context.Context, uid imap.UID, m *imapMeta, spool *Spool) (outcome string, failed bool, err error) {
+	acct := &s.p.acct
+	log := s.log.With("uid", uid, "message_id", m.messageID)
+	tries, err := s.p.cur.IMAPTries(acct.Name, acct.Mailbox, s.validity, uint32(uid))
+	if err != nil {
+		return "", false, fmt.Errorf("load imap tries: %w", err)
+	}
+	if tries >= imapMaxTries {
+		// The last try neither failed nor succeeded: the process died in
+		// it, or was killed while it hung.
+		log.Warn("imap message given up", "tries", tries, "reason", "earlier tries did not end")
+		return fmt.Sprintf("given up after %d tries", tries), true, nil
+	}
+	// Recorded before the try, so that a try the process does not survive
+	// counts as well.
+	tries++
+	if err := s.p.cur.SetIMAPTries(acct.Name, acct.Mailbox, s.validity, uint32(uid), tries); err != nil {
+		return "", false, fmt.Errorf("record imap try: %w", err)
+	}
+	env := Envelope{ID: fmt.Sprintf("%s.%d", s.id, uid), Source: "imap", From: m.returnPath, Received: m.date}
+	res, err := deliverBounded(ctx, s.p.d, env, spool, acct.DeliverTimeout, log)
+	var rej *Rejection
+	switch {
+	case err == nil:
+		return res.Outcome, res.Unprocessable, nil
+	case errors.As(err, &rej):
+		// The Deliverer has told the sender where the design says so.
+		log.Info("imap message rejected", "code", rej.Code, "reason", rej.Reason)
+		return "rejected: " + rej.Reason, true, nil
+	case ctx.Err() != nil:
+		// Stopped from outside: not the message's fault, so not a try.
+		if err := s.p.cur.SetIMAPTries(acct.Name, acct.Mailbox, s.validity, uint32(uid), tries-1); err != nil {
+			log.Warn("undo imap try", "err", err)
+		}
+		return "", false, fmt.Errorf("deliver %s: %w", m.messageID, err)
+	}
+	logPanic(log, err)
+	log.Warn("imap delivery failed", "err", err, "try", tries, "max_tries", imapMaxTries)
+	if tries >= imapMaxTries {
+		return fmt.Sprintf("given up after %d tries", tries), true, nil
+	}
+	return "", false, fmt.Errorf("deliver %s: %w", m.messageID, err)
 }
 
 // gone checks that a message the server returned nothing for was expunged

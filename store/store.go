@@ -24,7 +24,7 @@
 //	blobs         SHA-256 → manifest
 //	chunks        SHA-256 → chunkdata key, length      (index of the stored chunks)
 //	chunkdata     seq → chunk bytes                    (seq from the bucket's sequence)
-//	imap          account 0x00 mailbox → UIDVALIDITY, last UID (owned by the IMAP poller)
+//	imap          account 0x00 mailbox → UIDVALIDITY, last UID[, UID tried, tries] (owned by the IMAP poller)
 //	people        address → Person                     (a person's own settings, across collaborations)
 //	migrating     "chunks" → a schema 1 chunks bucket  (only while Open upgrades a file)
 //
@@ -43,7 +43,9 @@
 // binary: a version byte (1), the blob's size as a uvarint, the chunk count as
 // a uvarint, then per chunk its 32-byte SHA-256 and its length as a uvarint.
 // An imap value is the mailbox's UIDVALIDITY then the highest UID the poller
-// has fully handled (delivered, then moved or flagged), big-endian uint32s.
+// has fully handled (delivered, then moved or flagged), big-endian uint32s,
+// followed, once a delivery of the next message was tried, by that message's
+// UID and the count of tries begun, two more; moving the cursor drops them.
 //
 // # Blobs
 //

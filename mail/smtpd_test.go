@@ -517,11 +517,11 @@ func TestSMTPLongLines(t *testing.T) {
 		rc := dialRaw(t, addr)
 		rc.step("EHLO client.example", 250)
 		rc.step("NOOP "+strings.Repeat("x", maxCommandLine-len("NOOP ")), 250)
-		if err := rc.PrintfLine("NOOP %s", strings.Repeat("x", 1<<20)); err != nil {
+		if err := rc.PrintfLine("NOOP %s", strings.Repeat("x", maxCommandLine)); err != nil {
 			t.Fatal(err)
 		}
 		if _, msg, err := rc.ReadResponse(500); err != nil || !strings.HasPrefix(msg, "5.4.0 ") {
-			t.Fatalf("a command line of 1 MiB: %q %v, want 500 5.4.0", msg, err)
+			t.Fatalf("a command line over the bound: %q %v, want 500 5.4.0", msg, err)
 		}
 		// Closed: EOF, or a reset for the unread rest of the line.
 		if line, err := rc.ReadLine(); err == nil {

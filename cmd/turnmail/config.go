@@ -60,6 +60,13 @@ type SMTPConfig struct {
 	// per hour: beyond it, 451 4.7.1 (try later) over SMTP and LMTP, the
 	// failed mailbox from IMAP. Default 100.
 	MaxPerSenderHour int `toml:"max_messages_per_sender_hour"`
+	// MaxConnections caps the connections open at once, SMTP and LMTP
+	// each: beyond it a new one gets 421 4.7.0 and is closed. Default 200.
+	MaxConnections int `toml:"max_connections"`
+	// MaxConnectionsPerClient caps the SMTP connections from one IP
+	// address (an IPv6 /64), the same way; LMTP, whose client is the MTA
+	// in front, has only the total. Default 20.
+	MaxConnectionsPerClient int `toml:"max_connections_per_client"`
 }
 
 // Outbound delivery modes.
@@ -129,9 +136,11 @@ func defaultConfig() *Config {
 			DataDir: "./data",
 		},
 		SMTP: SMTPConfig{
-			Listen:           "127.0.0.1:2525",
-			MaxMessageBytes:  50 << 20,
-			MaxPerSenderHour: 100,
+			Listen:                  "127.0.0.1:2525",
+			MaxMessageBytes:         50 << 20,
+			MaxPerSenderHour:        100,
+			MaxConnections:          200,
+			MaxConnectionsPerClient: 20,
 		},
 		Outbound: OutboundConfig{
 			Mode:     OutboundFile,
@@ -205,6 +214,12 @@ func (cfg *Config) resolve() error {
 	}
 	if cfg.SMTP.MaxPerSenderHour <= 0 {
 		return fmt.Errorf("smtp.max_messages_per_sender_hour is %d: must be positive", cfg.SMTP.MaxPerSenderHour)
+	}
+	if cfg.SMTP.MaxConnections <= 0 {
+		return fmt.Errorf("smtp.max_connections is %d: must be positive", cfg.SMTP.MaxConnections)
+	}
+	if cfg.SMTP.MaxConnectionsPerClient <= 0 {
+		return fmt.Errorf("smtp.max_connections_per_client is %d: must be positive", cfg.SMTP.MaxConnectionsPerClient)
 	}
 
 	switch cfg.Outbound.Mode {

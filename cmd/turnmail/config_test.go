@@ -31,7 +31,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	want := &Config{
 		Gateway:  GatewayConfig{Address: "collab@localhost", DataDir: filepath.Join(wd, "data")},
-		SMTP:     SMTPConfig{Listen: "127.0.0.1:2525", MaxMessageBytes: 52428800, MaxPerSenderHour: 100},
+		SMTP:     SMTPConfig{Listen: "127.0.0.1:2525", MaxMessageBytes: 52428800, MaxPerSenderHour: 100, MaxConnections: 200, MaxConnectionsPerClient: 20},
 		Outbound: OutboundConfig{Mode: "file", Dir: filepath.Join(wd, "data", "outbox"), StartTLS: true},
 		Policy:   PolicyConfig{OutOfTurn: "accept"},
 		Security: SecurityConfig{Unauthenticated: "confirm"},

@@ -112,6 +112,7 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 	listeners = append(listeners, d.smtpLn)
 	serverCfg := mail.ServerConfig{
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxPerSenderHour: cfg.SMTP.MaxPerSenderHour, SpoolDir: spoolDir,
+		MaxConnections: cfg.SMTP.MaxConnections, MaxConnectionsPerClient: cfg.SMTP.MaxConnectionsPerClient,
 	}
 	inlets := map[*mail.Server]net.Listener{}
 	smtpd := mail.NewServer(serverCfg, tagger, engine, log)

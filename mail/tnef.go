@@ -94,7 +94,7 @@ func (p *parser) tnef(h message.Header, what string, body io.Reader) error {
 	if err == nil && (dec.Damage() != "" || cutShort(body)) {
 		err = errors.New("winmail.dat arrived damaged")
 	}
-	t.flush(err != nil)
+	t.flush()
 	switch {
 	case err != nil:
 		p.msg.TNEF = true
@@ -148,7 +148,7 @@ func (t *tnefState) read() error {
 		length := int64(binary.LittleEndian.Uint32(ah[4:]))
 		switch {
 		case level == tnefLevelAttachment && id == attAttachRendData:
-			t.flush(false)
+			t.flush()
 			t.cur = &tnefAttachment{}
 			err = t.skipAttr(length)
 		case level == tnefLevelAttachment && id == attAttachData:
@@ -475,9 +475,9 @@ func (d *tnefData) values(typ uint16) ([][]byte, bool) {
 	return out, true
 }
 
-// flush files the current attachment. cut says the stream ended with it
-// unfinished.
-func (t *tnefState) flush(cut bool) {
+// flush files the current attachment. Its data is whole when its checksum
+// held, even if the stream breaks after it.
+func (t *tnefState) flush() {
 	a := t.cur
 	t.cur = nil
 	if a == nil || a.blob == nil {
@@ -507,9 +507,6 @@ func (t *tnefState) flush(cut bool) {
 		ct = mediaTypeOf(fname)
 	}
 	att := Attachment{Filename: fname, ContentType: ct, ContentID: a.contentID, Blob: *a.blob}
-	if a.damage == "" && cut {
-		a.damage = "winmail.dat ends after it"
-	}
 	if a.damage != "" {
 		p.skip("attachment %q damaged (%s): %d bytes kept", fname, a.damage, a.blob.Size)
 		p.msg.Damaged = append(p.msg.Damaged, att)

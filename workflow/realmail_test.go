@@ -161,6 +161,44 @@ func TestSignatureLogoNotADocument(t *testing.T) {
 	}
 }
 
+// TestAutoRepliesIgnored: auto-replies that only their subject or an
+// Exchange or X-Loop header gives away get no answer and change nothing.
+func TestAutoRepliesIgnored(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	c := r.start(fileData(1, 1000))
+	tags := tagsOf(t, r.newMail())
+	for i, tc := range []struct{ subject, header string }{
+		{"Abwesend: Services contract", ""},
+		{"Absence: Re: Services contract", ""},
+		{"Autosvar: Services contract", ""},
+		{"Automatisch antwoord: Services contract", ""},
+		{"Risposta automatica: Services contract", ""},
+		{"Resposta automática: Services contract", ""},
+		{"自动回复: Services contract", ""},
+		{"Bob Axe is out of the office", ""},
+		{"Re: Services contract", "X-Loop: bob@axe.test"},
+		{"Re: Services contract", "X-MS-Exchange-Generated-Message-Source: Mailbox Rules Agent"},
+	} {
+		m := &testMail{from: bob, to: []string{tags[bob]}, subject: tc.subject, msgid: "auto" + string(rune('a'+i)) + "@axe.test",
+			body: "I am away until Monday."}
+		if tc.header != "" {
+			m.extra = []string{tc.header}
+		}
+		r.mustSend(m, tags[bob])
+	}
+	if mails := r.newMail(); len(mails) != 0 {
+		t.Errorf("auto-replies were answered or relayed: %s", describe(mails))
+	}
+	for _, in := range r.inbound()[1:] {
+		if in.Outcome != store.OutcomeIgnored {
+			t.Errorf("%q: outcome %s", in.Subject, in.Outcome)
+		}
+	}
+	if c2 := r.collab(); c2.Turn != c.Turn {
+		t.Error("the turn moved")
+	}
+}
+
 // TestLimitsAnsweredWithCodes: a mail over a bound of the parser gets a 5xx
 // with the reason at the end of DATA, never a silent 250; long lines are
 // taken as they come.

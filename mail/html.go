@@ -158,7 +158,7 @@ func isForwardQuote(n *html.Node) bool {
 // banner.
 func isForwardLine(l string) bool {
 	l = strings.TrimSpace(collapseSpace(l))
-	if l == "" || len(l) > maxMarkerLen || !forwardWordRe.MatchString(l) {
+	if l == "" || len(l) > maxMarkerLen || !forwardWords.match(l) {
 		return false
 	}
 	return bannerRe.MatchString(l) || endsWithColon(l) && utf8.RuneCountInString(l) <= 60

@@ -1,7 +1,6 @@
 package mail
 
 import (
-	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -25,18 +24,13 @@ var (
 	// them (RFC 3676 §4.5 quote depth).
 	quotedRe = regexp.MustCompile(`^[ \t\p{Zs}]*>`)
 
-	// attrPrefixRe is what precedes an attribution: the quote marks of an
-	// attribution that is itself quoted (Apple Mail, iOS: "> On 22 Aug 2015,
-	// …"), and the dashes old Yahoo puts before it ("--- On Tue, … wrote:").
-	attrPrefixRe = regexp.MustCompile(`^(?:` + reBlank + `|>)*(?:-{2,}` + reBlank + `*)?`)
-
-	// attrVerbRe finds one of attrVerbs as a word. Words in scripts without
+	// attrVerbs finds one of attrVerbs as a word. Words in scripts without
 	// spaces (写道, のメッセージ, 님이 작성) are found anywhere.
-	attrVerbRe = regexp.MustCompile(`(?i)(?:(?:^|[^\p{L}])(?:` + wordsRe(wordVerbs(false)) + `)(?:[^\p{L}]|$)|(?:` + wordsRe(wordVerbs(true)) + `))`)
+	attrVerbs = newPhraseMatcher(attrVerbWords, false)
 
-	// attrVerbEndRe is a verb right before the colon that ends the
-	// attribution, maybe with a bracket between ("napsal(a):").
-	attrVerbEndRe = regexp.MustCompile(`(?i)(?:` + wordsRe(attrVerbs) + `)` + reBlank + `*(?:\([^()]{0,20}\))?` + reBlank + `*[:：]` + reBlank + `*$`)
+	// attrVerbEndRe is what may follow a verb that ends the attribution: a
+	// bracket ("napsal(a):") and the colon.
+	attrVerbEndRe = regexp.MustCompile(`^ ?(?:\([^()]{0,20}\))? ?[:：] ?$`)
 
 	// attrAddrRe is a mail address, bare or in brackets.
 	attrAddrRe = regexp.MustCompile(`[^\s<>()\[\]"]+@[^\s<>()\[\]"]+\.[\p{L}\d]`)
@@ -49,10 +43,6 @@ var (
 	// weekday and a day ("Tue, Mar 5", "tir. 5.", "вт, 5 мар.").
 	attrIntroRe = regexp.MustCompile(`(?i)^(?:(?:` + wordsRe(attrIntros) + `)(?:` + reBlank + `|$)|\d|\p{L}{2,12}\.?,?` + reBlank + `+(?:\d|\p{L}{2,12}\.?` + reBlank + `+\d))`)
 
-	// sentenceEndRe ends a line of prose, which a wrapped attribution's
-	// first lines never do.
-	sentenceEndRe = regexp.MustCompile(`[.!?;。！？]` + reBlank + `*$`)
-
 	// bannerRe is a dashed banner, its words in group 1: "-----Original
 	// Message-----", "----- Original Message -----", "-------- Forwarded
 	// Message --------", "---------- Forwarded message ---------",
@@ -61,28 +51,16 @@ var (
 	// or say it is forwarded (forwardWords).
 	bannerRe = regexp.MustCompile(`^[\s\p{Zs}*>]*[-=_]{2,}` + reBlank + `*([^-=_\s\p{Zs}][^-=_]{0,60}?)` + reBlank + `*[-=_]{2,}[\s\p{Zs}*]*$`)
 
-	// bannerWordRe and forwardWordRe find those words.
-	bannerWordRe  = regexp.MustCompile(`(?i)` + wordsRe(bannerNouns))
-	forwardWordRe = regexp.MustCompile(`(?i)` + wordsRe(forwardWords))
+	// bannerWords and forwardWords find those words, also as the start of
+	// a longer one ("Forwarded", "Weitergeleitete").
+	bannerWords  = newPhraseMatcher(bannerNouns, true)
+	forwardWords = newPhraseMatcher(forwardWordList, true)
 
 	// ruleRe is a horizontal rule: Outlook's "________________________________"
 	// above its header block, Gmail's rendering of it (" ------------------"),
 	// and the "---" HTMLToText writes for <hr>.
 	ruleRe = regexp.MustCompile(`^[\s\p{Zs}*]*(?:_{3,}|-{3,}|—{2,})[\s\p{Zs}*]*$`)
 )
-
-// wordVerbs returns the attribution verbs written in a script without
-// spaces between words (cjk) or the others.
-func wordVerbs(cjk bool) []string {
-	var out []string
-	for _, v := range attrVerbs {
-		r, _ := utf8.DecodeRuneInString(v)
-		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) == cjk {
-			out = append(out, v)
-		}
-	}
-	return out
-}
 
 // outlookField sorts the names of the header block's fields: a block counts
 // only when it names a sender.
@@ -94,26 +72,24 @@ const (
 	fieldDate
 )
 
-// outlookFieldRe is one line of the header block, its field name in group 1.
-// Gmail shows the names in bold when it renders an Outlook reply ("*From:*"),
-// a quoted block has "> " before them, Chinese and Japanese Outlook write a
-// full-width colon.
-var outlookFieldRe = regexp.MustCompile(`(?i)^[\s\p{Zs}*>]*(` + wordsRe(slices.Collect(maps.Keys(outlookFields))) + `)[\s\p{Zs}*]*[:：]`)
-
 // outlookFieldOf returns the kind of the header block field line l starts
-// with, and false if it starts with none.
+// with, and false if it starts with none. Gmail shows the names in bold when
+// it renders an Outlook reply ("*From:*"), a quoted block has "> " before
+// them, Chinese and Japanese Outlook write a full-width colon, French a
+// no-break space before it.
 func outlookFieldOf(l string) (outlookField, bool) {
-	if !strings.ContainsAny(l, ":：") {
-		return fieldOther, false // most lines; the regexp is slow to say no
+	if len(l) > 96 {
+		l = l[:96] // a field name is near the start; keep a hostile line cheap
 	}
-	if len(l) > 64 {
-		l = l[:64] // a field name is near the start; keep a hostile line cheap
-	}
-	m := outlookFieldRe.FindStringSubmatch(l)
-	if m == nil {
+	i := strings.IndexAny(l, ":：")
+	if i <= 0 {
 		return fieldOther, false
 	}
-	return outlookFields[strings.Join(strings.FieldsFunc(strings.ToLower(m[1]), unicode.IsSpace), " ")], true
+	name := strings.TrimFunc(l[:i], func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.Is(unicode.Zs, r) || r == '*' || r == '>'
+	})
+	kind, ok := outlookFields[normPhrase(name)]
+	return kind, ok
 }
 
 // quoteLine is the class of one line of a body.
@@ -343,7 +319,7 @@ func attributionStart(lines []string, kinds []quoteLine, j int) int {
 	}
 	var above []int // lines that could start a wrapped attribution, nearest first
 	for s := j - 1; s >= 0 && s > j-maxAttrLines && sameRun(kinds, s, j); s-- {
-		if sentenceEndRe.MatchString(lines[s]) {
+		if sentenceEnd(lines[s]) {
 			break
 		}
 		if t := attrText(lines[s]); strings.ContainsAny(t, "0123456789@") {
@@ -396,9 +372,15 @@ func sameRun(kinds []quoteLine, s, j int) bool {
 	return true
 }
 
-// attrText is a line without its quote marks and surrounding space.
+// attrText is a line without what precedes an attribution (the quote marks
+// of one that is itself quoted, Apple Mail, iOS: "> On 22 Aug 2015, …"; the
+// dashes of old Yahoo: "--- On Tue, … wrote:") and surrounding space.
 func attrText(l string) string {
-	return strings.TrimRightFunc(attrPrefixRe.ReplaceAllString(l, ""), unicode.IsSpace)
+	l = strings.TrimLeftFunc(l, func(r rune) bool { return r == '>' || unicode.IsSpace(r) || unicode.Is(unicode.Zs, r) })
+	if t := strings.TrimLeft(l, "-"); len(l)-len(t) >= 2 {
+		l = strings.TrimLeftFunc(t, func(r rune) bool { return unicode.IsSpace(r) || unicode.Is(unicode.Zs, r) })
+	}
+	return strings.TrimRightFunc(l, unicode.IsSpace)
 }
 
 // isAttribution reports whether text, ending in a colon, is an attribution.
@@ -413,20 +395,26 @@ func isAttribution(text string, quoted bool) bool {
 	if text == "" || len(text) > maxAttrLen {
 		return false
 	}
-	addr := attrAddrRe.MatchString(text)
-	date := attrDateRe.MatchString(text)
-	if attrVerbRe.MatchString(text) {
+	addr := strings.Contains(text, "@") && attrAddrRe.MatchString(text)
+	date := strings.ContainsAny(text, "0123456789午오") && attrDateRe.MatchString(text)
+	if !quoted && !addr && !date {
+		return false // most lines ending in a colon; say no before the costly part
+	}
+	norm := normPhrase(text)
+	if end := attrVerbs.lastEnd(norm); end >= 0 {
+		verbLast := attrVerbEndRe.MatchString(norm[end:])
 		if addr || date {
-			return quoted || addr || attrIntroRe.MatchString(text) || attrVerbEndRe.MatchString(text)
+			return quoted || addr || verbLast || attrIntroRe.MatchString(text)
 		}
-		return quoted && utf8.RuneCountInString(text) <= maxWeakAttrLen && attrVerbEndRe.MatchString(text)
+		return quoted && verbLast && utf8.RuneCountInString(text) <= maxWeakAttrLen
 	}
 	return quoted && addr && date && utf8.RuneCountInString(text) <= maxVerblessLen
 }
 
 // attrEvidence reports whether text holds a date or an address.
 func attrEvidence(text string) bool {
-	return attrAddrRe.MatchString(text) || attrDateRe.MatchString(text)
+	return strings.Contains(text, "@") && attrAddrRe.MatchString(text) ||
+		strings.ContainsAny(text, "0123456789午오") && attrDateRe.MatchString(text)
 }
 
 func nextIsQuoted(kinds []quoteLine, j int) bool {
@@ -445,7 +433,7 @@ func nextIsQuoted(kinds []quoteLine, j int) bool {
 // "Begin forwarded message:", "Début du message réexpédié :").
 func isForward(lines []string, kinds []quoteLine, i int) bool {
 	l := lines[i]
-	if len(l) > maxMarkerLen || !forwardWordRe.MatchString(l) {
+	if len(l) > maxMarkerLen || !dashed(l) && !endsWithColon(l) || !forwardWords.match(l) {
 		return false
 	}
 	if m := bannerRe.FindStringSubmatch(l); m != nil {
@@ -468,8 +456,8 @@ func isForward(lines []string, kinds []quoteLine, i int) bool {
 // below it (past at most two blank lines), or a header block.
 func isSplit(lines []string, kinds []quoteLine, i int) bool {
 	l := lines[i]
-	if len(l) <= maxMarkerLen {
-		if m := bannerRe.FindStringSubmatch(l); m != nil && (bannerWordRe.MatchString(m[1]) || headerBlockBelow(lines, kinds, i)) {
+	if len(l) <= maxMarkerLen && dashed(l) {
+		if m := bannerRe.FindStringSubmatch(l); m != nil && (bannerWords.match(m[1]) || headerBlockBelow(lines, kinds, i)) {
 			return true
 		}
 		if ruleRe.MatchString(l) {
@@ -477,6 +465,19 @@ func isSplit(lines []string, kinds []quoteLine, i int) bool {
 		}
 	}
 	return headerBlockAt(lines, kinds, i)
+}
+
+// dashed reports whether l has what every banner and rule has: two dashes,
+// equals signs or underscores in a row.
+func dashed(l string) bool {
+	return strings.Contains(l, "--") || strings.Contains(l, "__") || strings.Contains(l, "==") || strings.Contains(l, "——")
+}
+
+// sentenceEnd reports whether l ends a line of prose, which a wrapped
+// attribution's first lines never do.
+func sentenceEnd(l string) bool {
+	r, _ := utf8.DecodeLastRuneInString(strings.TrimRightFunc(l, unicode.IsSpace))
+	return strings.ContainsRune(".!?;。！？", r)
 }
 
 // headerBlockBelow reports whether a header block starts below line i, past

@@ -12,14 +12,14 @@ import (
 // of "Name: value" lines) and one of these words, so a client or a date
 // format not seen before still matches when its words are here.
 
-// attrVerbs end (or, with the date after them, sit inside) an attribution,
+// attrVerbWords end (or, with the date after them, sit inside) an attribution,
 // the line a client writes above the quote: Gmail, Apple Mail, Thunderbird,
 // Yahoo and the mobile apps, e.g. "On <date>, <name> wrote:", "Le <date>,
 // <name> a écrit :", "Am <date> schrieb <name>:", "<name> schrieb am
 // <date>:", "Op <date> heeft <name> het volgende geschreven:", "<date>
 // пользователь <name> написал:", "<name> 于<date>写道：", "<date>
 // <name>님이 작성:", "<name> ezt írta (időpont: <date>):".
-var attrVerbs = []string{
+var attrVerbWords = []string{
 	"wrote", "writes", "has written",
 	"schrieb", "schreibt", "geschrieben", // de (Yahoo: "hat <name> Folgendes geschrieben:")
 	"a écrit", "écrit", "a écrit le", // fr
@@ -123,12 +123,12 @@ var bannerNouns = []string{
 	"邮件", "郵件", "信件", "消息", "メッセージ", "メール", "메시지", "메일", "thư",
 }
 
-// forwardWords tell a forwarded message from a quoted one, in a banner
+// forwardWordList tell a forwarded message from a quoted one, in a banner
 // ("---------- Forwarded message ---------", "-------- Weitergeleitete
 // Nachricht --------", "---------- 已转发邮件 ----------") or in Apple Mail's
 // line ("Begin forwarded message:", "Anfang der weitergeleiteten
 // Nachricht:", "Début du message réexpédié :", "転送されたメッセージ:").
-var forwardWords = []string{
+var forwardWordList = []string{
 	"forward", "weitergeleitet", "transféré", "transfére", "réexpédié", "reenviado", "inoltrato",
 	"doorgestuurd", "encaminhada", "reencaminhada", "vidarebefordra", "videresendt", "välitetty",
 	"przekazana", "przekazywanej", "przesłana", "přeposlan", "preposlan", "пересыла", "переслан",

@@ -22,8 +22,12 @@ var (
 	mobileEndRe    = regexp.MustCompile(`(?i)(?:gesendet|versendet|送信|发送|發送|傳送|보냄|전송됨|gönderildi|küldve|küldtem|beziehen|herunterladen|downloaden|edinin|letöltése|入手|받기|verzonden|verstuurd|inviato|enviado|skickat|sendt)[.!。]?$`)
 )
 
-// maxMobileTailLen bounds a mobile tail, in runes.
-const maxMobileTailLen = 80
+// Bounds of mobile tails: the runes of one, and how many may end a text
+// ("Sent from my iPhone" under "Sent with Spark").
+const (
+	maxMobileTailLen = 80
+	maxMobileTails   = 3
+)
 
 // isMobileTail reports whether line l is a mobile tail.
 func isMobileTail(l string) bool {
@@ -78,7 +82,7 @@ func StripSignature(text string) (body, sig string) {
 
 // trimMobileTail returns where the mobile tails ending lines[:end] start.
 func trimMobileTail(lines []string, end int) int {
-	for {
+	for range maxMobileTails {
 		last := end - 1
 		for last >= 0 && isBlank(lines[last]) {
 			last--
@@ -88,6 +92,7 @@ func trimMobileTail(lines []string, end int) int {
 		}
 		end = last
 	}
+	return end
 }
 
 func nonBlankLines(lines []string) int {

@@ -2,18 +2,21 @@ package mail
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 )
 
 var (
-	// signOffRe is a closing line: one of signOffs, maybe with the name on
-	// the same line ("Thanks, Jane", "Cheers - Bob", "Best, J.") or where it
-	// is sent from ("Viele Grüße aus Berlin"), and closing punctuation.
-	signOffRe = regexp.MustCompile(`(?i)^(?:` + wordsRe(signOffs) + `)` +
-		`(?:` + reBlank + `*[,;–—-]?` + reBlank + `*(?:(?:aus|from|de|desde|da|dalla|uit|från|fra|z|из|з)` + reBlank + `+)?` + nameRe + `)?` +
-		reBlank + `*[,.!;:…。！、~)]*` + reBlank + `*$`)
+	// signOffSet and signOffList hold signOffs, normalised (normPhrase), the
+	// list longest first.
+	signOffSet, signOffList = phraseSet(signOffs)
+
+	// signOffNameRe is what may follow a closing phrase on its line: the
+	// name ("Thanks, Jane", "Cheers - Bob", "Best, J.") or where it is sent
+	// from ("Viele Grüße aus Berlin").
+	signOffNameRe = regexp.MustCompile(`^[,;–—-]? ?(?:(?i:aus|from|de|desde|da|dalla|uit|från|fra|z|из|з) )?` + nameRe + `$`)
 
 	// sigTailProseRe is a line that reads as a sentence, not as a name, a
 	// title, a company or a phone number: it asks, exclaims or introduces, it
@@ -28,6 +31,7 @@ const nameRe = `(?-i:\p{Lu}[\p{L}'’.-]*(?:` + reBlank + `+\p{Lu}[\p{L}'’.-]*
 // Bounds of the lines after a sign-off.
 const (
 	maxSignOffTail     = 7   // lines of name, title, company, phone
+	maxClosingLines    = 3   // closing lines in a row ("Thanks again!" / "Best,")
 	maxSignOffTailLen  = 60  // runes of a line of name or title
 	maxSignOffInfoLen  = 100 // runes of a line with a number, an address or a link
 	maxSignOffTailWord = 8   // words of one such line (twice that with a number or link)
@@ -40,14 +44,15 @@ const (
 func cutSignOff(text string) (body, off string) {
 	lines := splitBodyLines(text)
 	start := -1
-	tail := 0
+	tail, closing := 0, 0
 	for i := len(lines) - 1; i >= 0; i-- {
 		l := strings.TrimFunc(lines[i], isSpaceOrMark)
 		switch {
 		case l == "":
 			continue
-		case isSignOff(l):
+		case closing < maxClosingLines && isSignOff(l):
 			start = i
+			closing++
 		case start >= 0:
 			// Above the closing lines: the note.
 		case isSigTailLine(l):
@@ -72,9 +77,51 @@ func isSpaceOrMark(r rune) bool {
 	return unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff' || r == '*' || r == '_'
 }
 
-// isSignOff reports whether the trimmed line l is a closing line.
+// closingPunct is what may end a closing line.
+const closingPunct = " ,.!;:…。！、~)"
+
+// isSignOff reports whether the trimmed line l is a closing line: one of
+// signOffs, maybe with a name after it, and closing punctuation.
 func isSignOff(l string) bool {
-	return len(l) <= 120 && signOffRe.MatchString(l)
+	if len(l) > 120 {
+		return false
+	}
+	n := strings.TrimRight(normPhrase(l), closingPunct)
+	if signOffSet[n] {
+		return true
+	}
+	// The name keeps its capitals: look for it in l with only its blanks
+	// collapsed, when lowering kept every byte where it was.
+	orig := strings.TrimRight(collapseSpace(strings.TrimSpace(l)), closingPunct)
+	if len(orig) != len(n) {
+		return false
+	}
+	for _, p := range signOffList {
+		rest, ok := strings.CutPrefix(n, p)
+		if !ok || rest == "" {
+			continue
+		}
+		if r, _ := utf8.DecodeRuneInString(rest); unicode.IsLetter(r) {
+			continue
+		}
+		return signOffNameRe.MatchString(strings.TrimLeft(orig[len(p):], " "))
+	}
+	return false
+}
+
+// phraseSet returns phrases normalised as a set and as a list, longest
+// first.
+func phraseSet(phrases []string) (map[string]bool, []string) {
+	set := make(map[string]bool, len(phrases))
+	var list []string
+	for _, p := range phrases {
+		if p = normPhrase(p); p != "" && !set[p] {
+			set[p] = true
+			list = append(list, p)
+		}
+	}
+	slices.SortStableFunc(list, func(a, b string) int { return len(b) - len(a) })
+	return set, list
 }
 
 // isSigTailLine reports whether the trimmed line l can be part of what

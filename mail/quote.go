@@ -47,9 +47,9 @@ var (
 	// Message-----", "----- Original Message -----", "-------- Forwarded
 	// Message --------", "---------- Forwarded message ---------",
 	// "-----Reply Message-----", Samsung's "-------- Original message
-	// --------". It is one only when the words name a message (bannerNouns)
+	// --------", Seznam's "---------- Původní e-mail ----------". It is one only when the words name a message (bannerNouns)
 	// or say it is forwarded (forwardWords).
-	bannerRe = regexp.MustCompile(`^[\s\p{Zs}*>]*[-=_]{2,}` + reBlank + `*([^-=_\s\p{Zs}][^-=_]{0,60}?)` + reBlank + `*[-=_]{2,}[\s\p{Zs}*]*$`)
+	bannerRe = regexp.MustCompile(`^[\s\p{Zs}*>]*[-=_]{2,}` + reBlank + `*([^-=_\s\p{Zs}](?:[^-=_]|-[^-=_\s]){0,60}?)` + reBlank + `*[-=_]{2,}[\s\p{Zs}*]*$`)
 
 	// bannerWords and forwardWords find those words, also as the start of
 	// a longer one ("Forwarded", "Weitergeleitete").
@@ -456,15 +456,45 @@ func isForward(lines []string, kinds []quoteLine, i int) bool {
 // below it (past at most two blank lines), or a header block.
 func isSplit(lines []string, kinds []quoteLine, i int) bool {
 	l := lines[i]
-	if len(l) <= maxMarkerLen && dashed(l) {
+	if len(l) > maxMarkerLen {
+		return headerBlockAt(lines, kinds, i)
+	}
+	if dashed(l) {
 		if m := bannerRe.FindStringSubmatch(l); m != nil && (bannerWords.match(m[1]) || headerBlockBelow(lines, kinds, i)) {
 			return true
 		}
 		if ruleRe.MatchString(l) {
 			return headerBlockBelow(lines, kinds, i)
 		}
+		if dashedAttribution(l) {
+			return true
+		}
+	}
+	if isBareBanner(l) && i+1 < len(lines) && kinds[i+1] == lineText && headerBlockAt(lines, kinds, i+1) {
+		return true
 	}
 	return headerBlockAt(lines, kinds, i)
+}
+
+// dashedAttribution reports whether l is an attribution between dashes, as
+// Zoho writes it: "---- On Mon, 11 Nov 2024 14:03:12 +0100 Bob <bob@…>
+// wrote ----", with no colon.
+func dashedAttribution(l string) bool {
+	t := strings.TrimSpace(l)
+	if !strings.HasPrefix(t, "--") || !strings.HasSuffix(t, "--") {
+		return false
+	}
+	inner := strings.TrimSpace(strings.Trim(t, "-"))
+	return inner != "" && attrEvidence(inner) && attrVerbs.lastEnd(normPhrase(inner)) >= 0
+}
+
+// isBareBanner reports whether l names the original message without dashes
+// ("  Original Message  ", BlackBerry): a few words with a banner noun and
+// no sentence. It counts only right above a header block.
+func isBareBanner(l string) bool {
+	t := strings.TrimSpace(l)
+	return t != "" && utf8.RuneCountInString(t) <= 40 && len(strings.Fields(t)) <= 4 &&
+		!sentenceEnd(t) && !endsWithColon(t) && bannerWords.match(t)
 }
 
 // dashed reports whether l has what every banner and rule has: two dashes,

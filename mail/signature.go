@@ -13,11 +13,12 @@ import (
 // language uses for "sent from" or "get", at the start or at the end of the
 // line: "Sent from my iPhone", "Envoyé de mon iPhone", "Von meinem iPhone
 // gesendet", "Enviado desde mi iPhone", "Inviato da iPhone", "Verzonden met
-// iPhone", "Skickat från min iPhone", "Отправлено с iPhone", "从我的iPhone发送",
+// iPhone", "Skickat från min iPhone", "Odesláno z iPhonu", "Отправлено с
+// iPhone", "从我的iPhone发送",
 // "iPhoneから送信", "내 iPhone에서 보냄", "Sent from my Galaxy", "Get Outlook
 // for iOS", "Outlook für Android herunterladen", "Sent from Mail for Windows".
 var (
-	mobileDeviceRe = regexp.MustCompile(`(?i)iphone|ipad|ipod|android|samsung|galaxy|huawei|honor|xiaomi|redmi|oneplus|pixel|blackberry|windows phone|nokia|motorola|xperia|oppo|vivo|outlook|yahoo|aol|gmail|proton ?mail|spark|airmail|bluemail|k-9|fairemail|edison|newton|mail (?:for|für|pour|para|per|voor|för|for) windows|smartphone|mobile|handy|móvil|cellulare|mobiel|mobil|телефон|мобильн|手机|手機|携帯|휴대폰|갤럭시`)
+	mobileDeviceRe = regexp.MustCompile(`(?i)iphon|ipad|ipod|android|samsung|galaxy|huawei|honor|xiaomi|redmi|oneplus|pixel|blackberry|windows phone|nokia|motorola|xperia|oppo|vivo|outlook|yahoo|aol|gmail|proton ?mail|spark|airmail|bluemail|k-9|fairemail|edison|newton|mail (?:for|für|pour|para|per|voor|för|for) windows|smartphone|mobile|handy|móvil|cellulare|mobiel|mobil|телефон|мобильн|手机|手機|携帯|휴대폰|갤럭시`)
 	mobileStartRe  = regexp.MustCompile(`(?i)^(?:(?:sent|envoyé|gesendet|enviado|enviada|inviato|verzonden|verstuurd|skickat|sendt|lähetetty|wysłane|wysłano|odesláno|odoslané|poslano|отправлено|надіслано|εστάλη|trimis|get|obtener|obtenga|obtenez|obtenir|télécharger|holen sie|scarica|ottieni|baixe|obter|obtenha|skaffa|hent|hanki|pobierz|stáhnout|získejte|получить|скачать|отримати|завантажте|λήψη|descărcați|descarcă|download|diese nachricht|this message|von meinem|depuis mon|de mon|desde mi|dal mio|da mio|vanaf mijn|från min|fra min|fra mi|z mojego|с моего|з мого|az én)(?:[^\p{L}]|$)|从我的|從我的|发自我的|發自我的|来自我的|來自我的|发自|發自|来自|來自)`)
 	mobileEndRe    = regexp.MustCompile(`(?i)(?:gesendet|versendet|送信|发送|發送|傳送|보냄|전송됨|gönderildi|küldve|küldtem|beziehen|herunterladen|downloaden|edinin|letöltése|入手|받기|verzonden|verstuurd|inviato|enviado|skickat|sendt)[.!。]?$`)
 )

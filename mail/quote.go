@@ -32,6 +32,11 @@ var (
 	// bracket ("napsal(a):") and the colon.
 	attrVerbEndRe = regexp.MustCompile(`^ ?(?:\([^()]{0,20}\))? ?[:：] ?$`)
 
+	// wrappedAddrEndRe is the end of an address that Gmail wrapped onto a
+	// line of its own (Japanese: "… <taro@example.co.jp" / ">:"): it starts
+	// with ">" but is no quote.
+	wrappedAddrEndRe = regexp.MustCompile(`^[ \t]*>` + reBlank + `*[:：]` + reBlank + `*$`)
+
 	// attrAddrRe is a mail address, bare or in brackets.
 	attrAddrRe = regexp.MustCompile(`[^\s<>()\[\]"]+@[^\s<>()\[\]"]+\.[\p{L}\d]`)
 
@@ -256,7 +261,7 @@ func classifyLines(lines []string) []quoteLine {
 		switch {
 		case isBlank(l):
 			kinds[i] = lineEmpty
-		case quotedRe.MatchString(l):
+		case quotedRe.MatchString(l) && !wrappedAddrEndRe.MatchString(l):
 			kinds[i] = lineQuoted
 		default:
 			kinds[i] = lineText

@@ -77,8 +77,16 @@ func isSpaceOrMark(r rune) bool {
 	return unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff' || r == '*' || r == '_'
 }
 
-// closingPunct is what may end a closing line.
+// closingPunct is what may end a closing line, with emoji ("Thanks! 🙏").
 const closingPunct = " ,.!;:…。！、~)"
+
+// trimClosing cuts closing punctuation and symbols off the end of s.
+func trimClosing(s string) string {
+	return strings.TrimRightFunc(s, func(r rune) bool {
+		return strings.ContainsRune(closingPunct, r) || unicode.IsSpace(r) || unicode.Is(unicode.So, r) ||
+			unicode.Is(unicode.Sk, r) || r == '\ufe0f' || r == '\u200d'
+	})
+}
 
 // isSignOff reports whether the trimmed line l is a closing line: one of
 // signOffs, maybe with a name after it, and closing punctuation.
@@ -86,13 +94,13 @@ func isSignOff(l string) bool {
 	if len(l) > 120 {
 		return false
 	}
-	n := strings.TrimRight(normPhrase(l), closingPunct)
+	n := trimClosing(normPhrase(l))
 	if signOffSet[n] {
 		return true
 	}
 	// The name keeps its capitals: look for it in l with only its blanks
 	// collapsed, when lowering kept every byte where it was.
-	orig := strings.TrimRight(collapseSpace(strings.TrimSpace(l)), closingPunct)
+	orig := trimClosing(collapseSpace(strings.TrimSpace(l)))
 	if len(orig) != len(n) {
 		return false
 	}

@@ -26,8 +26,9 @@ var (
 // Bounds of mobile tails: the runes of one, and how many may end a text
 // ("Sent from my iPhone" under "Sent with Spark").
 const (
-	maxMobileTailLen = 80
-	maxMobileTails   = 3
+	maxMobileTailLen   = 80
+	maxMobileTailWords = 12
+	maxMobileTails     = 3
 )
 
 // isMobileTail reports whether line l is a mobile tail.
@@ -36,7 +37,9 @@ func isMobileTail(l string) bool {
 	if l == "" || len(l) > 4*maxMobileTailLen || utf8.RuneCountInString(l) > maxMobileTailLen {
 		return false
 	}
-	if strings.HasSuffix(l, "?") || strings.HasSuffix(l, "？") {
+	// A tail is a phrase, not a sentence with clauses.
+	if strings.HasSuffix(l, "?") || strings.HasSuffix(l, "？") || strings.ContainsAny(l, ",;，") ||
+		len(strings.Fields(l)) > maxMobileTailWords {
 		return false
 	}
 	// "Get Outlook for iOS<https://aka.ms/o0ukef>": the link is not the tail's end.

@@ -1,0 +1,84 @@
+package mail
+
+import "testing"
+
+func TestCutSignOff(t *testing.T) {
+	tests := []struct {
+		name, text, body, off string
+	}{
+		{"regards and a signature block", "Signed.\n\nRegards,\nJane Doe\nSenior Counsel\nACME Corp.\n+1 555 0100", "Signed.", "Regards,\nJane Doe\nSenior Counsel\nACME Corp.\n+1 555 0100"},
+		{"name on the closing line", "Signed.\n\nCheers, Bob", "Signed.", "Cheers, Bob"},
+		{"two closing lines", "Signed.\n\nThanks again!\n\nBest,\nJane", "Signed.", "Thanks again!\n\nBest,\nJane"},
+		{"german", "Passt.\n\nMit freundlichen Grüßen\n\nJana Doe", "Passt.", "Mit freundlichen Grüßen\n\nJana Doe"},
+		{"russian", "Да.\n\nС уважением,\nИван", "Да.", "С уважением,\nИван"},
+		{"japanese", "承知しました。\n\nよろしくお願いいたします。\n山田", "承知しました。", "よろしくお願いいたします。\n山田"},
+		{"chinese two lines", "收到。\n\n此致\n敬礼\n王伟", "收到。", "此致\n敬礼\n王伟"},
+		{"emoji", "Ok.\n\nThanks! 🙏", "Ok.", "Thanks! 🙏"},
+		{"sentence after the closing line", "Ok.\n\nThanks,\nI will sign it tomorrow.", "Ok.\n\nThanks,\nI will sign it tomorrow.", ""},
+		{"postscript after the name", "Ok.\n\nBest,\nJane\n\nP.S. file attached", "Ok.\n\nBest,\nJane\n\nP.S. file attached", ""},
+		{"thanks with more words", "Ok.\n\nThanks for the quick answer", "Ok.\n\nThanks for the quick answer", ""},
+		{"lower-case words after thanks", "Ok.\n\nThanks, that works", "Ok.\n\nThanks, that works", ""},
+		{"long tail", "Ok.\n\nBest,\n1\n2\n3\n4\n5\n6\n7\n8", "Ok.\n\nBest,\n1\n2\n3\n4\n5\n6\n7\n8", ""},
+		{"only a sign-off", "Thanks!", "", "Thanks!"},
+		{"none", "We accept clause 4.", "We accept clause 4.", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body, off := cutSignOff(tt.text)
+			if body != tt.body || off != tt.off {
+				t.Errorf("cutSignOff(%q)\n got %q, %q\nwant %q, %q", tt.text, body, off, tt.body, tt.off)
+			}
+		})
+	}
+}
+
+func TestIsMobileTail(t *testing.T) {
+	tests := []struct {
+		line string
+		want bool
+	}{
+		{"Sent from my iPhone", true},
+		{"Sent from my Samsung Galaxy smartphone.", true},
+		{"Von meinem iPhone gesendet", true},
+		{"Odesláno z iPhonu", true},
+		{"iPhoneから送信", true},
+		{"从我的iPhone发送", true},
+		{"내 iPhone에서 보냄", true},
+		{"Get Outlook for iOS<https://aka.ms/o0ukef>", true},
+		{"Outlook für Android herunterladen", true},
+		{"Sent from Mail for Windows", true},
+		{"Sent with Proton Mail secure email.", true},
+		{"I'll check it on my iPhone later", false},
+		{"Sent from my iPhone, as you asked, the draft follows below this line", false},
+		{"Can you send it from your iPhone?", false},
+	}
+	for _, tt := range tests {
+		if got := isMobileTail(tt.line); got != tt.want {
+			t.Errorf("isMobileTail(%q) = %v, want %v", tt.line, got, tt.want)
+		}
+	}
+}
+
+func TestPhraseMatcher(t *testing.T) {
+	words := newPhraseMatcher([]string{"a écrit", "wrote", "写道", "forward"}, false)
+	prefix := newPhraseMatcher([]string{"forward"}, true)
+	tests := []struct {
+		m    *phraseMatcher
+		s    string
+		want bool
+	}{
+		{words, "Le 5 mars, Marie a\u00a0écrit :", true},
+		{words, "Bob WROTE:", true},
+		{words, "Bobwrote:", false},
+		{words, "rewrote it", false},
+		{words, "王伟 于2024年3月5日写道：", true},
+		{words, "Forwarded message", false},
+		{prefix, "---------- Forwarded message ---------", true},
+		{prefix, "unforwarded", false},
+	}
+	for _, tt := range tests {
+		if got := tt.m.match(tt.s); got != tt.want {
+			t.Errorf("match(%q) = %v, want %v", tt.s, got, tt.want)
+		}
+	}
+}

@@ -268,7 +268,7 @@ func classifyLines(lines []string) []quoteLine {
 		}
 	}
 	for j, l := range lines {
-		if kinds[j] == lineEmpty || !endsWithColon(l) {
+		if kinds[j] == lineEmpty || !endsWithColon(l) && !endsWithAddr(l) {
 			continue
 		}
 		if s := attributionStart(lines, kinds, j); s >= 0 {
@@ -297,6 +297,14 @@ func isBlank(l string) bool {
 	return strings.TrimFunc(l, func(r rune) bool {
 		return unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff' || r == '\u200c' || r == '\u200d'
 	}) == ""
+}
+
+// endsWithAddr reports whether l ends in a bracketed address, as old Gmail
+// attributions do: "2013/7/20 sam via Discourse Meta <info@discourse.org>",
+// with no colon.
+func endsWithAddr(l string) bool {
+	l = strings.TrimRightFunc(l, unicode.IsSpace)
+	return strings.HasSuffix(l, ">") && strings.Contains(l, "@")
 }
 
 func endsWithColon(l string) bool {
@@ -395,10 +403,15 @@ func attrText(l string) string {
 // or the verb right before the colon; or, when short, only a quote below it
 // ("Bob wrote:" + "> …"). Without a verb it needs an address, a date and a
 // quote below it: Gmail in Russian, Japanese and Czech writes "<date>,
-// <name> <addr>:".
+// <name> <addr>:", old Gmail "<date> <name> <addr>" with no colon at all.
 func isAttribution(text string, quoted bool) bool {
 	if text == "" || len(text) > maxAttrLen {
 		return false
+	}
+	if !endsWithColon(text) {
+		// Old Gmail: a date, a name and an address, then the quote.
+		return quoted && endsWithAddr(text) && attrIntroRe.MatchString(text) && attrEvidence(text) &&
+			attrDateRe.MatchString(text) && utf8.RuneCountInString(text) <= maxVerblessLen
 	}
 	addr := strings.Contains(text, "@") && attrAddrRe.MatchString(text)
 	date := strings.ContainsAny(text, "0123456789午오") && attrDateRe.MatchString(text)

@@ -14,11 +14,21 @@ import (
 // line: "Sent from my iPhone", "Envoyé de mon iPhone", "Von meinem iPhone
 // gesendet", "Enviado desde mi iPhone", "Inviato da iPhone", "Verzonden met
 // iPhone", "Skickat från min iPhone", "Odesláno z iPhonu", "Отправлено с
-// iPhone", "从我的iPhone发送",
-// "iPhoneから送信", "내 iPhone에서 보냄", "Sent from my Galaxy", "Get Outlook
-// for iOS", "Outlook für Android herunterladen", "Sent from Mail for Windows".
+// iPhone", "从我的iPhone发送", "iPhoneから送信", "내 iPhone에서 보냄", "Sent
+// from my Galaxy", "Get Outlook for iOS", "Outlook für Android herunterladen",
+// "Sent from Mail for Windows". A line that says "sent from my …" in so many
+// words ("Sent from my TI-85", "Sent from my cell, please excuse any typos.",
+// "Sent with Airmail", "Envoyé depuis mon appareil") is one whatever the
+// device.
 var (
-	mobileDeviceRe = regexp.MustCompile(`(?i)iphon|ipad|ipod|android|samsung|galaxy|huawei|honor|xiaomi|redmi|oneplus|pixel|blackberry|windows phone|nokia|motorola|xperia|oppo|vivo|outlook|yahoo|aol|gmail|proton ?mail|spark|airmail|bluemail|k-9|fairemail|edison|newton|mail (?:for|für|pour|para|per|voor|för|for) windows|smartphone|mobile|handy|móvil|cellulare|mobiel|mobil|телефон|мобильн|手机|手機|携帯|휴대폰|갤럭시`)
+	mobileSentFromRe = regexp.MustCompile(`(?i)^(?:` +
+		`(?:sent|envoyé|enviado|enviada|inviato|verzonden|verstuurd|skickat|sendt|wysłane|wysłano|отправлено|надіслано|trimis|lähetetty|odesláno|odoslané|poslano|gesendet)` +
+		reBlank + `+(?:from|de|depuis|desde|do|da|dal|vanaf|van|met|från|fra|z|ze|с|со|з|de pe|von)` + reBlank + `+(?:my|mon|ma|mi|meu|o meu|mio|mijn|min|mitt|mojego|mého|моего|мого|meinem|meiner)(?:[^\p{L}]|$)` +
+		`|(?:from my|von meinem|von meiner)` + reBlank + `.{1,40}` +
+		`|sent` + reBlank + `+(?:with|via|using|by|from)` + reBlank + `+\S+(?:` + reBlank + `+\S+){0,5}` + reBlank + `*[.!]?$` +
+		`)`)
+
+	mobileDeviceRe = regexp.MustCompile(`(?i)iphon|ipad|ipod|android|samsung|galaxy|huawei|honor|xiaomi|redmi|oneplus|pixel|blackberry|windows phone|nokia|motorola|xperia|oppo|vivo|outlook|yahoo|aol|gmail|proton ?mail|spark|airmail|bluemail|k-9|fairemail|edison|newton|mailbox|windows|smartphone|mobile|handy|móvil|cellulare|mobiel|mobil|телефон|мобильн|手机|手機|携帯|휴대폰|갤럭시`)
 	mobileStartRe  = regexp.MustCompile(`(?i)^(?:(?:sent|envoyé|gesendet|enviado|enviada|inviato|verzonden|verstuurd|skickat|sendt|lähetetty|wysłane|wysłano|odesláno|odoslané|poslano|отправлено|надіслано|εστάλη|trimis|get|obtener|obtenga|obtenez|obtenir|télécharger|holen sie|scarica|ottieni|baixe|obter|obtenha|skaffa|hent|hanki|pobierz|stáhnout|získejte|получить|скачать|отримати|завантажте|λήψη|descărcați|descarcă|download|diese nachricht|this message|von meinem|depuis mon|de mon|desde mi|dal mio|da mio|vanaf mijn|från min|fra min|fra mi|z mojego|с моего|з мого|az én)(?:[^\p{L}]|$)|从我的|從我的|发自我的|發自我的|来自我的|來自我的|发自|發自|来自|來自)`)
 	mobileEndRe    = regexp.MustCompile(`(?i)(?:gesendet|versendet|送信|发送|發送|傳送|보냄|전송됨|gönderildi|küldve|küldtem|beziehen|herunterladen|downloaden|edinin|letöltése|入手|받기|verzonden|verstuurd|inviato|enviado|skickat|sendt)[.!。]?$`)
 )
@@ -28,14 +38,21 @@ var (
 const (
 	maxMobileTailLen   = 80
 	maxMobileTailWords = 12
-	maxMobileTails     = 3
+	maxMobileTails     = 30
 )
 
 // isMobileTail reports whether line l is a mobile tail.
 func isMobileTail(l string) bool {
-	l = strings.TrimFunc(l, func(r rune) bool { return unicode.IsSpace(r) || r == '(' || r == '<' || r == '*' || r == '_' })
+	l = strings.TrimFunc(l, func(r rune) bool {
+		return unicode.IsSpace(r) || r == '(' || r == ')' || r == '<' || r == '>' || r == '*' || r == '_'
+	})
 	if l == "" || len(l) > 4*maxMobileTailLen || utf8.RuneCountInString(l) > maxMobileTailLen {
 		return false
+	}
+	if mobileSentFromRe.MatchString(l) {
+		// "Sent from my cell, please excuse any typos.", not a sentence
+		// that goes on.
+		return !strings.HasSuffix(l, "?") && strings.Count(l, ",") <= 1 && len(strings.Fields(l)) <= maxMobileTailWords-2
 	}
 	// A tail is a phrase, not a sentence with clauses.
 	if strings.HasSuffix(l, "?") || strings.HasSuffix(l, "？") || strings.ContainsAny(l, ",;，") ||

@@ -60,6 +60,7 @@ func BenchmarkExtractReplyHostile(b *testing.B) {
 		{"deep gt lines", fill(">>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>\n"), false},
 		{"attribution ends", fill("On 5 Mar 2024, Bob <\nbob@example.com> wrote:\n"), false},
 		{"verb lines", fill("wrote:\n"), false},
+		{"address lines", fill("2024 Bob <bob@example.com>\n> x\n"), false},
 		{"header fields", fill("From: a\n"), false},
 		{"header blocks", fill("From: a\nSent: 2024\n"), false},
 		{"rules", fill("________\n"), false},

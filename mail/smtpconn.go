@@ -3,6 +3,7 @@ package mail
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -264,6 +265,26 @@ func (c *trackedConn) hangUp(reply *smtp.SMTPError, rcpts []string) *smtp.SMTPEr
 	for _, rcpt := range rcpts {
 		fmt.Fprintf(c.Conn, "%d %d.%d.%d <%s> %s\r\n", reply.Code, ec[0], ec[1], ec[2], rcpt, reply.Message)
 	}
-	c.Close()
+	c.lingerClose()
 	return reply
+}
+
+// Bounds of lingerClose.
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 1 << 20
+)
+
+// lingerClose closes the connection without losing the reply just written.
+// Closing a socket with input still unread makes the kernel answer with a
+// reset, which can destroy the reply in the client's buffers before it reads
+// it, and a client still sending its body is exactly that case. So the write
+// side is shut first (the client reads the reply, then end of file), and
+// what still comes in is read and dropped for a moment, within bounds.
+func (c *trackedConn) lingerClose() {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		c.Conn.SetReadDeadline(time.Now().Add(lingerTime))
+		io.Copy(io.Discard, io.LimitReader(c.Conn, lingerBytes))
+	}
+	c.Close()
 }

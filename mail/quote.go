@@ -147,7 +147,7 @@ func StripQuote(body string) (reply, rest string) {
 // text alone.
 func stripQuote(body string) (note, forward, rest string) {
 	lines := splitBodyLines(body)
-	kinds := classifyLines(lines)
+	kinds := classifyLines(visibleLines(lines))
 
 	end := len(lines)
 	if i := slices.IndexFunc(kinds, func(k quoteLine) bool { return k == lineSplit || k == lineForward }); i >= 0 {
@@ -289,6 +289,48 @@ func classifyLines(lines []string) []quoteLine {
 		}
 	}
 	return kinds
+}
+
+// isInvisible reports whether r is a format character that shows nothing:
+// the bidi marks, embeddings and isolates Gmail wraps Hebrew and Arabic
+// attributions in (U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), zero-width
+// spaces and joiners, and the byte order mark.
+func isInvisible(r rune) bool {
+	return r == '\u200e' || r == '\u200f' || r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069' ||
+		r == '\u200b' || r == '\u200c' || r == '\u200d' || r == '\u2060' || r == '\ufeff'
+}
+
+// visible returns l without its invisible characters (isInvisible), for
+// matching markers: what the reader does not see cannot tell a marker apart.
+func visible(l string) string {
+	// All of them are three bytes long, starting 0xe2 0x80, 0xe2 0x81 or 0xef 0xbb.
+	if strings.IndexByte(l, 0xe2) < 0 && strings.IndexByte(l, 0xef) < 0 {
+		return l
+	}
+	return strings.Map(func(r rune) rune {
+		if isInvisible(r) {
+			return -1
+		}
+		return r
+	}, l)
+}
+
+// visibleLines returns lines through visible, sharing lines when none
+// changes.
+func visibleLines(lines []string) []string {
+	var out []string
+	for i, l := range lines {
+		if v := visible(l); v != l {
+			if out == nil {
+				out = slices.Clone(lines)
+			}
+			out[i] = v
+		}
+	}
+	if out == nil {
+		return lines
+	}
+	return out
 }
 
 // isBlank reports whether l holds only white space, no-break spaces and

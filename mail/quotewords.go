@@ -53,7 +53,7 @@ var attrVerbWords = []string{
 // "Dnia", "W dniu", "Dne", "Pe", "Στις", "在"…
 var attrIntros = []string{
 	"on", "at", "le", "am", "el", "em", "op", "il", "il giorno", "den", "dnia", "w dniu", "dne", "dňa",
-	"pe", "în", "στις", "pada", "tanggal", "vào", "dana", "ke", "在", "于", "於",
+	"pe", "în", "στις", "pada", "tanggal", "vào", "dana", "ke", "在", "于", "於", "בתאריך", "في",
 }
 
 // outlookFields are the names Outlook (desktop, on the web, for Mac, iOS and
@@ -201,6 +201,51 @@ var signOffs = []string{
 	"此致", "此致敬礼", "此致 敬礼", "敬礼", "敬上", "谢谢", "謝謝", "祝好", "顺祝商祺", "顺颂商祺",
 	"致礼", "多谢", "感谢", "谢谢！", "祝商祺",
 	"감사합니다", "고맙습니다", "감사합니다.", "수고하세요",
+	// Casual thanks, as people close a short note in each language above.
+	"ty", "tks", "thanks much", "many thanks again", "dankeschön", "danke sehr", "merci bien", "merci encore",
+	"mille mercis", "grax", "mil gracias", "grazie ancora", "dank", "dankjewel", "dankjewel", "valeu", "obg",
+	"brigado", "brigada", "tack så mycket", "tackar", "tusind tak", "tusen takk", "kiitti", "kiitoksia",
+	"dziękuje", "dzięki wielkie", "dík", "děkuju", "dekuji", "vďaka", "vdaka", "dakujem", "ďakujem pekne",
+	"спс", "спасибі", "благодаря", "мерси", "sağol", "sağ ol", "tşk", "çok teşekkürler", "ευχαριστώ πολύ",
+	"kösz", "köszönettel", "mersi", "mulțumiri", "ありがとう", "感謝", "感謝します", "고마워", "감사해요",
+	// he
+	"תודה", "תודה רבה", "בברכה", "שלום רב", "שלום", "בהוקרה", "להתראות", "בכבוד רב", "תודה ובברכה",
+	// ar
+	"مع التحية", "مع خالص التحية", "مع تحياتي", "تحياتي", "مع أطيب التحيات", "مع أطيب تحياتي",
+	"شكرا", "شكراً", "شكرًا", "شكرا جزيلا", "شكراً جزيلاً", "وشكرا", "مع الشكر", "مع الشكر والتقدير",
+	"تحياتي لك", "مع التقدير", "خالص التحية",
+	// vi
+	"trân trọng", "cảm ơn", "cám ơn", "xin cảm ơn", "cảm ơn nhiều", "thân", "thân ái", "thân mến",
+	"trân trọng cảm ơn", "chúc", "chúc sức khỏe",
+	// id ms
+	"terima kasih", "terima kasih banyak", "makasih", "salam", "salam hangat", "hormat saya", "hormat kami",
+	"wassalam", "salam sejahtera", "terimakasih", "sekian terima kasih",
+	// th: the polite particle (ครับ, ค่ะ) is trimmed before matching
+	"ขอบคุณ", "ขอบคุณมาก", "ด้วยความเคารพ", "ขอแสดงความนับถือ", "ขอบพระคุณ", "ขอบใจ",
+	// hi
+	"धन्यवाद", "सादर", "शुभकामनाओं सहित", "आभार", "आभार सहित", "भवदीय", "शुक्रिया", "सधन्यवाद",
+	"बहुत धन्यवाद", "सप्रेम",
+}
+
+// closingModifiers are words that lengthen a closing without making it a
+// sentence: "Com os melhores cumprimentos", "Met vriendelijke groeten", "Mit
+// besten Grüßen", "Avec mes meilleures salutations", "Con i migliori saluti",
+// "Very best wishes". A line of closing words (isSignOff) may hold them.
+var closingModifiers = []string{
+	"with", "my", "the", "very", "and", "&", "+", "again", "much", "most", "warmest", "best", "kindest", "all",
+	"mit", "den", "besten", "herzlichen", "lieben", "freundlichen", "und", "sehr", "nochmals", "vielmals",
+	"avec", "mes", "nos", "meilleures", "sincères", "et", "encore", "tous", "bien", "très",
+	"con", "i", "migliori", "più", "e", "molti", "tanti", "un", "mis", "mejores", "y", "muy", "todos",
+	"com", "os", "meus", "melhores", "muitos", "com os", "cordiais", "o",
+	"met", "vriendelijke", "hartelijke", "beste", "en", "nogmaals",
+	"med", "vänliga", "venlige", "vennlige", "och", "og", "många", "mange",
+	"z", "najlepszymi", "pozdrowieniami", "a", "s", "srdečným", "pozdravem", "veľká", "velká",
+	"с", "наилучшими", "большое", "огромное", "заранее", "з", "найкращими", "щирі",
+	"ve", "en", "iyi", "dileklerimle", "πολλά", "sok", "nagyon", "cu", "multe", "cele",
+	"banyak", "sekali", "rất", "nhiều", "lời", "và", "xin",
+	"רבה", "ו", "مع", "و", "خالص", "جزيلا", "جزيلاً",
+	// whom the thanks go to: "Cảm ơn anh", "Terima kasih, Pak", "Danke dir"
+	"you", "dir", "euch", "ihnen", "vous", "toi", "anh", "chị", "em", "bạn", "pak", "bu", "ibu", "bapak",
 }
 
 // wordsRe compiles an alternation of words, longest first so that "a écrit

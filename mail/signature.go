@@ -86,11 +86,12 @@ func StripSignature(text string) (body, sig string) {
 	lines := splitBodyLines(text)
 	end := trimMobileTail(lines, len(lines))
 	for i := end - 1; i >= 0; i-- {
-		if lines[i] == "-- " {
+		l := visible(lines[i])
+		if l == "-- " {
 			end = i
 			break
 		}
-		if bareSigRe.MatchString(strings.TrimRight(lines[i], " \t")) {
+		if bareSigRe.MatchString(strings.TrimRight(l, " \t")) {
 			if nonBlankLines(lines[i+1:end]) <= maxBareSigLines {
 				end = i
 			}
@@ -108,7 +109,7 @@ func trimMobileTail(lines []string, end int) int {
 		for last >= 0 && isBlank(lines[last]) {
 			last--
 		}
-		if last < 0 || !isMobileTail(lines[last]) {
+		if last < 0 || !isMobileTail(visible(lines[last])) {
 			return end
 		}
 		end = last

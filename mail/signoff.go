@@ -13,6 +13,12 @@ var (
 	// list longest first.
 	signOffSet, signOffList = phraseSet(signOffs)
 
+	// closingCore and closingWord hold the words a closing line is made of
+	// (isClosingWords): closingCore those that close on their own or end a
+	// closing ("regards", "grüßen", "cumprimentos"), closingWord these and
+	// the modifiers that lengthen one.
+	closingCore, closingWord = closingWordSets()
+
 	// signOffNameRe is what may follow a closing phrase on its line: the
 	// name ("Thanks, Jane", "Cheers - Bob", "Best, J.") or where it is sent
 	// from ("Viele Grüße aus Berlin").
@@ -46,7 +52,7 @@ func cutSignOff(text string) (body, off string) {
 	start := -1
 	tail, closing := 0, 0
 	for i := len(lines) - 1; i >= 0; i-- {
-		l := strings.TrimFunc(lines[i], isSpaceOrMark)
+		l := strings.TrimFunc(visible(lines[i]), isSpaceOrMark)
 		switch {
 		case l == "":
 			continue
@@ -77,8 +83,64 @@ func isSpaceOrMark(r rune) bool {
 	return unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff' || r == '*' || r == '_'
 }
 
-// closingPunct is what may end a closing line, with emoji ("Thanks! 🙏").
-const closingPunct = " ,.!;:…。！、~)"
+// closingPunct is what may end a closing line, with emoji ("Thanks! 🙏"),
+// the Arabic comma ("مع التحية،") and the Devanagari danda.
+const closingPunct = " ,.!;:…。！、~)،।"
+
+// Bounds of a closing line made of closing words.
+const maxClosingWords = 6
+
+func closingWordSets() (core, word map[string]bool) {
+	core, word = map[string]bool{}, map[string]bool{}
+	mods := map[string]bool{}
+	for _, m := range closingModifiers {
+		mods[normPhrase(m)] = true
+		word[normPhrase(m)] = true
+	}
+	for _, p := range signOffs {
+		ws := strings.Fields(normPhrase(p))
+		for _, w := range ws {
+			word[trimClosing(w)] = true
+		}
+		if last := trimClosing(ws[len(ws)-1]); len(ws) == 1 || !mods[last] {
+			core[last] = true
+		}
+	}
+	return core, word
+}
+
+// isClosingWords reports whether n, a normalised line without its closing
+// punctuation, is a closing made of closing words: at most six, one of them
+// one that closes ("Com os melhores cumprimentos", "Mit besten Grüßen",
+// "Very best wishes"), so that a longer form of a known closing is one too.
+func isClosingWords(n string) bool {
+	ws := strings.Fields(n)
+	if len(ws) < 2 || len(ws) > maxClosingWords {
+		return false
+	}
+	core := false
+	for _, w := range ws {
+		w = trimClosing(w)
+		if !closingWord[w] {
+			return false
+		}
+		core = core || closingCore[w]
+	}
+	return core
+}
+
+// thaiParticles end a polite Thai line ("ขอบคุณครับ", "ขอบคุณค่ะ"), a word of
+// its own that Thai writes without a space.
+var thaiParticles = []string{"ครับ", "ค่ะ", "คะ", "นะ", "จ้ะ", "จ้า"}
+
+func trimThaiParticle(n string) string {
+	for _, p := range thaiParticles {
+		if t, ok := strings.CutSuffix(n, p); ok && t != "" {
+			return strings.TrimRight(t, " ")
+		}
+	}
+	return n
+}
 
 // trimClosing cuts closing punctuation and symbols off the end of s.
 func trimClosing(s string) string {
@@ -95,8 +157,16 @@ func isSignOff(l string) bool {
 		return false
 	}
 	n := trimClosing(normPhrase(l))
-	if signOffSet[n] {
+	if signOffSet[n] || signOffSet[trimThaiParticle(n)] || isClosingWords(n) {
 		return true
+	}
+	// A longer closing with the name after a comma: "Com os melhores
+	// cumprimentos, Inês".
+	if i := strings.IndexAny(n, ",،"); i > 0 && isClosingWords(trimClosing(n[:i])) {
+		orig := collapseSpace(strings.TrimSpace(l))
+		if j := strings.IndexAny(orig, ",،"); j > 0 && signOffNameRe.MatchString(strings.TrimLeft(orig[j:], ", ،")) {
+			return true
+		}
 	}
 	// The name keeps its capitals: look for it in l with only its blanks
 	// collapsed, when lowering kept every byte where it was.
@@ -148,10 +218,21 @@ func isSigTailLine(l string) bool {
 		return false
 	case sigTailProseRe.MatchString(l) && !info:
 		return false
-	case strings.HasSuffix(l, ".") && len(strings.Fields(l)) >= 4 && !info:
+	case strings.HasSuffix(l, ".") && len(strings.Fields(l)) >= 4 && !info && hasLowerWord(l):
+		// A sentence; "Bianchi & Figli S.r.l." is a company.
 		return false
 	case strings.HasSuffix(l, "。"):
 		return false
 	}
 	return true
+}
+
+// hasLowerWord reports whether a word of l starts with a lower-case letter.
+func hasLowerWord(l string) bool {
+	for _, w := range strings.Fields(l) {
+		if r, _ := utf8.DecodeRuneInString(w); unicode.IsLower(r) {
+			return true
+		}
+	}
+	return false
 }

@@ -76,7 +76,7 @@ func TestExtractHTMLReply(t *testing.T) {
 		html: `<div dir="ltr">Looks good.<div><br></div><div>Jane</div></div><br><div class="gmail_quote gmail_quote_container">` +
 			`<div dir="ltr" class="gmail_attr">On Tue, Mar 5, 2024 at 9:12 AM Bob &lt;<a href="mailto:bob@example.com">bob@example.com</a>&gt; wrote:<br></div>` +
 			`<blockquote class="gmail_quote" style="margin:0px 0px 0px 0.8ex"><div dir="ltr">Here is v2.</div></blockquote></div>`,
-		reply: "Looks good.\n\nJane",
+		reply: "Looks good.", // the bare name is a sign-off
 	}, {
 		name: "gmail inline",
 		html: `<div dir="ltr"><blockquote class="gmail_quote">Can you take clause 4?</blockquote><div>Yes.</div>` +

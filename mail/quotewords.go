@@ -259,3 +259,21 @@ func wordsRe(words []string) string {
 	}
 	return strings.Join(ws, "|")
 }
+
+// disclaimerWordList mark the legal notice a company appends below every
+// signature ("CONFIDENTIALITY NOTICE: This e-mail and any attachments are
+// intended solely…", "Diese E-Mail enthält vertrauliche…", "Ce message et
+// ses pièces jointes sont confidentiels…"), also as the start of a longer
+// word ("vertrauliche", "confidentiels").
+var disclaimerWordList = []string{
+	"confidential", "disclaimer", "intended recipient", "intended solely", "intended only", "privileged",
+	"this e-mail and any", "this email and any", "this message and any",
+	"vertraulich", "haftungsausschluss", "empfänger", "diese e-mail enthält", "diese nachricht enthält",
+	"confidentiel", "destinataire", "avertissement", "ce message et",
+	"confidencial", "destinatario", "destinatário", "aviso legal", "este mensaje", "esta mensagem",
+	"riservat", "confidenziale", "questo messaggio",
+	"vertrouwelijk", "geadresseerde", "dit e-mailbericht", "dit bericht",
+	"konfidentiell", "konfidensiell", "fortrolig", "luottamuksellinen", "poufn", "důvěrn", "dôvern",
+	"конфиденциальн", "конфіденційн", "gizli", "εμπιστευτικ", "bizalmas", "confidenția",
+	"rahasia", "bảo mật", "机密", "保密", "機密", "秘密", "本邮件", "本郵件", "このメール", "기밀",
+}

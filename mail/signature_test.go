@@ -41,10 +41,10 @@ func TestExtractReply(t *testing.T) {
 	body := "Signed copy attached.\n\nJane\n-- \nJane Doe, ACME\n\n" +
 		"On Tue, Mar 5, 2024 at 9:12 AM Bob <bob@example.com> wrote:\n> Please sign.\n"
 	reply, rest := ExtractReply(body)
-	if want := "Signed copy attached.\n\nJane"; reply != want {
+	if want := "Signed copy attached."; reply != want {
 		t.Errorf("reply %q, want %q", reply, want)
 	}
-	if want := "-- \nJane Doe, ACME\n\nOn Tue, Mar 5, 2024 at 9:12 AM Bob <bob@example.com> wrote:\n> Please sign."; rest != want {
+	if want := "Jane\n\n-- \nJane Doe, ACME\n\nOn Tue, Mar 5, 2024 at 9:12 AM Bob <bob@example.com> wrote:\n> Please sign."; rest != want {
 		t.Errorf("rest %q, want %q", rest, want)
 	}
 

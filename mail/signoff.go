@@ -19,6 +19,9 @@ var (
 	// the modifiers that lengthen one.
 	closingCore, closingWord = closingWordSets()
 
+	// disclaimerWords finds disclaimerWordList.
+	disclaimerWords = newPhraseMatcher(disclaimerWordList, true)
+
 	// signOffNameRe is what may follow a closing phrase on its line: the
 	// name ("Thanks, Jane", "Cheers - Bob", "Best, J.") or where it is sent
 	// from ("Viele Grüße aus Berlin").
@@ -45,12 +48,47 @@ const (
 
 // cutSignOff cuts a sign-off at the end of text: the last run of closing
 // lines ("Regards,", "Thanks again!" / "Best,") with at most seven short lines
-// of name, title, company and phone below it, which read as no sentence.
-// body is trimmed; off is what was cut.
+// of name, title, company and phone below it, which read as no sentence; or,
+// with no closing, a last paragraph that is only the sender's name or address
+// (nameSigStart). A legal disclaimer below either is cut with it. When the
+// note above would be only a greeting ("Hi John,"), the first closing line is
+// the note ("Hi John," / "Thanks!" / "Best," / "Anna"). body is trimmed; off
+// is what was cut.
 func cutSignOff(text string) (body, off string) {
 	lines := splitBodyLines(text)
-	start := -1
-	tail, closing := 0, 0
+	end := len(lines)
+	if d := disclaimerStart(lines); d >= 0 {
+		end = d
+	}
+	start, closings := closingStart(lines[:end])
+	if start < 0 {
+		start = nameSigStart(lines[:end])
+	}
+	if start < 0 {
+		return joinTrimmed(lines), ""
+	}
+	if closings > 0 {
+		if g := greetingOnly(lines[:start]); g || isBlankLines(lines[:start]) {
+			// The thanks is the message when nothing but a greeting is
+			// above it; with nothing at all above, only when a blank line
+			// sets it apart from what follows.
+			next := start + 1
+			for next < end && isBlank(lines[next]) {
+				next++
+			}
+			if next < end && (g || next > start+1) {
+				start = next
+			}
+		}
+	}
+	return joinTrimmed(lines[:start]), joinTrimmed(lines[start:])
+}
+
+// closingStart returns where the closing lines at the end of lines start
+// (-1 if there are none) and how many there are.
+func closingStart(lines []string) (start, closing int) {
+	start = -1
+	tail := 0
 	for i := len(lines) - 1; i >= 0; i-- {
 		l := strings.TrimFunc(visible(lines[i]), isSpaceOrMark)
 		switch {
@@ -65,18 +103,128 @@ func cutSignOff(text string) (body, off string) {
 			if tail++; tail <= maxSignOffTail {
 				continue
 			}
-			return joinTrimmed(lines), ""
+			return -1, 0
 		default:
-			return joinTrimmed(lines), ""
+			return -1, 0
 		}
 		if start >= 0 && start != i {
 			break
 		}
 	}
-	if start < 0 {
-		return joinTrimmed(lines), ""
+	return start, closing
+}
+
+// greetingOnly reports whether lines hold one short line ending in a comma
+// or a colon, as a greeting does ("Hi John,", "Hallo,", "Olá Rui,", "Dear
+// Mr. Smith:"), and nothing else.
+func greetingOnly(lines []string) bool {
+	g := ""
+	for _, l := range lines {
+		if l = strings.TrimFunc(visible(l), isSpaceOrMark); l == "" {
+			continue
+		}
+		if g != "" {
+			return false
+		}
+		g = l
 	}
-	return joinTrimmed(lines[:start]), joinTrimmed(lines[start:])
+	if g == "" || len(strings.Fields(g)) > 5 || utf8.RuneCountInString(g) > 40 {
+		return false
+	}
+	r, _ := utf8.DecodeLastRuneInString(g)
+	return strings.ContainsRune(",:，،", r)
+}
+
+func isBlankLines(lines []string) bool {
+	for _, l := range lines {
+		if !isBlank(l) {
+			return false
+		}
+	}
+	return true
+}
+
+// Bounds of a name or address signature without a closing.
+const (
+	maxNameSigWords = 3 // words of the name
+	maxNameSigLines = 4 // lines of the paragraph: name, address, title, phone
+)
+
+var (
+	// bareNameRe is a line that is only a name, one to three capitalised
+	// words: "Ruth", "Anna-Lena Berg", "J. R. Smith".
+	bareNameRe = regexp.MustCompile(`^` + nameRe + `$`)
+
+	// initialEndRe is a name ending in an initial: "Jane D.".
+	initialEndRe = regexp.MustCompile(`(?:^|` + reBlank + `)\p{Lu}\.$`)
+
+	// sigAddrRe is a line that is only an address, maybe with the name
+	// before it: Foxmail's default signature "lina@foxmail.com", "Lina Wang
+	// <lina@example.com>", "Lina Wang | lina@example.com", "mailto:…".
+	sigAddrRe = regexp.MustCompile(`^(?:` + nameRe + reBlank + `*[|,–—-]?` + reBlank + `*)?[<(\[]?(?:mailto:)?[^\s<>()\[\]@"]+@[^\s<>()\[\]@"]+\.\p{L}{2,}[>)\]]?$`)
+)
+
+// answerWords are one-word answers that are no name, though capitalised
+// alone on a line: "Agreed", "Done", "Approved".
+var answerWords = map[string]bool{
+	"agreed": true, "done": true, "yes": true, "no": true, "ok": true, "okay": true, "sure": true,
+	"approved": true, "confirmed": true, "noted": true, "perfect": true, "great": true, "fine": true,
+	"good": true, "excellent": true, "correct": true, "right": true, "absolutely": true, "definitely": true,
+	"ja": true, "nein": true, "genau": true, "einverstanden": true, "erledigt": true, "passt": true,
+	"oui": true, "non": true, "parfait": true, "d'accord": true, "entendu": true, "sí": true, "si": true,
+	"vale": true, "perfecto": true, "claro": true, "certo": true, "perfetto": true, "sim": true, "não": true,
+	"combinado": true, "feito": true, "akkoord": true, "prima": true, "klopt": true, "nee": true,
+	"tak": true, "nie": true, "ano": true, "ne": true, "jo": true, "nej": true, "selvä": true, "kyllä": true,
+	"да": true, "нет": true, "хорошо": true, "evet": true, "hayır": true, "tamam": true, "igen": true,
+	"nem": true, "rendben": true, "nu": true, "bine": true, "ναι": true, "όχι": true,
+	"baik": true, "setuju": true, "siap": true, "ya": true, "tidak": true, "vâng": true, "được": true,
+}
+
+// nameSigStart returns where the last paragraph of lines starts when it is
+// a signature without a closing: the sender's name alone ("Ruth"), the
+// sender's address alone (Foxmail) or with the name, or the name above at
+// most three lines of title, address and phone, one with a number, an
+// address or a link. It must follow text that is more than a greeting, after
+// a blank line, so a one-line reply ("Agreed") or a reply under a greeting
+// ("Hi John," / "Approved") stays. It returns -1 otherwise.
+func nameSigStart(lines []string) int {
+	last := len(lines) - 1
+	for last >= 0 && isBlank(lines[last]) {
+		last--
+	}
+	first := last
+	for first > 0 && !isBlank(lines[first-1]) {
+		first--
+	}
+	if first <= 0 || last-first+1 > maxNameSigLines || isBlankLines(lines[:first]) || greetingOnly(lines[:first]) {
+		return -1
+	}
+	head := strings.TrimFunc(visible(lines[first]), isSpaceOrMark)
+	if len(head) > maxSignOffTailLen*4 {
+		return -1
+	}
+	if strings.HasSuffix(head, ".") && !initialEndRe.MatchString(head) {
+		return -1 // a sentence ("No."), not a name ("Jane D.")
+	}
+	switch {
+	case sigAddrRe.MatchString(head):
+	case bareNameRe.MatchString(head) && len(strings.Fields(head)) <= maxNameSigWords &&
+		!(len(strings.Fields(head)) == 1 && answerWords[strings.ToLower(head)]):
+	default:
+		return -1
+	}
+	info := last == first
+	for _, l := range lines[first+1 : last+1] {
+		l = strings.TrimFunc(visible(l), isSpaceOrMark)
+		if !isSigTailLine(l) {
+			return -1
+		}
+		info = info || strings.ContainsAny(l, "0123456789@|") || strings.Contains(l, "://") || strings.Contains(l, "www.")
+	}
+	if !info {
+		return -1
+	}
+	return first
 }
 
 func isSpaceOrMark(r rune) bool {
@@ -235,4 +383,61 @@ func hasLowerWord(l string) bool {
 		}
 	}
 	return false
+}
+
+// Bounds of a disclaimer: the lines looked at from the end, and the runes it
+// has at least (a notice, not a word).
+const (
+	maxDisclaimerLines = 60
+	minDisclaimerLen   = 60
+	maxDisclaimerLine  = 1000 // bytes of one line of it
+)
+
+// disclaimerStart returns where a legal disclaimer at the end of lines
+// starts, or -1: the last paragraphs that each start with a disclaimer word
+// ("CONFIDENTIALITY NOTICE: …", "Diese E-Mail enthält vertrauliche …", a
+// translation below), or that have one from a line on, below the lines of a
+// signature ("Beispiel GmbH · HRB 1234" / "Diese E-Mail …"). It is cut only
+// below a sign-off: alone it may be the writer's own words.
+func disclaimerStart(lines []string) int {
+	start, runes := -1, 0
+	low := max(0, len(lines)-maxDisclaimerLines)
+	i := len(lines) - 1
+	for i >= low {
+		for i >= low && isBlank(lines[i]) {
+			i--
+		}
+		first := i
+		for first > low && !isBlank(lines[first-1]) {
+			first--
+		}
+		if i < low {
+			break
+		}
+		at := -1
+		for k := first; k <= i; k++ {
+			if len(lines[k]) > maxDisclaimerLine {
+				return -1 // no line of a notice; keep a hostile line cheap
+			}
+			if disclaimerWords.match(visible(lines[k])) {
+				at = k
+				break
+			}
+		}
+		if at < 0 {
+			break
+		}
+		for _, l := range lines[at : i+1] {
+			runes += utf8.RuneCountInString(l)
+		}
+		start = at
+		if at > first {
+			break
+		}
+		i = first - 1
+	}
+	if start <= 0 || runes < minDisclaimerLen {
+		return -1
+	}
+	return start
 }

@@ -93,12 +93,21 @@ func htmlCollect(n *html.Node, quotes *[]*html.Node) {
 // isQuoteStart reports whether everything from n down to the end of the
 // document is the quoted thread.
 func isQuoteStart(n *html.Node) bool {
+	// A forwarded message (its block's subject says "FW:", "WG:", "TR:"…)
+	// is not the quote: it stays, and ExtractReply keeps it as a forward.
 	id := htmlAttr(n, "id")
 	switch {
-	case strings.HasSuffix(id, "divRplyFwdMsg"), id == "appendonsend", // Outlook 2016+, Outlook on the web
+	case id == "appendonsend": // Outlook on the web: the block follows
+		for s, k := htmlNextElement(n), 0; s != nil && k < 3; s, k = htmlNextElement(s), k+1 {
+			if strings.HasSuffix(htmlAttr(s, "id"), "divRplyFwdMsg") {
+				return !htmlBlockForwarded(s)
+			}
+		}
+		return true
+	case strings.HasSuffix(id, "divRplyFwdMsg"), // Outlook 2016+, Outlook on the web
 		id == "OLK_SRC_BODY_SECTION",                    // Outlook for Mac
 		id == "mail-editor-reference-message-container": // new Outlook for Mac
-		return true
+		return !htmlBlockForwarded(n)
 	}
 	switch n.DataAtom {
 	case atom.Div:
@@ -107,9 +116,20 @@ func isQuoteStart(n *html.Node) bool {
 			return false
 		}
 		kind, ok := outlookFieldOf(strings.TrimSpace(collapseSpace(htmlTextPrefix(n, 256))))
-		return ok && kind == fieldSender
+		return ok && kind == fieldSender && !htmlBlockForwarded(n)
 	case atom.Hr:
 		return id == "zwchr" // Zimbra
+	}
+	return false
+}
+
+// htmlBlockForwarded reports whether the header block in n is that of a
+// forwarded message (isForwardSubject).
+func htmlBlockForwarded(n *html.Node) bool {
+	for l := range strings.SplitSeq(htmlTextPrefix(n, 1024), "\n") {
+		if isForwardSubject(strings.TrimSpace(collapseSpace(l))) {
+			return true
+		}
 	}
 	return false
 }

@@ -147,11 +147,15 @@ func StripQuote(body string) (reply, rest string) {
 // text alone.
 func stripQuote(body string) (note, forward, rest string) {
 	lines := splitBodyLines(body)
-	kinds := classifyLines(visibleLines(lines))
+	seen := visibleLines(lines)
+	kinds := classifyLines(seen)
 
 	end := len(lines)
 	if i := slices.IndexFunc(kinds, func(k quoteLine) bool { return k == lineSplit || k == lineForward }); i >= 0 {
 		end = i
+		if kinds[i] == lineSplit && blockForwarded(seen, kinds, i) {
+			kinds[i] = lineForward
+		}
 		if kinds[i] == lineForward {
 			forward = joinTrimmed(lines[i:])
 			lines, kinds = lines[:i], kinds[:i]
@@ -268,6 +272,10 @@ func classifyLines(lines []string) []quoteLine {
 		}
 	}
 	for j, l := range lines {
+		if kinds[j] == lineText && !endsWithColon(l) && !endsWithAddr(l) && inlineAttribution(l) {
+			kinds[j] = lineAttr
+			continue
+		}
 		if kinds[j] == lineEmpty || !endsWithColon(l) && !endsWithAddr(l) {
 			continue
 		}
@@ -623,4 +631,70 @@ func headerBlockAt(lines []string, kinds []quoteLine, i int) bool {
 		}
 	}
 	return false
+}
+
+// inlineAttribution reports whether l starts with an attribution that does
+// not end the line: Yahoo Mail for Android flattens "Le <date>, <name><addr>
+// a écrit :" and the start of the quoted text onto one line. As no quote
+// below vouches for it, it needs all the signs: an intro word or date first,
+// an address, a date, and the verb right before the colon.
+func inlineAttribution(l string) bool {
+	if len(l) > maxAttrLen {
+		l = l[:maxAttrLen]
+	}
+	if !strings.Contains(l, "@") {
+		return false
+	}
+	t := attrText(l)
+	if !attrIntroRe.MatchString(t) {
+		return false
+	}
+	for i, r := range t {
+		if r != ':' && r != '：' {
+			continue
+		}
+		head, after := t[:i+len(string(r))], t[i+len(string(r)):]
+		if strings.TrimSpace(after) == "" {
+			return false // ends the line: the usual path
+		}
+		if n, _ := utf8.DecodeRuneInString(after); unicode.IsDigit(n) {
+			continue // a time of day: "10:14"
+		}
+		if !strings.Contains(head, "@") || !attrAddrRe.MatchString(head) || !attrDateRe.MatchString(head) {
+			continue
+		}
+		norm := normPhrase(head)
+		if end := attrVerbs.lastEnd(norm); end >= 0 && attrVerbEndRe.MatchString(norm[end:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// blockForwarded reports whether the header block that the split at line
+// i starts (on line i or below it) is that of a forwarded message: its
+// subject starts with a forward prefix ("FW:", "Fwd:", "WG:", "TR:", "RV:",
+// "I:", "ENC:", "Doorst:", "VB:", "VL:", "PD:", "Пересл:", "转发:", "転送:").
+// Outlook writes the same block above a quoted and a forwarded message.
+func blockForwarded(lines []string, kinds []quoteLine, i int) bool {
+	for k := i; k < len(lines) && k < i+maxBlockScan; k++ {
+		if kinds[k] != lineText && kinds[k] != lineSplit && kinds[k] != lineEmpty {
+			return false
+		}
+		if isForwardSubject(lines[k]) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardSubjectRe is the subject field of a header block with a forward
+// prefix; a "Re:" before it makes it a reply.
+var forwardSubjectRe = regexp.MustCompile(`(?i)^[\s\p{Zs}*]*(?:` + wordsRe(subjectFieldNames) + `)[\s\p{Zs}*]*[:：][\s\p{Zs}*]*(?:` + wordsRe(forwardPrefixes) + `)` + reBlank + `*(?:\[\d+\])?` + reBlank + `*[:：]`)
+
+func isForwardSubject(l string) bool {
+	if len(l) > 96 {
+		l = l[:96]
+	}
+	return forwardSubjectRe.MatchString(l)
 }

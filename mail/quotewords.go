@@ -277,3 +277,19 @@ var disclaimerWordList = []string{
 	"конфиденциальн", "конфіденційн", "gizli", "εμπιστευτικ", "bizalmas", "confidenția",
 	"rahasia", "bảo mật", "机密", "保密", "機密", "秘密", "本邮件", "本郵件", "このメール", "기밀",
 }
+
+// subjectFieldNames name the subject in a header block (outlookFields).
+var subjectFieldNames = []string{
+	"subject", "betreff", "objet", "asunto", "assunto", "oggetto", "onderwerp", "ämne", "emne", "aihe",
+	"temat", "předmět", "predmet", "тема", "konu", "θέμα", "tárgy", "subiect", "件名", "主题", "主旨", "제목",
+	"chủ đề", "perihal",
+}
+
+// forwardPrefixes are what clients put before a forwarded message's subject
+// in their language: FW/Fwd (en and most), WG (de), TR (fr), RV (es), I (it),
+// ENC (pt), Doorst (nl), VB (sv), VL (fi), PD (pl), PŘ (cs),
+// ПЕРЕСЛ (ru), İLT (tr), ΠΡΘ (el), TOV (hu), 转发/轉寄 (zh), 転送 (ja), 전달 (ko).
+var forwardPrefixes = []string{
+	"fw", "fwd", "wg", "tr", "rv", "i", "enc", "doorst", "vb", "vl", "pd", "př", "fw", "пересл", "переслать",
+	"ilt", "i̇lt", "πρθ", "tov", "转发", "轉寄", "転送", "전달", "fwd", "továbbítás",
+}

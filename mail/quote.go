@@ -138,14 +138,16 @@ const (
 // below the new text is part of it and stays in reply. The reply is trimmed of
 // surrounding blank lines; trailing spaces inside it are kept.
 func StripQuote(body string) (reply, rest string) {
-	note, fwd, cut := stripQuote(body)
+	note, fwd, cut, _ := stripQuote(body)
 	return joinParts(note, fwd), cut
 }
 
 // stripQuote is StripQuote with the new text and the forwarded message it
 // introduces kept apart, for ExtractReply to cut the signature of the new
-// text alone.
-func stripQuote(body string) (note, forward, rest string) {
+// text alone. interleaved reports whether a quote was taken out between
+// lines of new text (an inline reply), where a last short line answers the
+// quote above it.
+func stripQuote(body string) (note, forward, rest string, interleaved bool) {
 	lines := splitBodyLines(body)
 	seen := visibleLines(lines)
 	kinds := classifyLines(seen)
@@ -186,12 +188,15 @@ func stripQuote(body string) (note, forward, rest string) {
 		default:
 			kept = append(kept, l)
 			if k != lineEmpty {
+				if dropped && !isBlankLines(kept[:len(kept)-1]) {
+					interleaved = true
+				}
 				dropped = false
 			}
 		}
 	}
 	cut = append(cut, lines[end:]...)
-	return joinTrimmed(kept), forward, joinTrimmed(cut)
+	return joinTrimmed(kept), forward, joinTrimmed(cut), interleaved
 }
 
 // newTextBelow reports whether the writer's text follows the quote that an

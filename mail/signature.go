@@ -139,9 +139,9 @@ func nonBlankLines(lines []string) int {
 // when cutting the sign-off would leave nothing ("Thanks!", "Gruß Discourse"),
 // the sign-off is the note.
 func ExtractReply(body string) (reply, rest string) {
-	note, forward, quote := stripQuote(body)
+	note, forward, quote, interleaved := stripQuote(body)
 	text, sig := StripSignature(note)
-	kept, off := cutSignOff(text)
+	kept, off := cutSignOffIn(text, !interleaved)
 	if kept == "" {
 		kept, off = text, ""
 	}

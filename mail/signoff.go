@@ -55,13 +55,20 @@ const (
 // the note ("Hi John," / "Thanks!" / "Best," / "Anna"). body is trimmed; off
 // is what was cut.
 func cutSignOff(text string) (body, off string) {
+	return cutSignOffIn(text, true)
+}
+
+// cutSignOffIn is cutSignOff, looking for a signature without a closing
+// only if names: not in an inline reply, where the last line answers a quote
+// ("> Who leads?" / "Maria").
+func cutSignOffIn(text string, names bool) (body, off string) {
 	lines := splitBodyLines(text)
 	end := len(lines)
 	if d := disclaimerStart(lines); d >= 0 {
 		end = d
 	}
 	start, closings := closingStart(lines[:end])
-	if start < 0 {
+	if start < 0 && names {
 		start = nameSigStart(lines[:end])
 	}
 	if start < 0 {
@@ -198,6 +205,13 @@ func nameSigStart(lines []string) int {
 	}
 	if first <= 0 || last-first+1 > maxNameSigLines || isBlankLines(lines[:first]) || greetingOnly(lines[:first]) {
 		return -1
+	}
+	above := first - 1
+	for above > 0 && isBlank(lines[above]) {
+		above--
+	}
+	if endsWithColon(visible(lines[above])) {
+		return -1 // what the text announces ("The one thing we still need is:" / "Milk")
 	}
 	head := strings.TrimFunc(visible(lines[first]), isSpaceOrMark)
 	if len(head) > maxSignOffTailLen*4 {

@@ -30,6 +30,7 @@ func TestCutSignOff(t *testing.T) {
 		{"one-word answer", "Fixed in main?\n\nAgreed", "Fixed in main?\n\nAgreed", ""},
 		{"answer under a greeting", "Hi John,\n\nApproved", "Hi John,\n\nApproved", ""},
 		{"only a name", "Ruth", "Ruth", ""},
+		{"announced by a colon", "The one thing we still need from the shop is:\n\nMilk", "The one thing we still need from the shop is:\n\nMilk", ""},
 		{"a sentence, not a name", "Is it fixed?\n\nNo.", "Is it fixed?\n\nNo.", ""},
 		{"lower-case words", "Is it fixed?\n\nnot yet", "Is it fixed?\n\nnot yet", ""},
 		{"address alone", "收到。\n\n\nlina@foxmail.com", "收到。", "lina@foxmail.com"},

@@ -112,14 +112,15 @@ const (
 // Bounds that keep the classifier from reading prose as markers, and keep it
 // linear on hostile input.
 const (
-	maxAttrLen      = 400 // bytes of an attribution, wrapped lines joined
-	maxWeakAttrLen  = 100 // runes of an attribution without date or address
-	maxVerblessLen  = 250 // runes of an attribution with no verb
-	maxAttrLines    = 3   // lines an attribution may be wrapped over
-	maxBlockScan    = 16  // lines looked at for one header block
-	maxBlockWrapped = 2   // wrapped continuation lines in a header block
-	maxMarkerLen    = 400 // bytes of a line that can be a banner or a rule
-	minQuotedLines  = 3   // ">" lines that make a quote without an attribution (talon's rule)
+	maxAttrLen      = 400  // bytes of an attribution, wrapped lines joined
+	maxWeakAttrLen  = 100  // runes of an attribution without date or address
+	maxVerblessLen  = 250  // runes of an attribution with no verb
+	maxAttrLines    = 3    // lines an attribution may be wrapped over
+	maxBlockScan    = 16   // lines looked at for one header block
+	maxBlockWrapped = 2    // wrapped continuation lines in a header block
+	maxMarkerLen    = 400  // bytes of a line that can be a banner or a rule
+	minQuotedLines  = 3    // ">" lines that make a quote without an attribution (talon's rule)
+	maxVisibleLine  = 2048 // bytes of a line that invisible characters are taken out of
 )
 
 // StripQuote returns the new text of a reply body (text/plain, already decoded
@@ -316,8 +317,10 @@ func isInvisible(r rune) bool {
 // visible returns l without its invisible characters (isInvisible), for
 // matching markers: what the reader does not see cannot tell a marker apart.
 func visible(l string) string {
-	// All of them are three bytes long, starting 0xe2 0x80, 0xe2 0x81 or 0xef 0xbb.
-	if strings.IndexByte(l, 0xe2) < 0 && strings.IndexByte(l, 0xef) < 0 {
+	// All of them are three bytes long, starting 0xe2 0x80, 0xe2 0x81 or
+	// 0xef 0xbb. A line longer than any marker is left alone: it is no
+	// marker, and a hostile one stays cheap.
+	if len(l) > maxVisibleLine || strings.IndexByte(l, 0xe2) < 0 && strings.IndexByte(l, 0xef) < 0 {
 		return l
 	}
 	return strings.Map(func(r rune) rune {

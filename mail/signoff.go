@@ -160,7 +160,10 @@ const (
 var (
 	// bareNameRe is a line that is only a name, one to three capitalised
 	// words: "Ruth", "Anna-Lena Berg", "J. R. Smith".
-	bareNameRe = regexp.MustCompile(`^` + nameRe + `$`)
+	bareNameRe = regexp.MustCompile(`^\p{Lu}[\p{L}'’.-]*(?:` + reBlank + `+(?:(?:van|von|de|der|den|da|di|du|del|della|la|le|dos|das|ter|ten|bin|binti|al|el)` + reBlank + `+)*\p{Lu}[\p{L}'’.-]*){0,2}$` +
+		// Scripts without capitals (Hebrew, Arabic, Devanagari, Thai): one
+		// or two words of letters alone.
+		`|^[\p{Hebrew}\p{Arabic}\p{Devanagari}\p{Thai}\p{M}]{2,}(?:` + reBlank + `[\p{Hebrew}\p{Arabic}\p{Devanagari}\p{Thai}\p{M}]{2,})?$`)
 
 	// initialEndRe is a name ending in an initial: "Jane D.".
 	initialEndRe = regexp.MustCompile(`(?:^|` + reBlank + `)\p{Lu}\.$`)
@@ -185,6 +188,9 @@ var answerWords = map[string]bool{
 	"да": true, "нет": true, "хорошо": true, "evet": true, "hayır": true, "tamam": true, "igen": true,
 	"nem": true, "rendben": true, "nu": true, "bine": true, "ναι": true, "όχι": true,
 	"baik": true, "setuju": true, "siap": true, "ya": true, "tidak": true, "vâng": true, "được": true,
+	"כן": true, "לא": true, "בסדר": true, "מאשר": true, "מאשרת": true, "מסכים": true, "מסכימה": true,
+	"نعم": true, "لا": true, "موافق": true, "موافقة": true, "حسنا": true, "تمام": true,
+	"हाँ": true, "हां": true, "नहीं": true, "ठीक": true, "ठीक है": true, "ใช่": true, "ไม่": true, "ตกลง": true,
 }
 
 // nameSigStart returns where the last paragraph of lines starts when it is
@@ -222,8 +228,8 @@ func nameSigStart(lines []string) int {
 	}
 	switch {
 	case sigAddrRe.MatchString(head):
-	case bareNameRe.MatchString(head) && len(strings.Fields(head)) <= maxNameSigWords &&
-		!(len(strings.Fields(head)) == 1 && answerWords[strings.ToLower(head)]):
+	case bareNameRe.MatchString(head) && len(strings.Fields(head)) <= maxNameSigWords+2 &&
+		!answerWords[strings.ToLower(collapseSpace(head))]:
 	default:
 		return -1
 	}

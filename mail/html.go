@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -34,20 +35,18 @@ func HTMLToText(s string) string {
 // ("-----Original Message-----", a From:/Sent: block, signatures, sign-offs).
 // A forwarded message (Gmail's "---------- Forwarded message ---------"
 // quote, Apple Mail's "Begin forwarded message:" blockquote) is kept.
-func ExtractHTMLReply(s string) string {
-	reply, _ := extractHTMLReply(s)
-	return reply
-}
-
-// extractHTMLReply is ExtractHTMLReply with what ExtractReply cut from the
-// rendered text.
-func extractHTMLReply(s string) (reply, rest string) {
+//
+// rest is what was cut, rendered as text: the quoted thread, then what
+// ExtractReply cut from the rest (signature, sign-off), so that nothing the
+// person sent is lost.
+func ExtractHTMLReply(s string) (reply, rest string) {
 	doc, err := html.Parse(strings.NewReader(s))
 	if err != nil {
 		return "", ""
 	}
+	var cut []*html.Node
 	if n := htmlFindOutside(doc, isQuoteStart, isForwardQuote); n != nil {
-		htmlCutFrom(n)
+		cut = htmlCutFrom(n)
 	}
 	var quotes []*html.Node
 	htmlCollect(doc, &quotes)
@@ -56,6 +55,7 @@ func extractHTMLReply(s string) (reply, rest string) {
 			// Thunderbird writes the attribution in this div, then the quote.
 			if q := htmlNextElement(n); q != nil && q.DataAtom == atom.Blockquote && q.Parent != nil {
 				q.Parent.RemoveChild(q)
+				cut = append(cut, q)
 			}
 		}
 		if n.Parent != nil {
@@ -63,9 +63,15 @@ func extractHTMLReply(s string) (reply, rest string) {
 			// quote apart, as the quote did.
 			n.Parent.InsertBefore(&html.Node{Type: html.ElementNode, Data: "p", DataAtom: atom.P}, n)
 			n.Parent.RemoveChild(n)
+			cut = append(cut, n)
 		}
 	}
-	return ExtractReply(renderText(doc))
+	reply, rest = ExtractReply(renderText(doc))
+	parts := []string{rest}
+	for _, n := range cut {
+		parts = append(parts, renderText(n))
+	}
+	return reply, strings.TrimSpace(strings.Join(slices.DeleteFunc(parts, func(p string) bool { return strings.TrimSpace(p) == "" }), "\n\n"))
 }
 
 // htmlCollect appends to quotes the quote blocks below n, in document order,
@@ -212,11 +218,14 @@ func htmlFindOutside(n *html.Node, match, skip func(*html.Node) bool) *html.Node
 }
 
 // htmlCutFrom removes n and everything after it in document order, and the rules
-// and white space right before it (Outlook puts an <hr> above its block).
-func htmlCutFrom(n *html.Node) {
+// and white space right before it (Outlook puts an <hr> above its block). It
+// returns what it removed of the quote, in document order.
+func htmlCutFrom(n *html.Node) (cut []*html.Node) {
+	cut = []*html.Node{n}
 	for p := n; p != nil && p.Parent != nil; p = p.Parent {
 		for s := p.NextSibling; s != nil; s = p.NextSibling {
 			p.Parent.RemoveChild(s)
+			cut = append(cut, s)
 		}
 	}
 	for s := n.PrevSibling; s != nil; s = n.PrevSibling {
@@ -226,6 +235,7 @@ func htmlCutFrom(n *html.Node) {
 		s.Parent.RemoveChild(s)
 	}
 	n.Parent.RemoveChild(n)
+	return cut
 }
 
 func htmlNextElement(n *html.Node) *html.Node {

@@ -19,7 +19,7 @@ func FuzzExtractReply(f *testing.F) {
 	f.Add("On Tue, Mar 5, 2024 at 9:12 AM Bob <bob@example.com> wrote:")
 	f.Fuzz(func(t *testing.T, body string) {
 		if strings.HasPrefix(strings.TrimSpace(body), "<") {
-			extractHTMLReply(body)
+			ExtractHTMLReply(body)
 		}
 		reply, rest := ExtractReply(body)
 		if utf8.ValidString(body) && (!utf8.ValidString(reply) || !utf8.ValidString(rest)) {

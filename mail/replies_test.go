@@ -105,7 +105,7 @@ func loadReplyFixtures(tb testing.TB) []replyFixture {
 // run returns the note and what was cut, as workflow gets them.
 func (f replyFixture) run() (reply, rest string) {
 	if f.html {
-		return extractHTMLReply(f.input)
+		return ExtractHTMLReply(f.input)
 	}
 	return ExtractReply(f.input)
 }

@@ -386,7 +386,7 @@ func (d *delivery) replyText() (reply, rest string) {
 		return mail.ExtractReply(d.msg.Text)
 	}
 	if d.msg.HTML != "" {
-		return mail.ExtractHTMLReply(d.msg.HTML), ""
+		return mail.ExtractHTMLReply(d.msg.HTML)
 	}
 	return "", ""
 }

@@ -476,3 +476,26 @@ func TestProgramsNotPassedOn(t *testing.T) {
 		t.Errorf("notice: %q", m.msg.Text)
 	}
 }
+
+// TestSameBytesKnownBeforeParsing: a redelivery of the same bytes is known
+// from its digest alone, before parsing or any write: it is answered 250
+// even while the store cannot write.
+func TestSameBytesKnownBeforeParsing(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	c := r.start(fileData(1, 1000))
+	tags := tagsOf(t, r.newMail())
+	raw := (&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: x", msgid: "same@axe.test", body: "v2",
+		files: []testFile{{"contract.docx", fileData(2, 1000)}}}).bytes()
+	if err := r.send(bob, []string{tags[bob]}, raw); err != nil {
+		t.Fatal(err)
+	}
+	r.fault.set(true)
+	defer r.fault.set(false)
+	if err := r.send(bob, []string{tags[bob]}, raw); err != nil {
+		t.Fatalf("redelivery while the store cannot write: %v", err)
+	}
+	r.fault.set(false)
+	if n := len(r.versions(c.ID, "contract.docx")); n != 2 {
+		t.Errorf("%d versions", n)
+	}
+}

@@ -58,7 +58,7 @@ func (d *delivery) dedupeKey() string {
 	if d.msg.MessageID != "" {
 		return d.msg.MessageID
 	}
-	return "sha256:" + d.digest
+	return bytesKey(d.digest)
 }
 
 // sender is who a redelivery must come from to be one (DESIGN §6): the
@@ -122,6 +122,9 @@ func (d *delivery) apply(tx *store.Tx) error {
 	}
 	if err := tx.PutReceived(d.sender(), key, d.in.Collab); err != nil {
 		return fmt.Errorf("index received message: %w", err)
+	}
+	if err := tx.PutReceived("", bytesKey(d.digest), d.in.Collab); err != nil {
+		return fmt.Errorf("index received bytes: %w", err)
 	}
 	if d.threads() {
 		// Replies to this mail now lead to its collaboration.

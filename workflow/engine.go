@@ -197,6 +197,22 @@ func rawEnvelope(in *store.Inbound) mail.Envelope {
 // had carried it. It returns the outcome recorded.
 func (e *Engine) ingest(ctx context.Context, env mail.Envelope, sp *mail.Spool, prev *store.Inbound, vouched bool) (string, error) {
 	log := e.log.With("session", env.ID, "digest", sp.Digest()[:12])
+	if prev == nil {
+		// The same bytes again (an MTA retrying after a lost 250): known
+		// before a single attachment is decoded and chunked.
+		var seen bool
+		err := e.st.View(func(tx *store.Tx) (err error) {
+			_, seen, err = tx.Received("", bytesKey(sp.Digest()))
+			return err
+		})
+		if err != nil {
+			return "", fmt.Errorf("look up digest: %w", err)
+		}
+		if seen {
+			log.Info("duplicate message ignored", "reason", "same bytes")
+			return "duplicate", nil
+		}
+	}
 	msg, perr, err := e.parse(ctx, log, env, sp)
 	var kr *keptRaw
 	if errors.As(err, &kr) {
@@ -239,6 +255,10 @@ func (e *Engine) ingest(ctx context.Context, env mail.Envelope, sp *mail.Spool, 
 	}
 	return d.in.Outcome, nil
 }
+
+// bytesKey is the received-index key of a message's exact bytes, under the
+// sender "": whoever sends the same bytes sends the same mail.
+func bytesKey(digest string) string { return "sha256:" + digest }
 
 // keptRaw is a parse error after which the message is kept raw. refused,
 // when set, is the limit the message exceeds, told to its sender.
@@ -353,7 +373,7 @@ func (e *Engine) keepRaw(log *slog.Logger, env mail.Envelope, sp *mail.Spool, pr
 	if cause.refused != "" {
 		hdr = headerOf(sp)
 	}
-	key := "sha256:" + sp.Digest()
+	key := bytesKey(sp.Digest())
 	err = e.st.Update(func(tx *store.Tx) error {
 		if prev == nil {
 			if _, seen, err := tx.Received("", key); err != nil || seen {

@@ -38,7 +38,8 @@ Commands:
   help       show help for a command: turnmail help <command>
 
 Every command takes --config FILE; without it the built-in defaults apply.
-Flags come before arguments: turnmail show --json ID.
+Flags may come before or after arguments: turnmail show ID --json; -- ends
+the flags.
 While serve runs, the other commands go to it over its control socket.
 `
 
@@ -202,13 +203,14 @@ func report(name string, err error, stdout, stderr io.Writer) int {
 	}
 }
 
-// parseFlags adds the --config flag every command takes to fs, parses args
-// and checks that nargs positional arguments remain. usage is the command's
+// parseFlags adds the --config flag every command takes to fs, parses args,
+// where flags may come before, between and after the arguments (see
+// interleave), and checks that nargs positional arguments remain. usage is the command's
 // synopsis and description, for errors and -h.
 func parseFlags(fs *flag.FlagSet, usage string, args []string, nargs int) (configPath string, err error) {
 	fs.StringVar(&configPath, "config", "", "read the configuration from `FILE` instead of using the defaults")
 	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+	if err := fs.Parse(interleave(fs, args)); errors.Is(err, flag.ErrHelp) {
 		return "", &usageError{text: usageText(fs, usage), help: true}
 	} else if err != nil {
 		return "", badUsage(fs, usage, err.Error())

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestInterleave(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.Bool("json", false, "")
+	fs.String("config", "", "")
+	tests := []struct {
+		args, want []string
+	}{
+		{nil, []string{"--"}},
+		{[]string{"ID"}, []string{"--", "ID"}},
+		{[]string{"ID", "--json"}, []string{"--json", "--", "ID"}},
+		{[]string{"ID", "DIR", "--config", "f.toml"}, []string{"--config", "f.toml", "--", "ID", "DIR"}},
+		{[]string{"-config=f.toml", "ID", "-json"}, []string{"-config=f.toml", "-json", "--", "ID"}},
+		{[]string{"ID", "--json=false", "DIR"}, []string{"--json=false", "--", "ID", "DIR"}},
+		// A value that looks like a flag is still the value.
+		{[]string{"--config", "--json", "ID"}, []string{"--config", "--json", "--", "ID"}},
+		// -- ends the flags; a lone - is an argument.
+		{[]string{"ID", "--", "--json", "-"}, []string{"--", "ID", "--json", "-"}},
+		{[]string{"-", "--json"}, []string{"--json", "--", "-"}},
+		// Unknown flags stay flags, and take no value: fs.Parse refuses them.
+		{[]string{"ID", "--bogus", "x"}, []string{"--bogus", "--", "ID", "x"}},
+		// A flag that wants a value at the end is left for fs.Parse to refuse.
+		{[]string{"ID", "--config"}, []string{"--config"}},
+	}
+	for _, tt := range tests {
+		if got := interleave(fs, tt.args); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("interleave(%q) = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
+
+// flagCases are command lines with flags among and after the arguments, as
+// run from the shell or forwarded to serve.
+func flagCases(t *testing.T, configPath string) []struct {
+	args   []string
+	code   int
+	stdout string
+	stderr string
+} {
+	return []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{[]string{"show", fixtureID, "--json", "--config", configPath}, 0, `"id": "` + fixtureID + `"`, ""},
+		{[]string{"show", "--config", configPath, fixtureID, "--json"}, 0, `"id": "` + fixtureID + `"`, ""},
+		{[]string{"show", fixtureID, "--config=" + configPath}, 0, "state:    active", ""},
+		{[]string{"show", "--config", configPath, "--", fixtureID}, 0, "Services agreement", ""},
+		{[]string{"list", "--config", configPath, "--json"}, 0, `"id": "` + fixtureID + `"`, ""},
+		{[]string{"inbound", "--outcome", "unprocessable", "--json", "--config", configPath}, 0, `"detail": "parse: bad MIME"`, ""},
+		{[]string{"inbound", "--config", configPath, "--outcome=lost"}, 2, "", `unknown outcome "lost"`},
+		{[]string{"show", "--config", configPath, "nosuch", "--json"}, 1, "", `no collaboration "nosuch"`},
+		{[]string{"show", fixtureID, "extra", "--config", configPath}, 2, "", "wrong number of arguments: want 1, got 2"},
+		{[]string{"list", "--config", configPath, "extra"}, 2, "", "wrong number of arguments: want 0, got 1"},
+		{[]string{"show", fixtureID, "--bogus", "--config", configPath}, 2, "", "flag provided but not defined: -bogus"},
+		{[]string{"show", fixtureID, "--config"}, 2, "", "flag needs an argument: -config"},
+		{[]string{"show", fixtureID, "-h"}, 0, "usage: turnmail show [--json] ID", ""},
+		{[]string{"reprocess", "x1", "--config", configPath}, 2, "", `inbound ID "x1" is not a number`},
+		{[]string{"tick", "--config", configPath, "--now", "monday"}, 2, "", "RFC 3339"},
+	}
+}
+
+func TestFlagsAnywhere(t *testing.T) {
+	check := func(t *testing.T, configPath string) {
+		t.Helper()
+		for _, tt := range flagCases(t, configPath) {
+			code, out, errs := runCLI(t, tt.args...)
+			if code != tt.code || !strings.Contains(out, tt.stdout) || !strings.Contains(errs, tt.stderr) {
+				t.Errorf("turnmail %q: exit %d, stdout %q, stderr %q; want exit %d, %q, %q", tt.args, code, out, errs, tt.code, tt.stdout, tt.stderr)
+			}
+		}
+	}
+	t.Run("shell", func(t *testing.T) {
+		check(t, newTestEnv(t).configPath)
+	})
+	// With the store held, the command line goes over the control socket
+	// as typed, and the daemon's parse reorders it the same way.
+	t.Run("ctl", func(t *testing.T) {
+		env := newTestEnv(t)
+		startCtl(t, env)
+		check(t, env.configPath)
+	})
+}
+
+// TestExportFlagsAnywhere: export ID DIR --config F, from the shell and over
+// the control socket.
+func TestExportFlagsAnywhere(t *testing.T) {
+	for _, viaCtl := range []bool{false, true} {
+		env := newTestEnv(t)
+		if viaCtl {
+			startCtl(t, env)
+		}
+		dir := filepath.Join(t.TempDir(), "out")
+		code, out, errs := runCLI(t, "export", fixtureID, dir, "--config", env.configPath)
+		if code != 0 || !strings.Contains(out, "exported 2 versions") {
+			t.Fatalf("ctl %v: exit %d, stdout %q, stderr %q", viaCtl, code, out, errs)
+		}
+		if _, err := os.Stat(filepath.Join(dir, historyFile)); err != nil {
+			t.Errorf("ctl %v: %v", viaCtl, err)
+		}
+	}
+}
+
+// TestFlagsWhileServing: a real serve holds the store; the commands reach it
+// with their flags after the arguments.
+func TestFlagsWhileServing(t *testing.T) {
+	cfg, configPath, d := startTestDaemon(t, "")
+	sendMail(t, d.smtpLn.Addr().String(), "alice@acme.test", []string{"collab@gw.test"},
+		docxMail("Alice <alice@acme.test>", "Bob <bob@axe.test>", "collab@gw.test", "Lease", "f1@acme.test", "The lease.", "lease.docx", []byte("v1")))
+	waitFor(t, "the start mails", func() bool { return len(outboxMail(t, cfg.Outbound.Dir)) == 2 })
+
+	code, out, errs := runCLI(t, "list", "--config", configPath, "--json")
+	var list []collabSummary
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 {
+		t.Fatalf("list: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	id := list[0].ID
+	code, out, errs = runCLI(t, "show", id, "--json", "--config", configPath)
+	var got collabDetail
+	if code != 0 || json.Unmarshal([]byte(out), &got) != nil || got.ID != id || got.Subject != "Lease" {
+		t.Fatalf("show %s --json: exit %d, stdout %q, stderr %q", id, code, out, errs)
+	}
+	slot := nextSlot(time.Now()).Format(time.RFC3339)
+	if code, out, errs := runCLI(t, "tick", "--now", slot, "--config", configPath); code != 0 || !strings.Contains(out, "queued 2 weekly summaries") {
+		t.Errorf("tick --now … --config: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	// serve reads its flags after arguments too, and refuses the argument.
+	if code, _, errs := runCLI(t, "serve", "extra", "--config", configPath); code != 2 || !strings.Contains(errs, "wrong number of arguments: want 0, got 1") {
+		t.Errorf("serve extra --config: exit %d, stderr %q", code, errs)
+	}
+}

@@ -41,14 +41,15 @@ func TestInterleave(t *testing.T) {
 	}
 }
 
-// flagCases are command lines with flags among and after the arguments, as
-// run from the shell or forwarded to serve.
+// flagCases are command lines with flags among and after the arguments, and
+// collaboration ids in upper case, as run from the shell or forwarded to serve.
 func flagCases(t *testing.T, configPath string) []struct {
 	args   []string
 	code   int
 	stdout string
 	stderr string
 } {
+	upper := strings.ToUpper(fixtureID)
 	return []struct {
 		args   []string
 		code   int
@@ -56,8 +57,8 @@ func flagCases(t *testing.T, configPath string) []struct {
 		stderr string
 	}{
 		{[]string{"show", fixtureID, "--json", "--config", configPath}, 0, `"id": "` + fixtureID + `"`, ""},
-		{[]string{"show", "--config", configPath, fixtureID, "--json"}, 0, `"id": "` + fixtureID + `"`, ""},
-		{[]string{"show", fixtureID, "--config=" + configPath}, 0, "state:    active", ""},
+		{[]string{"show", "--config", configPath, upper, "--json"}, 0, `"id": "` + fixtureID + `"`, ""},
+		{[]string{"show", upper, "--config=" + configPath}, 0, "state:    active", ""},
 		{[]string{"show", "--config", configPath, "--", fixtureID}, 0, "Services agreement", ""},
 		{[]string{"list", "--config", configPath, "--json"}, 0, `"id": "` + fixtureID + `"`, ""},
 		{[]string{"inbound", "--outcome", "unprocessable", "--json", "--config", configPath}, 0, `"detail": "parse: bad MIME"`, ""},
@@ -95,8 +96,8 @@ func TestFlagsAnywhere(t *testing.T) {
 	})
 }
 
-// TestExportFlagsAnywhere: export ID DIR --config F, from the shell and over
-// the control socket.
+// TestExportFlagsAnywhere: export ID DIR --config F, with the id in upper
+// case, from the shell and over the control socket.
 func TestExportFlagsAnywhere(t *testing.T) {
 	for _, viaCtl := range []bool{false, true} {
 		env := newTestEnv(t)
@@ -104,7 +105,7 @@ func TestExportFlagsAnywhere(t *testing.T) {
 			startCtl(t, env)
 		}
 		dir := filepath.Join(t.TempDir(), "out")
-		code, out, errs := runCLI(t, "export", fixtureID, dir, "--config", env.configPath)
+		code, out, errs := runCLI(t, "export", strings.ToUpper(fixtureID), dir, "--config", env.configPath)
 		if code != 0 || !strings.Contains(out, "exported 2 versions") {
 			t.Fatalf("ctl %v: exit %d, stdout %q, stderr %q", viaCtl, code, out, errs)
 		}
@@ -115,7 +116,7 @@ func TestExportFlagsAnywhere(t *testing.T) {
 }
 
 // TestFlagsWhileServing: a real serve holds the store; the commands reach it
-// with their flags after the arguments.
+// with their flags after the arguments, and the id in any case.
 func TestFlagsWhileServing(t *testing.T) {
 	cfg, configPath, d := startTestDaemon(t, "")
 	sendMail(t, d.smtpLn.Addr().String(), "alice@acme.test", []string{"collab@gw.test"},
@@ -128,10 +129,10 @@ func TestFlagsWhileServing(t *testing.T) {
 		t.Fatalf("list: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 	id := list[0].ID
-	code, out, errs = runCLI(t, "show", id, "--json", "--config", configPath)
+	code, out, errs = runCLI(t, "show", strings.ToUpper(id), "--json", "--config", configPath)
 	var got collabDetail
 	if code != 0 || json.Unmarshal([]byte(out), &got) != nil || got.ID != id || got.Subject != "Lease" {
-		t.Fatalf("show %s --json: exit %d, stdout %q, stderr %q", id, code, out, errs)
+		t.Fatalf("show %s --json: exit %d, stdout %q, stderr %q", strings.ToUpper(id), code, out, errs)
 	}
 	slot := nextSlot(time.Now()).Format(time.RFC3339)
 	if code, out, errs := runCLI(t, "tick", "--now", slot, "--config", configPath); code != 0 || !strings.Contains(out, "queued 2 weekly summaries") {

@@ -38,7 +38,7 @@ func runExport(ctx context.Context, a *app, args []string) error {
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(a.cwd, dir)
 	}
-	d, err := viewCollab(a, fs.Arg(0))
+	d, err := viewCollab(a, collabID(fs.Arg(0)))
 	if err != nil {
 		return err
 	}

@@ -53,3 +53,11 @@ func isBoolFlag(f *flag.Flag) bool {
 	b, ok := f.Value.(interface{ IsBoolFlag() bool })
 	return ok && b.IsBoolFlag()
 }
+
+// collabID is the id of a collaboration as typed on a command line. The
+// store's ids are lower case (store.NewCollabID) and mail matches them
+// whatever their case, so the command line does too: show PDLID6 is show
+// pdlid6.
+func collabID(arg string) string {
+	return strings.ToLower(arg)
+}

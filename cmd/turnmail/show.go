@@ -207,7 +207,7 @@ func runShow(ctx context.Context, a *app, args []string) error {
 	if err := a.parse(fs, showUsage, args, 1); err != nil {
 		return err
 	}
-	d, err := viewCollab(a, fs.Arg(0))
+	d, err := viewCollab(a, collabID(fs.Arg(0)))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +142,49 @@ func TestFlagsWhileServing(t *testing.T) {
 	// serve reads its flags after arguments too, and refuses the argument.
 	if code, _, errs := runCLI(t, "serve", "extra", "--config", configPath); code != 2 || !strings.Contains(errs, "wrong number of arguments: want 0, got 1") {
 		t.Errorf("serve extra --config: exit %d, stderr %q", code, errs)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-version"}, {"version", "--config", "x.toml"}} {
+		code, out, errs := runCLI(t, args...)
+		if code != 0 || !strings.HasPrefix(out, "turnmail ") || strings.Count(out, "\n") != 1 || errs != "" {
+			t.Errorf("turnmail %q: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
+	if code, out, _ := runCLI(t, "help", "version"); code != 0 || !strings.Contains(out, "usage: turnmail version") {
+		t.Errorf("help version: exit %d, %q", code, out)
+	}
+	if code, _, errs := runCLI(t, "version", "extra"); code != 2 || !strings.Contains(errs, "wrong number of arguments: want 0, got 1") {
+		t.Errorf("version extra: exit %d, %q", code, errs)
+	}
+	if code, out, _ := runCLI(t, "help"); code != 0 || !strings.Contains(out, "\n  version ") {
+		t.Errorf("the usage does not list version:\n%s", out)
+	}
+}
+
+func TestVersionString(t *testing.T) {
+	vcs := func(rev, modified string) []debug.BuildSetting {
+		return []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: rev}, {Key: "vcs.modified", Value: modified}}
+	}
+	const rev = "abc1234def567890abc1234def567890abc1234d"
+	tests := []struct {
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{nil, "turnmail (unknown version)"},
+		{&debug.BuildInfo{}, "turnmail (devel)"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "turnmail (devel)"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "v1.2.0"}}, "turnmail v1.2.0"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "v0.0.0-20260301120000-abc1234def56"}, Settings: vcs(rev, "false")},
+			"turnmail v0.0.0-20260301120000-abc1234def56 (rev abc1234def56)"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "v0.0.0-20260301120000-abc1234def56+dirty"}, Settings: vcs(rev, "true")},
+			"turnmail v0.0.0-20260301120000-abc1234def56+dirty (rev abc1234def56, modified)"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: vcs("abc12", "true")}, "turnmail (devel) (rev abc12, modified)"},
+	}
+	for _, tt := range tests {
+		if got := versionString(tt.bi); got != tt.want {
+			t.Errorf("versionString(%+v) = %q, want %q", tt.bi, got, tt.want)
+		}
 	}
 }

@@ -35,6 +35,7 @@ Commands:
   release    apply a held message
   drop       give up on a held message
   tick       run the scheduled jobs (weekly summaries, reminders) once
+  version    print the version and the revision it was built from (also --version)
   help       show help for a command: turnmail help <command>
 
 Every command takes --config FILE; without it the built-in defaults apply.
@@ -136,6 +137,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "serve":
 		return report("serve", serve(ctx, args[1:], stderr), stdout, stderr)
+	case "version", "-version", "--version":
+		// The client's own version: it never goes over the control socket.
+		return report("version", runVersion(args[1:], stdout), stdout, stderr)
 	default:
 		c := lookup(name)
 		if c == nil {

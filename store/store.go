@@ -7,7 +7,7 @@
 // Buckets, with their keys and values (0x00 is a literal zero byte separating
 // the parts of a compound key; cids never contain one):
 //
-//	meta          "schema" → schema version of the layout, uint32
+//	meta          "schema" → schema version of the layout, a big-endian uint32
 //	collabs       cid → Collab
 //	participants  cid 0x00 pid → Participant
 //	turns         cid 0x00 turn → Turn
@@ -15,8 +15,8 @@
 //	versions      cid 0x00 doc n → Version
 //	drafts        cid 0x00 party 'd' doc → Draft       (draft of an existing document)
 //	              cid 0x00 party 'n' name → Draft      (draft of a new document)
-//	msgids        Message-ID without <> → {cid, dir}   (dir "in" or "out"; the thread index)
-//	              0x00 sender 0x00 Message-ID → {cid, "in"} (a mail received from sender: the redelivery check)
+//	msgids        Message-ID without <> → {collab, dir} (dir "in" or "out"; the thread index)
+//	              0x00 sender 0x00 Message-ID → {collab, "in"} (sender lower-case, maybe "": the redelivery check)
 //	inbound       id → Inbound                         (id from the bucket's sequence)
 //	outbox        id → Outbound                        (id from the bucket's sequence)
 //	outboxdue     next try, id → empty                 (index of the queued Outbounds)
@@ -25,7 +25,7 @@
 //	chunks        SHA-256 → chunkdata key, length      (index of the stored chunks)
 //	chunkdata     seq → chunk bytes                    (seq from the bucket's sequence)
 //	imap          account 0x00 mailbox → UIDVALIDITY, last UID[, UID tried, tries] (owned by the IMAP poller)
-//	people        address → Person                     (a person's own settings, across collaborations)
+//	people        address → Person                     (lower-case; a person's own settings, across collaborations)
 //	migrating     "chunks" → a schema 1 chunks bucket  (only while Open upgrades a file)
 //
 // Numbers in keys are big-endian so that bbolt's byte order is numeric order:
@@ -36,12 +36,17 @@
 // still sort first) followed by its nanoseconds as a uint32. Digests in keys
 // are the 32 raw bytes.
 //
-// Values of the model buckets are one byte, the version of the record's
-// encoding (1, unchanged by schema 2), followed by the record's JSON. A
+// Values of collabs, participants, turns, documents, versions, drafts,
+// msgids, inbound, outbox, marks and people are one byte, the version of the
+// record's encoding (1, unchanged by schema 2), followed by the record's JSON:
+// its fields in declaration order, named by their JSON tags, times in RFC 3339
+// with nanoseconds. Those tags are the file format: golden_test.go pins every
+// value described here, byte for byte. An outboxdue value is empty. A
 // chunkdata value is the chunk's bytes; its chunks entry is the 8-byte
-// chunkdata key followed by the length as a uint32. A blob manifest is compact
-// binary: a version byte (1), the blob's size as a uvarint, the chunk count as
-// a uvarint, then per chunk its 32-byte SHA-256 and its length as a uvarint.
+// chunkdata key followed by the length as a big-endian uint32. A blob
+// manifest is compact binary: a version byte (1), the blob's size as a
+// uvarint, the chunk count as a uvarint, then per chunk its 32-byte SHA-256
+// and its length as a uvarint.
 // An imap value is the mailbox's UIDVALIDITY then the highest UID the poller
 // has fully handled (delivered, then moved or flagged), big-endian uint32s,
 // followed, once a delivery of the next message was tried, by that message's

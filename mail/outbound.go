@@ -99,7 +99,7 @@ func (w *Worker) Flush(ctx context.Context) error {
 			}
 			seen[q.ID] = true
 			progress = true
-			if err := w.deliver(ctx, q); err != nil {
+			if err := w.deliverRecovered(ctx, q); err != nil {
 				return err
 			}
 		}
@@ -152,6 +152,19 @@ func (w *Worker) deliver(ctx context.Context, q QueuedMail) error {
 		w.OnFailed(q, err)
 	}
 	return nil
+}
+
+// deliverRecovered is deliver with a panic past the send (in OnFailed, say,
+// or the Queue) recovered and logged with its stack: it costs that message's
+// bookkeeping, not the worker, and the next message goes on.
+func (w *Worker) deliverRecovered(ctx context.Context, q QueuedMail) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.log().Error("outbound panic", "panic", r, "outbox_id", q.ID, "stack", string(debug.Stack()))
+			err = nil
+		}
+	}()
+	return w.deliver(ctx, q)
 }
 
 // send renders and sends m on a context of its own, bounded by sendTimeout,

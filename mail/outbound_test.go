@@ -259,6 +259,29 @@ func TestWorkerRecoversPanic(t *testing.T) {
 	}
 }
 
+func TestWorkerRecoversPanicAfterSend(t *testing.T) {
+	w, q, clock, logs := newTestWorker(t, &outBackend{})
+	w.Sender = outSenderFunc(func(_ context.Context, _ string, m *Outgoing, _ func(io.Writer) error) error {
+		if m.To.Addr == "nobody@axe.example" {
+			return &PermanentError{Err: errors.New("550 no such user")}
+		}
+		return nil
+	})
+	w.OnFailed = func(QueuedMail, error) { panic("boom") }
+	failed := q.add(testOutgoing("nobody@axe.example"), clock.Now().Add(-time.Minute))
+	next := q.add(testOutgoing("bob@axe.example"), clock.Now())
+	flush(t, w)
+	if it := q.get(failed); it.state != "failed" {
+		t.Errorf("message whose OnFailed panicked: %+v", it)
+	}
+	if it := q.get(next); it.state != "sent" {
+		t.Errorf("message after the panic: %+v", it)
+	}
+	if !strings.Contains(logs.String(), `msg="outbound panic" panic=boom`) || !strings.Contains(logs.String(), "stack=") {
+		t.Errorf("panic not logged with its stack:\n%s", logs)
+	}
+}
+
 // waitFor polls cond until it holds or a generous deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()

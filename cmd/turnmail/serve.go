@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -140,7 +141,7 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 	d.bg.Go(func() {
 		serveCtl(bgCtx, ctlLn, &app{cfg: cfg, log: log.With("component", "ctl"), st: st, engine: engine})
 	})
-	d.bg.Go(func() { runTicks(bgCtx, engine, log) })
+	d.bg.Go(func() { runTicks(bgCtx, engine, log, tickInterval) })
 	for srv, ln := range inlets {
 		go func() { d.serveErr <- srv.Serve(ln) }()
 	}
@@ -237,20 +238,32 @@ func (d *daemon) close() {
 	}
 }
 
-// runTicks runs the scheduled jobs at start and every tickInterval until
+// runTicks runs the scheduled jobs at start and then every interval until
 // ctx is done.
-func runTicks(ctx context.Context, engine *workflow.Engine, log *slog.Logger) {
-	t := time.NewTicker(tickInterval)
+func runTicks(ctx context.Context, engine *workflow.Engine, log *slog.Logger, interval time.Duration) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := engine.Tick(ctx, time.Now()); err != nil && ctx.Err() == nil {
-			log.Error("scheduled jobs", "err", err)
-		}
+		tickOnce(ctx, engine, log)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// tickOnce runs the scheduled jobs once. A panic in them is recovered and
+// logged with its stack, so that one bad tick does not stop the schedule:
+// the next tick tries again.
+func tickOnce(ctx context.Context, engine *workflow.Engine, log *slog.Logger) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("tick panic", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	if _, err := engine.Tick(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		log.Error("scheduled jobs", "err", err)
 	}
 }
 

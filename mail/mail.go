@@ -106,10 +106,13 @@ type OutgoingAttachment struct {
 	Blob        Blob   `json:"blob"`
 }
 
-// QueuedMail is an Outgoing waiting in a Queue.
+// QueuedMail is an Outgoing waiting in a Queue, with what the queue knows
+// of why it was written, for the hooks that act on its fate.
 type QueuedMail struct {
 	ID       uint64
-	Attempts int // failed attempts so far
+	Attempts int    // failed attempts so far
+	Collab   string // the collaboration it is about, "" for none
+	Kind     string // the kind of gateway mail ("handoff", "notice", …)
 	Msg      Outgoing
 }
 

@@ -77,7 +77,7 @@ func (s *Store) Due(now time.Time, limit int) ([]mail.QueuedMail, error) {
 			if err != nil {
 				return fmt.Errorf("outbound %d: %w", id, err)
 			}
-			due = append(due, mail.QueuedMail{ID: o.ID, Attempts: o.Attempts, Msg: o.Msg})
+			due = append(due, mail.QueuedMail{ID: o.ID, Attempts: o.Attempts, Collab: o.Collab, Kind: o.Kind, Msg: o.Msg})
 		}
 		return nil
 	})

@@ -439,16 +439,7 @@ func (discardBlobs) PutBlob(r io.Reader) (mail.Blob, error) {
 // OnFailed hook. Failures of mail that is not about a collaboration, or that
 // was itself such a report, are only logged: reporting them could loop.
 func (e *Engine) DeliveryFailed(q mail.QueuedMail, cause error) {
-	cid := ""
-	kind := ""
-	for _, h := range q.Msg.Header {
-		switch h[0] {
-		case "X-Turnmail-Collab":
-			cid = h[1]
-		case "X-Turnmail-Kind":
-			kind = h[1]
-		}
-	}
+	cid, kind := q.Collab, q.Kind
 	if cid == "" || kind == kindFailure || kind == kindNotice {
 		return
 	}

@@ -52,7 +52,7 @@ func firstLine(s string) string {
 
 // statusLetter answers /status: whose turn it is, the documents, the
 // people, the history. Ghosts of the other party are not shown (DESIGN §1).
-func statusLetter(tx *store.Tx, s *state, to *store.Participant) *letter {
+func statusLetter(s *state, to *store.Participant, drafts []*store.Draft, digest []digestRow) *letter {
 	c := s.c
 	l := &letter{Preheader: fmt.Sprintf("“%s”: turn %d is with %s since %s.", c.Subject, c.Turn, c.Parties[c.TurnParty].Name, c.TurnSince.UTC().Format(timeLayout))}
 	if c.State == store.StateWrapped {
@@ -65,7 +65,7 @@ func statusLetter(tx *store.Tx, s *state, to *store.Participant) *letter {
 			l.Changes = append(l.Changes, change{Document: doc.Name, From: v.Number, To: v.Number, ToSize: v.Blob.Size})
 		}
 	}
-	if drafts, err := tx.Drafts(c.ID, to.Party); err == nil && len(drafts) > 0 {
+	if len(drafts) > 0 {
 		sec := section{Title: "Drafts of " + c.Parties[to.Party].Name}
 		for _, dr := range drafts {
 			sec.Lines = append(sec.Lines, fmt.Sprintf("%s from %s (%s)", dr.Filename, s.who(dr.Author), humanSize(dr.Blob.Size)))
@@ -82,9 +82,7 @@ func statusLetter(tx *store.Tx, s *state, to *store.Participant) *letter {
 		}
 		l.Sections = append(l.Sections, sec)
 	}
-	if rows, err := historyDigest(tx, s); err == nil {
-		l.Digest = rows
-	}
+	l.Digest = digest
 	return l
 }
 

@@ -60,7 +60,7 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 				return err
 			}
 		case "status":
-			if err := d.answer(tx, s, p, statusLetter(tx, s, p)); err != nil {
+			if err := d.status(tx, s, p); err != nil {
 				return err
 			}
 		case "help":
@@ -109,6 +109,20 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 		return d.wrapUp(tx, s, p)
 	}
 	return nil
+}
+
+// status answers /status, with the drafts and history it loads first: a
+// letter reads no store.
+func (d *delivery) status(tx *store.Tx, s *state, p *store.Participant) error {
+	drafts, err := tx.Drafts(s.c.ID, p.Party)
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	digest, err := historyDigest(tx, s)
+	if err != nil {
+		return err
+	}
+	return d.answer(tx, s, p, statusLetter(s, p, drafts, digest))
 }
 
 // empty answers a mail with no files, no new text and no commands (a reply

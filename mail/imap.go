@@ -136,7 +136,7 @@ func (p *Poller) Run(ctx context.Context) {
 	backoff := p.backoff
 	for {
 		id := newSessionID()
-		log := p.log.With("conn", id)
+		log := p.log.With("session", id)
 		healthy, err := p.session(ctx, id, log)
 		if ctx.Err() != nil {
 			return

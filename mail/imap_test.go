@@ -934,7 +934,7 @@ func TestIMAPCredentialsNotLogged(t *testing.T) {
 		t.Errorf("logs lack the message line or the failed login:\n%s", out)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
-		if !strings.Contains(line, " conn=") {
+		if !strings.Contains(line, " session=") {
 			t.Errorf("no connection id on %s", line)
 		}
 	}

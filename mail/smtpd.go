@@ -322,7 +322,7 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	switch kind {
 	case AddrGateway, AddrTagged, AddrPostmaster:
 		ss.rcpts = append(ss.rcpts, to)
-		ss.log.Debug("rcpt accepted", "rcpt", to, "kind", kind, "cid", cid, "pid", pid)
+		ss.log.Debug("rcpt accepted", "rcpt", to, "kind", kind, "collab", cid, "participant", pid)
 		return nil
 	case AddrForeign:
 		ss.log.Info("rcpt rejected", "rcpt", to, "from", ss.from, "reason", "relaying denied")

@@ -189,15 +189,9 @@ func (d *delivery) decide(tx *store.Tx) error {
 		d.record("", store.OutcomeIgnored, reason)
 		return nil
 	}
-	m, err := d.route(tx)
+	m, s, err := d.route(tx)
 	if err != nil {
 		return err
-	}
-	var s *state
-	if m.cid != "" {
-		if s, err = loadState(tx, m.cid); err != nil {
-			return err
-		}
 	}
 	if d.dmarc == mail.DMARCFail && !d.vouched {
 		// A trusted server says the From is forged, whatever matched it.
@@ -295,24 +289,30 @@ func (d *delivery) candidateAddrs() []string {
 }
 
 // route finds the collaboration a message belongs to (DESIGN §3): a tagged
-// address, then the thread, then the subject tag. An unknown collaboration id
+// address, then the thread, then the subject tag, and hands on the state it
+// loaded to tell (nil when nothing matched). An unknown collaboration id
 // (purged, or forged in a subject) does not match.
-func (d *delivery) route(tx *store.Tx) (match, error) {
-	exists := func(id string) (bool, error) {
-		_, err := tx.Collab(id)
-		if errors.Is(err, store.ErrNotFound) {
-			return false, nil
+func (d *delivery) route(tx *store.Tx) (match, *state, error) {
+	loaded := map[string]*state{}
+	load := func(cid string) (*state, error) {
+		if s, ok := loaded[cid]; ok {
+			return s, nil
 		}
-		return err == nil, err
+		s, err := loadState(tx, cid)
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		loaded[cid] = s
+		return s, err
 	}
 	var tagged []match
 	for _, a := range d.candidateAddrs() {
 		if k, c, p := d.e.tag.Classify(a); k == mail.AddrTagged {
-			ok, err := exists(c)
+			s, err := load(c)
 			if err != nil {
-				return match{}, err
+				return match{}, nil, err
 			}
-			if ok {
+			if s != nil {
 				tagged = append(tagged, match{cid: c, pid: p, by: byTag})
 			}
 		}
@@ -321,57 +321,40 @@ func (d *delivery) route(tx *store.Tx) (match, error) {
 		// A Reply-All can carry other people's tagged addresses too: the
 		// sender's own one is the one that names them.
 		for _, t := range tagged {
-			if own, err := d.isSender(tx, t.cid, t.pid); own || err != nil {
-				return t, err
+			if p := loaded[t.cid].byID(t.pid); p != nil && d.msg.From != nil && strings.EqualFold(p.Address, d.msg.From.Addr) {
+				return t, loaded[t.cid], nil
 			}
 		}
-		return tagged[0], nil
+		return tagged[0], loaded[tagged[0].cid], nil
 	}
 	refs := append(append([]string(nil), d.msg.InReplyTo...), reversed(d.msg.References)...)
 	for _, ref := range refs {
-		if c, _, ok := d.e.tag.ParseReplyRef(ref); ok {
+		c, _, ok := d.e.tag.ParseReplyRef(ref)
+		if !ok {
 			// A reply token names whose copy was answered, not who is
-			// answering: a forwarded thread carries someone else's.
-			ok, err := exists(c)
-			if ok || err != nil {
-				return match{cid: c, by: byThread}, err
+			// answering: a forwarded thread carries someone else's. Any
+			// other reference must be one of ours, or a mail we received.
+			var err error
+			c, _, err = tx.MsgID(ref)
+			if errors.Is(err, store.ErrNotFound) || (err == nil && c == "") {
+				continue
 			}
-			continue
+			if err != nil {
+				return match{}, nil, fmt.Errorf("look up reference %s: %w", ref, err)
+			}
 		}
-		c, _, err := tx.MsgID(ref)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && c == "") {
-			continue
+		s, err := load(c)
+		if err != nil || s != nil {
+			return match{cid: c, by: byThread}, s, err
 		}
-		if err != nil {
-			return match{}, fmt.Errorf("look up reference %s: %w", ref, err)
-		}
-		return match{cid: c, by: byThread}, nil
 	}
 	if c, ok := SubjectTag(d.msg.Subject); ok {
-		ok, err := exists(c)
-		if ok || err != nil {
-			return match{cid: c, by: bySubject}, err
+		s, err := load(c)
+		if err != nil || s != nil {
+			return match{cid: c, by: bySubject}, s, err
 		}
 	}
-	return match{}, nil
-}
-
-// isSender reports whether participant pid of collaboration cid sent the
-// message.
-func (d *delivery) isSender(tx *store.Tx, cid, pid string) (bool, error) {
-	if d.msg.From == nil {
-		return false, nil
-	}
-	ps, err := tx.Participants(cid)
-	if err != nil {
-		return false, fmt.Errorf("load participants of %s: %w", cid, err)
-	}
-	for _, p := range ps {
-		if p.ID == pid {
-			return strings.EqualFold(p.Address, d.msg.From.Addr), nil
-		}
-	}
-	return false, nil
+	return match{}, nil, nil
 }
 
 func reversed(s []string) []string {

@@ -19,6 +19,12 @@ import (
 // before ":" ("a écrit :"), and HTML bodies turned to text keep &nbsp;.
 const reBlank = `[\s\p{Zs}]`
 
+// reDigit is a digit as a date is written in any script: ASCII, and the
+// Arabic-Indic and Persian digits ("۴ مارس ۲۰۲۴ ساعت ۱۰:۱۵").
+const reDigit = `[0-9٠-٩۰-۹]`
+
+
+
 var (
 	// quotedRe matches a ">"-quoted line, as every plain-text client writes
 	// them (RFC 3676 §4.5 quote depth).
@@ -42,7 +48,7 @@ var (
 
 	// attrDateRe is the part of a date a client always writes: a year or a
 	// time of day.
-	attrDateRe = regexp.MustCompile(`\d{4}|\d{1,2}[:.h時시]\d{2}|\d{1,2}` + reBlank + `*(?:AM|PM|am|pm)|[上下]午|오[전후]`)
+	attrDateRe = regexp.MustCompile(reDigit + `{4}|` + reDigit + `{1,2}[:.h時시]` + reDigit + `{2}|` + reDigit + `{1,2}` + reBlank + `*(?:AM|PM|am|pm)|[上下]午|오[전후]`)
 
 	// attrIntroRe starts an attribution: one of attrIntros, a date, or a
 	// weekday and a day ("Tue, Mar 5", "tir. 5.", "вт, 5 мар.").
@@ -393,7 +399,7 @@ func attributionStart(lines []string, kinds []quoteLine, j int) int {
 		if sentenceEnd(lines[s]) {
 			break
 		}
-		if t := attrText(lines[s]); strings.ContainsAny(t, "0123456789@") {
+		if t := attrText(lines[s]); strings.Contains(t, "@") || hasDateDigit(t) {
 			above = append(above, s)
 		}
 	}
@@ -472,7 +478,7 @@ func isAttribution(text string, quoted bool) bool {
 			attrDateRe.MatchString(text) && utf8.RuneCountInString(text) <= maxVerblessLen
 	}
 	addr := strings.Contains(text, "@") && attrAddrRe.MatchString(text)
-	date := strings.ContainsAny(text, "0123456789午오") && attrDateRe.MatchString(text)
+	date := hasDateDigit(text) && attrDateRe.MatchString(text)
 	if !quoted && !addr && !date {
 		return false // most lines ending in a colon; say no before the costly part
 	}
@@ -487,10 +493,16 @@ func isAttribution(text string, quoted bool) bool {
 	return quoted && addr && date && utf8.RuneCountInString(text) <= maxVerblessLen
 }
 
+// hasDateDigit reports whether text may hold a date: a digit of any script
+// attrDateRe knows, or the words of a time of day without one (午, 오전).
+func hasDateDigit(text string) bool {
+	return strings.ContainsAny(text, "0123456789午오") || strings.ContainsAny(text, "٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹")
+}
+
 // attrEvidence reports whether text holds a date or an address.
 func attrEvidence(text string) bool {
 	return strings.Contains(text, "@") && attrAddrRe.MatchString(text) ||
-		strings.ContainsAny(text, "0123456789午오") && attrDateRe.MatchString(text)
+		hasDateDigit(text) && attrDateRe.MatchString(text)
 }
 
 func nextIsQuoted(kinds []quoteLine, j int) bool {
@@ -602,6 +614,11 @@ func headerBlockBelow(lines []string, kinds []quoteLine, i int) bool {
 // turned to text) and values wrapped onto a next line (long To: lists), that
 // name a sender and either a date or a third field.
 func headerBlockAt(lines []string, kinds []quoteLine, i int) bool {
+	return knownHeaderBlockAt(lines, kinds, i) || genericHeaderBlockAt(lines, kinds, i)
+}
+
+// knownHeaderBlockAt is headerBlockAt with the field names of outlookFields.
+func knownHeaderBlockAt(lines []string, kinds []quoteLine, i int) bool {
 	fields, wrapped := 0, 0
 	from, date := false, false
 	prev := lineEmpty
@@ -639,6 +656,77 @@ func headerBlockAt(lines []string, kinds []quoteLine, i int) bool {
 		}
 	}
 	return false
+}
+
+// Bounds of a header block in a language whose field names are not known.
+const (
+	minGenericFields = 3
+	maxGenericFields = 6
+	maxGenericLabel  = 40 // bytes of a field name
+)
+
+var (
+	// genericFieldRe is a "Label: value" line of a header block: a name of
+	// one to three words of letters, in any script, maybe in bold as Gmail
+	// renders Outlook's ("*Nuo:*"), a colon, and a value.
+	genericFieldRe = regexp.MustCompile(`^[\s\p{Zs}*]*(\p{L}[\p{L}\p{M}.]*(?:[ \p{Zs}]\p{L}[\p{L}\p{M}.]*){0,2})[\s\p{Zs}*]*[:：][\s\p{Zs}*]*(\S.*)$`)
+
+	// genericTimeRe is a time of day ("10:15", "10.15 Uhr" is not needed:
+	// Outlook writes the colon) or a numeric date ("04.03.2024",
+	// "2024-03-04", "4/3/24").
+	genericTimeRe = regexp.MustCompile(reDigit + `{1,2}[:：]` + reDigit + `{2}|` + reDigit + `{1,4}[./-]` + reDigit + `{1,2}[./-]` + reDigit + `{2,4}`)
+
+	// genericYearRe and genericDayRe are a year and a day of the month
+	// apart from it, as a date with a month word has them ("4 март 2024",
+	// "2024 m. kovo 4 d.").
+	genericYearRe = regexp.MustCompile(`(?:^|[^0-9٠-٩۰-۹])(?:19|20|۱۹|۲۰|١٩|٢٠)` + reDigit + `{2}(?:[^0-9٠-٩۰-۹]|$)`)
+	genericDayRe  = regexp.MustCompile(`(?:^|[^0-9٠-٩۰-۹])` + reDigit + `{1,2}(?:[^0-9٠-٩۰-۹]|$)`)
+)
+
+// genericDate reports whether the value v of a header field holds a date or
+// a time: a time of day, a numeric date, or a year with a day apart from it.
+// "24 months" or "net 30 days" is none.
+func genericDate(v string) bool {
+	if genericTimeRe.MatchString(v) {
+		return true
+	}
+	y := genericYearRe.FindStringIndex(v)
+	return y != nil && genericDayRe.MatchString(v[:y[0]]+" "+v[y[1]:])
+}
+
+// genericHeaderBlockAt reports whether a header block in any language starts
+// at line i: three to six "Label: value" lines in a row (genericFieldRe), one
+// value an address ("Name <addr>" or bare) and another a date or time.
+// Outlook writes its block in the language of the sender's Outlook, and not
+// every language's field names are known (outlookFields): the shape and the
+// address and date in it tell the block. A person's own "Label: value" lines
+// (terms in a contract note) lack the address and the date together.
+func genericHeaderBlockAt(lines []string, kinds []quoteLine, i int) bool {
+	n := 0
+	addr, date := -1, -1
+	for k := i; k < len(lines) && n < maxGenericFields; k++ {
+		if kinds[k] != lineText && kinds[k] != lineSplit || len(lines[k]) > maxAttrLen {
+			break
+		}
+		head := lines[k][:min(len(lines[k]), maxGenericLabel+8)]
+		c := strings.IndexAny(head, ":：")
+		if c <= 0 || strings.TrimFunc(lines[k][c:], func(r rune) bool { return r == ':' || r == '：' || r == '*' || unicode.IsSpace(r) }) == "" {
+			break // no field name and value around a colon; say no before the regexp
+		}
+		m := genericFieldRe.FindStringSubmatch(lines[k])
+		if m == nil || len(m[1]) > maxGenericLabel {
+			break
+		}
+		v := m[2]
+		switch {
+		case addr < 0 && strings.Contains(v, "@") && attrAddrRe.MatchString(v):
+			addr = n
+		case date < 0 && hasDateDigit(v) && genericDate(v):
+			date = n
+		}
+		n++
+	}
+	return n >= minGenericFields && addr >= 0 && date >= 0 && (addr == 0 || date == 0)
 }
 
 // inlineAttribution reports whether l starts with an attribution that does

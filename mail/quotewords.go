@@ -194,13 +194,42 @@ var signOffs = []string{
 	"üdvözlettel", "tisztelettel", "köszönöm", "üdv", "köszi", "baráti üdvözlettel",
 	"cu stimă", "cu stima", "cu respect", "mulțumesc", "multumesc", "toate cele bune", "cu drag",
 	"o zi bună",
+	// hr bs sr sl (Latin and Cyrillic)
+	"lijep pozdrav", "lijepi pozdrav", "lijepi pozdravi", "srdačan pozdrav", "srdačni pozdravi", "pozdrav",
+	"pozdravi", "srdačno", "s poštovanjem", "sa poštovanjem", "hvala", "hvala lijepa", "hvala puno",
+	"lep pozdrav", "lepi pozdravi", "hvala lepa", "s spoštovanjem", "srečno",
+	"поздрав", "срдачан поздрав", "срдачно", "са поштовањем", "с поштовањем", "хвала",
+	// is et lv lt
+	"kveðja", "bestu kveðjur", "kær kveðja", "með kveðju", "með bestu kveðju", "takk fyrir", "kveðjur",
+	"lugupidamisega", "parimate soovidega", "parimat", "tervitades", "tervitustega", "aitäh", "tänan",
+	"ar cieņu", "ar labiem vēlējumiem", "paldies", "sveicieni", "visu labu",
+	"pagarbiai", "su pagarba", "linkėjimai", "geriausi linkėjimai", "ačiū", "dėkoju",
+	// bg mk
+	"с уважение", "поздрави", "благодаря ви", "с най-добри пожелания", "со почит", "поздрав",
+	// el
+	"με εκτίμηση", "φιλικά", "με φιλικούς χαιρετισμούς", "χαιρετώ", "ευχαριστώ θερμά",
+	// fa ur
+	"با احترام", "با سپاس", "ممنون", "سپاس", "با تشکر", "ارادتمند", "قربان شما", "با سلام و احترام",
+	"شکریہ", "والسلام",
+	// sq mt ga cy eu gl et al.
+	"me respekt", "përshëndetje", "faleminderit", "grazzi", "sellimiet", "go raibh maith agat", "le meas",
+	"diolch", "cofion", "cofion gorau", "ondo izan", "agur", "eskerrik asko", "moitas grazas", "saúdos",
+	"kind groeten", "baie dankie", "groete", "vriendelike groete",
+	// sw tl hy ka az kk uz
+	"asante", "salamu", "maraming salamat", "salamat", "lubos na gumagalang", "շնորհակալություն",
+	"հարգանքով", "პატივისცემით", "მადლობა", "hörmətlə", "təşəkkürlər", "құрметпен", "рахмет",
+	"hurmat bilan", "rahmat",
+	// bn ta te ur mr
+	"ধন্যবাদ", "শুভেচ্ছান্তে", "நன்றி", "அன்புடன்", "ధన్యవాదాలు", "धन्यवाद!",
 	// ja zh ko
 	"よろしくお願いします", "よろしくお願いいたします", "よろしくお願い致します", "宜しくお願いします",
 	"宜しくお願い致します", "宜しくお願いいたします", "以上、よろしくお願いいたします",
 	"以上、よろしくお願いします", "ありがとうございます", "ありがとうございました", "敬具", "以上",
 	"此致", "此致敬礼", "此致 敬礼", "敬礼", "敬上", "谢谢", "謝謝", "祝好", "顺祝商祺", "顺颂商祺",
 	"致礼", "多谢", "感谢", "谢谢！", "祝商祺",
-	"감사합니다", "고맙습니다", "감사합니다.", "수고하세요",
+	"감사합니다", "고맙습니다", "감사합니다.", "수고하세요", "감사드립니다", "좋은 하루 되세요",
+	"谢谢您", "謝謝您", "顺祝", "順祝", "祝好", "祝安好", "祝工作顺利", "祝工作順利", "此致敬禮", "敬禮",
+	"よろしく", "よろしくお願いいたします。", "お疲れ様です", "草々",
 	// Casual thanks, as people close a short note in each language above.
 	"ty", "tks", "thanks much", "many thanks again", "dankeschön", "danke sehr", "merci bien", "merci encore",
 	"mille mercis", "grax", "mil gracias", "grazie ancora", "dank", "dankjewel", "dankjewel", "valeu", "obg",
@@ -241,7 +270,8 @@ var closingModifiers = []string{
 	"med", "vänliga", "venlige", "vennlige", "och", "og", "många", "mange",
 	"z", "najlepszymi", "pozdrowieniami", "a", "s", "srdečným", "pozdravem", "veľká", "velká",
 	"с", "наилучшими", "большое", "огромное", "заранее", "з", "найкращими", "щирі",
-	"ve", "en", "iyi", "dileklerimle", "πολλά", "sok", "nagyon", "cu", "multe", "cele",
+	"ve", "en", "iyi", "dileklerimle", "sa", "su", "ar", "með", "bestu", "kær", "lijep", "lep", "srdačan",
+	"srdačni", "lepi", "lijepi", "срдачан", "са", "най-добри", "با", "و", "parimate", "πολλά", "sok", "nagyon", "cu", "multe", "cele",
 	"banyak", "sekali", "rất", "nhiều", "lời", "và", "xin",
 	"רבה", "ו", "مع", "و", "خالص", "جزيلا", "جزيلاً",
 	// whom the thanks go to: "Cảm ơn anh", "Terima kasih, Pak", "Danke dir"

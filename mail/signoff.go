@@ -253,7 +253,7 @@ func isSpaceOrMark(r rune) bool {
 
 // closingPunct is what may end a closing line, with emoji ("Thanks! 🙏"),
 // the Arabic comma ("مع التحية،") and the Devanagari danda.
-const closingPunct = " ,.!;:…。！、~)،।"
+const closingPunct = " ,.!;:…。！、~)،।，：；！？؛۔"
 
 // Bounds of a closing line made of closing words.
 const maxClosingWords = 6
@@ -328,6 +328,13 @@ func isSignOff(l string) bool {
 	if signOffSet[n] || signOffSet[trimThaiParticle(n)] || isClosingWords(n) {
 		return true
 	}
+	// Two closings in two languages: "Mit freundlichen Grüßen / Kind
+	// regards", "Cordialement | Best regards".
+	for _, sep := range []string{" / ", " | ", " - ", " – "} {
+		if a, b, ok := strings.Cut(n, sep); ok && isClosingPhrase(trimClosing(a)) && isClosingPhrase(trimClosing(b)) {
+			return true
+		}
+	}
 	// A longer closing with the name after a comma: "Com os melhores
 	// cumprimentos, Inês".
 	if i := strings.IndexAny(n, ",،"); i > 0 && isClosingWords(trimClosing(n[:i])) {
@@ -353,6 +360,12 @@ func isSignOff(l string) bool {
 		return signOffNameRe.MatchString(strings.TrimLeft(orig[len(p):], " "))
 	}
 	return false
+}
+
+// isClosingPhrase reports whether n, normalised and trimmed, is a closing
+// without a name: one of signOffs or made of closing words.
+func isClosingPhrase(n string) bool {
+	return signOffSet[n] || isClosingWords(n)
 }
 
 // phraseSet returns phrases normalised as a set and as a list, longest

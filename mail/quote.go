@@ -23,8 +23,6 @@ const reBlank = `[\s\p{Zs}]`
 // Arabic-Indic and Persian digits ("۴ مارس ۲۰۲۴ ساعت ۱۰:۱۵").
 const reDigit = `[0-9٠-٩۰-۹]`
 
-
-
 var (
 	// quotedRe matches a ">"-quoted line, as every plain-text client writes
 	// them (RFC 3676 §4.5 quote depth).

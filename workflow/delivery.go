@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/turnmail/turnmail/mail"
 	"github.com/turnmail/turnmail/store"
@@ -15,7 +14,7 @@ import (
 // inside one write transaction; everything it decides, including the mail it
 // sends, commits together or not at all.
 type delivery struct {
-	e      *Engine
+	outbox // its e, and its now: when the transaction began
 	log    *slog.Logger
 	env    mail.Envelope
 	digest string
@@ -33,7 +32,6 @@ type delivery struct {
 	// programs are attachments set aside as programs (see isProgram).
 	programs []mail.Attachment
 
-	now    time.Time
 	in     *store.Inbound
 	dup    bool
 	events []event // logged by report, once the transaction has committed

@@ -220,7 +220,7 @@ func (e *Engine) ingest(ctx context.Context, env mail.Envelope, sp *mail.Spool, 
 	} else if err != nil {
 		return "", err
 	}
-	d := &delivery{e: e, log: log, env: env, digest: sp.Digest(), size: sp.Size(), msg: msg, perr: perr, prev: prev, vouched: vouched}
+	d := &delivery{outbox: outbox{e: e}, log: log, env: env, digest: sp.Digest(), size: sp.Size(), msg: msg, perr: perr, prev: prev, vouched: vouched}
 	d.setAsidePrograms()
 	if msg.From != nil {
 		d.dmarc = mail.DMARCVerdict(msg.AuthResults, e.cfg.TrustedAuthservIDs, domainOf(msg.From.Addr))
@@ -339,7 +339,7 @@ func (e *Engine) heldAnswered(ctx context.Context, msg *mail.Message) (*delivery
 		if in.Outcome != store.OutcomeHeld {
 			// Applied or dropped meanwhile: the reply still answers it,
 			// and must not pass for a comment.
-			return &delivery{e: e, log: e.log, prev: in}, nil
+			return &delivery{outbox: outbox{e: e}, log: e.log, prev: in}, nil
 		}
 		in, sp, err := e.openRaw(id)
 		if err != nil {
@@ -352,7 +352,7 @@ func (e *Engine) heldAnswered(ctx context.Context, msg *mail.Message) (*delivery
 			sp.Close()
 			return nil, fmt.Errorf("parse held inbound %d: %w", id, err)
 		}
-		h := &delivery{e: e, log: log, env: env, digest: sp.Digest(), size: sp.Size(), msg: hmsg, perr: perr,
+		h := &delivery{outbox: outbox{e: e}, log: log, env: env, digest: sp.Digest(), size: sp.Size(), msg: hmsg, perr: perr,
 			prev: in, vouched: true, spool: sp}
 		h.setAsidePrograms()
 		return h, nil
@@ -386,7 +386,7 @@ func (e *Engine) keepRaw(log *slog.Logger, env mail.Envelope, sp *mail.Spool, pr
 			Detail: cause.err.Error(), Raw: raw.Digest,
 		}
 		if hdr != nil {
-			d := &delivery{e: e, log: log, env: env, msg: hdr, now: in.Time}
+			d := &delivery{outbox: outbox{e: e, now: in.Time}, log: log, env: env, msg: hdr}
 			if err := d.notice(tx, "", "refused", refusedLetter(cause.refused)); err != nil {
 				return err
 			}
@@ -452,8 +452,8 @@ func (e *Engine) DeliveryFailed(q mail.QueuedMail, cause error) {
 		if owner == nil || strings.EqualFold(owner.Address, q.Msg.To.Addr) {
 			return nil
 		}
-		d := &delivery{e: e, log: e.log, now: e.cfg.Now().UTC(), msg: &mail.Message{}}
-		return d.post(tx, s, kindFailure, owner, "", &letter{
+		o := &outbox{e: e, now: e.cfg.Now().UTC()}
+		return o.post(tx, s, kindFailure, owner, "", &letter{
 			Preheader: fmt.Sprintf("Mail about “%s” could not be delivered to %s.", s.c.Subject, q.Msg.To.Addr),
 			Paras: []string{
 				"Their mail server refused it for good: " + cause.Error(),

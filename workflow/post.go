@@ -36,67 +36,6 @@ func subjectFor(c *store.Collab, kind string) string {
 	return fmt.Sprintf("%s%s [tm:%s]", prefix, c.Subject, c.ID)
 }
 
-// post queues one mail about collaboration s to participant to, in the
-// delivery's transaction. byName is the person whose action caused it; the
-// mail is From "<byName> (via turnmail)" at the gateway address, never the
-// person's own address (DMARC).
-func (d *delivery) post(tx *store.Tx, s *state, kind string, to *store.Participant, byName string, l *letter, atts []mail.OutgoingAttachment) error {
-	c := s.c
-	tag := d.e.tag
-	reply := tag.Address(c.ID, to.ID)
-	if l.Footer == "" {
-		l.Footer = footerPlain
-	}
-	if c.Overdue(d.now) {
-		// An overdue collaboration says so in every mail about it (DESIGN §2.9).
-		l.Paras = append([]string{fmt.Sprintf("Overdue: “%s” was due %s.", c.Subject, c.DeadlineDate)}, l.Paras...)
-	}
-	html, err := l.HTML()
-	if err != nil {
-		return err
-	}
-	msgID := l.MessageID
-	if msgID == "" {
-		msgID = mail.NewMessageID(tag.Domain())
-	}
-	m := mail.Outgoing{
-		MessageID: msgID,
-		Date:      d.now,
-		From:      mail.Address{Name: viaName(byName), Addr: tag.Gateway()},
-		To:        mail.Address{Name: to.Name, Addr: to.Address},
-		ReplyTo:   &mail.Address{Addr: reply},
-		Subject:   subjectFor(c, kind),
-		InReplyTo: c.RootMsgID,
-		ListID:    fmt.Sprintf("%s <%s.%s>", listPhrase(c.Subject), c.ID, tag.Domain()),
-		ListPost:  reply,
-		Header:    [][2]string{{"X-Turnmail-Collab", c.ID}, {"X-Turnmail-Kind", kind}},
-		Text:      l.Text(),
-		HTML:      html,
-	}
-	// Thread on the mail this person last had from the gateway, below the
-	// mail that started it all, which every first participant got.
-	if c.RootMsgID != "" {
-		m.References = append(m.References, c.RootMsgID)
-	}
-	m.References = append(m.References, to.Thread...)
-	if n := len(to.Thread); n > 0 {
-		m.InReplyTo = to.Thread[n-1]
-	}
-	m.References = append(m.References, tag.ReplyRef(c.ID, to.ID))
-	m.Attachments = atts
-	if err := d.enqueue(tx, c.ID, kind, &m); err != nil {
-		return err
-	}
-	to.Thread = append(to.Thread, m.MessageID)
-	if len(to.Thread) > maxRefs {
-		to.Thread = to.Thread[len(to.Thread)-maxRefs:]
-	}
-	if err := tx.PutParticipant(c.ID, to); err != nil {
-		return fmt.Errorf("store participant %s: %w", to.ID, err)
-	}
-	return nil
-}
-
 // answer tells a participant what became of their mail, through their own
 // reply address.
 func (d *delivery) answer(tx *store.Tx, s *state, p *store.Participant, l *letter) error {
@@ -151,19 +90,6 @@ func (d *delivery) notice(tx *store.Tx, cid, reason string, l *letter) error {
 		m.Header = append(m.Header, [2]string{"X-Turnmail-Collab", cid})
 	}
 	return d.enqueue(tx, cid, kindNotice, &m)
-}
-
-func (d *delivery) enqueue(tx *store.Tx, cid, kind string, m *mail.Outgoing) error {
-	// Due at once by the engine's clock: a tick run "as if" at a later time
-	// (turnmail tick --now) still sends now.
-	o := &store.Outbound{Collab: cid, Kind: kind, Msg: *m, Created: d.now, NextTry: d.e.cfg.Now()}
-	if err := tx.Enqueue(o); err != nil {
-		return fmt.Errorf("queue %s mail to %s: %w", kind, m.To.Addr, err)
-	}
-	if err := tx.PutMsgID(m.MessageID, cid, "out"); err != nil {
-		return fmt.Errorf("index outbound message id: %w", err)
-	}
-	return nil
 }
 
 func viaName(name string) string {

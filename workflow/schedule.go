@@ -8,7 +8,6 @@ import (
 	"time"
 	_ "time/tzdata" // people's time zones, on hosts without a zoneinfo database
 
-	"github.com/turnmail/turnmail/mail"
 	"github.com/turnmail/turnmail/store"
 )
 
@@ -51,9 +50,9 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) (TickReport, error) {
 		var r TickReport
 		err := e.st.Update(func(tx *store.Tx) error {
 			r = TickReport{}
-			d := &delivery{e: e, log: e.log, now: now, msg: &mail.Message{}}
+			o := &outbox{e: e, now: now}
 			for _, job := range batch {
-				sent, err := job(tx, d)
+				sent, err := job(tx, o)
 				if err != nil {
 					return err
 				}
@@ -224,13 +223,13 @@ func (e *Engine) plan(tx *store.Tx, now time.Time) (*tickPlan, error) {
 
 // jobs turns the plan into queueing steps, each returning the kind of mail
 // it queued, or "" when a marker showed another tick had done it.
-func (p *tickPlan) jobs() []func(*store.Tx, *delivery) (string, error) {
-	var jobs []func(*store.Tx, *delivery) (string, error)
+func (p *tickPlan) jobs() []func(*store.Tx, *outbox) (string, error) {
+	var jobs []func(*store.Tx, *outbox) (string, error)
 	for _, r := range p.remind {
-		jobs = append(jobs, func(tx *store.Tx, d *delivery) (string, error) { return p.sendReminder(tx, d, r) })
+		jobs = append(jobs, func(tx *store.Tx, o *outbox) (string, error) { return p.sendReminder(tx, o, r) })
 	}
 	for _, pp := range p.people {
-		jobs = append(jobs, func(tx *store.Tx, d *delivery) (string, error) { return p.sendSummary(tx, d, pp) })
+		jobs = append(jobs, func(tx *store.Tx, o *outbox) (string, error) { return p.sendSummary(tx, o, pp) })
 	}
 	return jobs
 }
@@ -298,7 +297,7 @@ func (e *Engine) reminders(c *store.Collab, now time.Time) []reminder {
 
 // sendReminder queues a reminder to the turn holders who act on it (leaders
 // and contributors of the party holding the turn).
-func (p *tickPlan) sendReminder(tx *store.Tx, d *delivery, r reminder) (string, error) {
+func (p *tickPlan) sendReminder(tx *store.Tx, o *outbox, r reminder) (string, error) {
 	s, err := loadState(tx, r.cid)
 	if err != nil {
 		return "", err
@@ -328,7 +327,7 @@ func (p *tickPlan) sendReminder(tx *store.Tx, d *delivery, r reminder) (string, 
 		if pt.Role != store.RoleLeader && pt.Role != store.RoleContributor {
 			continue
 		}
-		if err := d.post(tx, s, kindReminder, pt, "", &letter{
+		if err := o.post(tx, s, kindReminder, pt, "", &letter{
 			Preheader: "Reminder: " + what,
 			Paras:     []string{"Reply with your edited files to hand the turn over, or with /done on the first line. /status shows where things stand."},
 		}, nil); err != nil {

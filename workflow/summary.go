@@ -23,7 +23,7 @@ type weekLine struct {
 // sendSummary queues one person's weekly summary: every active
 // collaboration they are in, what is waiting on them first, then overdue
 // ones, then by nearest deadline (DESIGN §2.8).
-func (p *tickPlan) sendSummary(tx *store.Tx, d *delivery, pp *personPlan) (string, error) {
+func (p *tickPlan) sendSummary(tx *store.Tx, o *outbox, pp *personPlan) (string, error) {
 	if summarySent(tx, pp.address, pp.slot) {
 		return "", nil
 	}
@@ -81,7 +81,7 @@ func (p *tickPlan) sendSummary(tx *store.Tx, d *delivery, pp *personPlan) (strin
 	if err != nil {
 		return "", err
 	}
-	tag := d.e.tag
+	tag := o.e.tag
 	m := mail.Outgoing{
 		MessageID: mail.NewMessageID(tag.Domain()),
 		Date:      p.now,
@@ -107,7 +107,7 @@ func (p *tickPlan) sendSummary(tx *store.Tx, d *delivery, pp *personPlan) (strin
 		m.Header = append(m.Header, [2]string{"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}) // RFC 8058
 	}
 	m.ListUnsubscribe = strings.Join(unsub, ", ")
-	if err := d.enqueue(tx, "", kindSummary, &m); err != nil {
+	if err := o.enqueue(tx, "", kindSummary, &m); err != nil {
 		return "", err
 	}
 	return kindSummary, nil

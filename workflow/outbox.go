@@ -1,0 +1,93 @@
+package workflow
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/store"
+)
+
+// outbox is the one writer of gateway mail: every mail the gateway sends is
+// queued through it, in the store transaction of the change that causes it.
+// A delivery writes through its own; the tick and the failure hook, which
+// have no inbound mail, make one of their own.
+type outbox struct {
+	e   *Engine
+	now time.Time // the time the mail says it was written
+}
+
+// post queues one mail about collaboration s to participant to, in tx. byName is the person whose action caused it; the
+// mail is From "<byName> (via turnmail)" at the gateway address, never the
+// person's own address (DMARC).
+func (o *outbox) post(tx *store.Tx, s *state, kind string, to *store.Participant, byName string, l *letter, atts []mail.OutgoingAttachment) error {
+	c := s.c
+	tag := o.e.tag
+	reply := tag.Address(c.ID, to.ID)
+	if l.Footer == "" {
+		l.Footer = footerPlain
+	}
+	if c.Overdue(o.now) {
+		// An overdue collaboration says so in every mail about it (DESIGN §2.9).
+		l.Paras = append([]string{fmt.Sprintf("Overdue: “%s” was due %s.", c.Subject, c.DeadlineDate)}, l.Paras...)
+	}
+	html, err := l.HTML()
+	if err != nil {
+		return err
+	}
+	msgID := l.MessageID
+	if msgID == "" {
+		msgID = mail.NewMessageID(tag.Domain())
+	}
+	m := mail.Outgoing{
+		MessageID: msgID,
+		Date:      o.now,
+		From:      mail.Address{Name: viaName(byName), Addr: tag.Gateway()},
+		To:        mail.Address{Name: to.Name, Addr: to.Address},
+		ReplyTo:   &mail.Address{Addr: reply},
+		Subject:   subjectFor(c, kind),
+		InReplyTo: c.RootMsgID,
+		ListID:    fmt.Sprintf("%s <%s.%s>", listPhrase(c.Subject), c.ID, tag.Domain()),
+		ListPost:  reply,
+		Header:    [][2]string{{"X-Turnmail-Collab", c.ID}, {"X-Turnmail-Kind", kind}},
+		Text:      l.Text(),
+		HTML:      html,
+	}
+	// Thread on the mail this person last had from the gateway, below the
+	// mail that started it all, which every first participant got.
+	if c.RootMsgID != "" {
+		m.References = append(m.References, c.RootMsgID)
+	}
+	m.References = append(m.References, to.Thread...)
+	if n := len(to.Thread); n > 0 {
+		m.InReplyTo = to.Thread[n-1]
+	}
+	m.References = append(m.References, tag.ReplyRef(c.ID, to.ID))
+	m.Attachments = atts
+	if err := o.enqueue(tx, c.ID, kind, &m); err != nil {
+		return err
+	}
+	to.Thread = append(to.Thread, m.MessageID)
+	if len(to.Thread) > maxRefs {
+		to.Thread = to.Thread[len(to.Thread)-maxRefs:]
+	}
+	if err := tx.PutParticipant(c.ID, to); err != nil {
+		return fmt.Errorf("store participant %s: %w", to.ID, err)
+	}
+	return nil
+}
+
+// enqueue queues m in tx and indexes its Message-ID, so that replies to it
+// lead back to cid.
+func (o *outbox) enqueue(tx *store.Tx, cid, kind string, m *mail.Outgoing) error {
+	// Due at once by the engine's clock: a tick run "as if" at a later time
+	// (turnmail tick --now) still sends now.
+	out := &store.Outbound{Collab: cid, Kind: kind, Msg: *m, Created: o.now, NextTry: o.e.cfg.Now()}
+	if err := tx.Enqueue(out); err != nil {
+		return fmt.Errorf("queue %s mail to %s: %w", kind, m.To.Addr, err)
+	}
+	if err := tx.PutMsgID(m.MessageID, cid, store.DirOut); err != nil {
+		return fmt.Errorf("index outbound message id: %w", err)
+	}
+	return nil
+}

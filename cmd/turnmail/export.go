@@ -189,7 +189,7 @@ func writeHistory(w io.Writer, d *collabDetail) {
 		fmt.Fprintf(w, "\n### Turn %d: %s\n\n", t.Number, oneLine(t.Party))
 		fmt.Fprintf(w, "Ended by %s on %s (%s).\n", t.EndedBy, formatTime(t.Ended), t.How)
 		if len(t.Versions) > 0 {
-			fmt.Fprintf(w, "\nFiles: %s\n", versionList(t.Versions))
+			fmt.Fprintf(w, "\nFiles: %s\n", oneLine(t.Files()))
 		}
 		if note := strings.TrimSpace(t.Note); note != "" {
 			fmt.Fprintln(w)

@@ -5,9 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"text/tabwriter"
-	"time"
 
-	"github.com/turnmail/turnmail/store"
+	"github.com/turnmail/turnmail/workflow"
 )
 
 const listUsage = `list [--json]
@@ -15,47 +14,10 @@ const listUsage = `list [--json]
 Lists the collaborations, oldest first: id, state, the current turn and the
 party holding it, subject.`
 
-// collabSummary is one collaboration in the output of list. Its JSON field
-// names are a contract.
-type collabSummary struct {
-	ID      string   `json:"id"`
-	Subject string   `json:"subject"`
-	State   string   `json:"state"`
-	Turn    turnHeld `json:"turn"`
-}
-
-// turnHeld is a collaboration's current, open turn.
-type turnHeld struct {
-	Number int       `json:"number"`
-	Party  string    `json:"party"` // party name
-	Since  time.Time `json:"since,omitzero"`
-}
-
-// listCollabs summarises every collaboration.
-func listCollabs(tx *store.Tx) ([]collabSummary, error) {
-	cs, err := tx.Collabs()
-	if err != nil {
-		return nil, err
-	}
-	list := make([]collabSummary, len(cs))
-	for i, c := range cs {
-		list[i] = collabSummary{
-			ID:      c.ID,
-			Subject: c.Subject,
-			State:   c.State,
-			Turn:    turnHeld{Number: c.Turn, Party: partyName(c, c.TurnParty)},
-		}
-	}
-	return list, nil
-}
-
-// partyName returns the name of party i of c.
-func partyName(c *store.Collab, i int) string {
-	if i < 0 || i >= len(c.Parties) {
-		return fmt.Sprintf("party %d", i)
-	}
-	return c.Parties[i].Name
-}
+type (
+	collabSummary = workflow.CollabSummary
+	turnHeld      = workflow.TurnHeld
+)
 
 func runList(ctx context.Context, a *app, args []string) error {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
@@ -63,7 +25,7 @@ func runList(ctx context.Context, a *app, args []string) error {
 	if err := a.parse(fs, listUsage, args, 0); err != nil {
 		return err
 	}
-	list, err := view(a, listCollabs)
+	list, err := view(a, workflow.ListCollabs)
 	if err != nil {
 		return err
 	}

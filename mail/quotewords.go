@@ -306,6 +306,17 @@ var disclaimerWordList = []string{
 	"konfidentiell", "konfidensiell", "fortrolig", "luottamuksellinen", "poufn", "důvěrn", "dôvern",
 	"конфиденциальн", "конфіденційн", "gizli", "εμπιστευτικ", "bizalmas", "confidenția",
 	"rahasia", "bảo mật", "机密", "保密", "機密", "秘密", "本邮件", "本郵件", "このメール", "기밀",
+	// The company details the law asks for under every business mail:
+	// register court and number, seat, managing directors, tax numbers.
+	"sitz der gesellschaft", "sitz:", "registergericht", "amtsgericht", "handelsregister", "hrb", "hra",
+	"geschäftsführer", "geschäftsführung", "vorstand:", "aufsichtsrat", "ust-id", "ust.-id", "ust-idnr",
+	"umsatzsteuer-id", "steuernummer", "firmenbuch", "uid-nr", "registered office", "registered in england",
+	"registered in scotland", "registered in ireland", "company no", "company number", "company registration",
+	"vat no", "vat reg", "vat number", "vat id", "siège social", "siret", "siren", "rcs", "capital social",
+	"au capital de", "n° tva", "tva intracommunautaire", "kvk", "kamer van koophandel", "btw-nummer", "btw nr",
+	"handelsregisternummer", "cif:", "nif:", "registro mercantil", "p.iva", "p. iva", "partita iva",
+	"capitale sociale", "codice fiscale", "krs:", "nr krs", "nip:", "regon", "ičo", "ič:", "dič", "org.nr", "org. nr",
+	"organisationsnummer", "cvr-nr", "cvr:", "y-tunnus", "инн:", "огрн", "统一社会信用代码",
 }
 
 // subjectFieldNames name the subject in a header block (outlookFields).

@@ -73,13 +73,15 @@ func isMobileTail(l string) bool {
 const maxBareSigLines = 6
 
 // bareSigRe is a signature delimiter that lost its form: "--" without its
-// space, "__" or a line of underscores (Outlook.com and Yahoo signatures),
-// "—" an editor made of "--".
-var bareSigRe = regexp.MustCompile(`^(?:--|—|_{2,})[ \t\p{Zs}]*$`)
+// space, "__" (Outlook.com signatures), "—" an editor made of "--". A longer
+// line of underscores is no delimiter: above a header block it starts the
+// quote (isSplit), anywhere else it is the writer's own (the line to sign on
+// in a contract note, "______________________________" / "Unterschrift").
+var bareSigRe = regexp.MustCompile(`^(?:--|—|__)[ \t\p{Zs}]*$`)
 
 // StripSignature cuts the signature off the end of a reply's text: from the
-// last RFC 3676 §4.3 delimiter line "-- " down, from a bare "--", "__" or
-// underscore line with at most six lines below it, and mobile tails ("Sent
+// last RFC 3676 §4.3 delimiter line "-- " down, from a bare "--" or "__"
+// line with at most six lines below it, and mobile tails ("Sent
 // from my iPhone", "Get Outlook for iOS", "Envoyé de mon iPhone"…) ending the
 // text. The body is trimmed as StripQuote's reply is; sig is what was cut.
 func StripSignature(text string) (body, sig string) {

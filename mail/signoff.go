@@ -165,6 +165,14 @@ var (
 		// or two words of letters alone.
 		`|^[\p{Hebrew}\p{Arabic}\p{Devanagari}\p{Thai}\p{M}]{2,}(?:` + reBlank + `[\p{Hebrew}\p{Arabic}\p{Devanagari}\p{Thai}\p{M}]{2,})?$`)
 
+	// cjkNameRe is a name in Han or Hangul, two to four characters (or a
+	// family and a given name with a space between), maybe with the word
+	// that signs it after it: "王芳", "山田 太郎", "王芳 敬上", "한동훈 드림",
+	// "김민수 올림", "田中より", "山田拝". Kana alone signs only with such a
+	// word ("たなかより"): a bare kana line is more often an answer.
+	cjkNameRe = regexp.MustCompile(`^(?:[\p{Han}\p{Hangul}]{2,4}|\p{Han}{1,3}` + reBlank + `\p{Han}{1,3})(?:` + reBlank + `*(?:` + cjkSignWords + `))?$` +
+		`|^[\p{Han}\p{Hangul}\p{Hiragana}\p{Katakana}ー]{2,8}` + reBlank + `*(?:` + cjkSignWords + `)$`)
+
 	// initialEndRe is a name ending in an initial: "Jane D.".
 	initialEndRe = regexp.MustCompile(`(?:^|` + reBlank + `)\p{Lu}\.$`)
 
@@ -173,6 +181,14 @@ var (
 	// <lina@example.com>", "Lina Wang | lina@example.com", "mailto:…".
 	sigAddrRe = regexp.MustCompile(`^(?:` + nameRe + reBlank + `*[|,–—-]?` + reBlank + `*)?[<(\[]?(?:mailto:)?[^\s<>()\[\]@"]+@[^\s<>()\[\]@"]+\.\p{L}{2,}[>)\]]?$`)
 )
+
+// cjkSignWords follow a name to sign a note: Chinese 敬上 and 上, Japanese
+// 拝 and より, Korean 드림 and 올림.
+const cjkSignWords = `敬上|谨上|謹上|拝|より|드림|올림|배상`
+
+// cjkAnswerEndRe is how a short Korean or Japanese answer ends, which a name
+// does not: a verb's ending ("좋아요", "됩니다", "了解です").
+var cjkAnswerEndRe = regexp.MustCompile(`[요다죠까네함됨です。！？]$`)
 
 // answerWords are one-word answers that are no name, though capitalised
 // alone on a line: "Agreed", "Done", "Approved".
@@ -191,6 +207,11 @@ var answerWords = map[string]bool{
 	"כן": true, "לא": true, "בסדר": true, "מאשר": true, "מאשרת": true, "מסכים": true, "מסכימה": true,
 	"نعم": true, "لا": true, "موافق": true, "موافقة": true, "حسنا": true, "تمام": true,
 	"हाँ": true, "हां": true, "नहीं": true, "ठीक": true, "ठीक है": true, "ใช่": true, "ไม่": true, "ตกลง": true,
+	"好的": true, "好": true, "同意": true, "可以": true, "收到": true, "了解": true, "明白": true, "是的": true,
+	"没问题": true, "沒問題": true, "不行": true, "不同意": true, "确认": true, "確認": true, "已收到": true,
+	"好的好的": true, "行": true, "对": true, "對": true, "不是": true, "承知": true, "了解しました": true,
+	"承知しました": true, "大丈夫": true, "問題なし": true, "賛成": true, "反対": true, "네": true, "예": true,
+	"아니요": true, "좋아요": true, "확인": true, "동의": true, "알겠어요": true, "그래요": true, "감사": true,
 }
 
 // nameSigStart returns where the last paragraph of lines starts when it is
@@ -228,6 +249,7 @@ func nameSigStart(lines []string) int {
 	}
 	switch {
 	case sigAddrRe.MatchString(head):
+	case cjkNameRe.MatchString(head) && !answerWords[head] && !cjkAnswerEndRe.MatchString(head):
 	case bareNameRe.MatchString(head) && len(strings.Fields(head)) <= maxNameSigWords+2 &&
 		!answerWords[strings.ToLower(collapseSpace(head))]:
 	default:

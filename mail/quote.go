@@ -463,8 +463,8 @@ func attrText(l string) string {
 // and one more sign that it is not a sentence of the writer's ("As I wrote
 // on 5 March 2024, we need:"): a quote below it, an address, an intro word
 // or the verb right before the colon; or, when short, only a quote below it
-// ("Bob wrote:" + "> …"). Without a verb it needs an address, a date and a
-// quote below it: Gmail in Russian, Japanese and Czech writes "<date>,
+// ("Bob wrote:" + "> …"). Without a verb it needs an address, a quote below
+// it and a date or a short line ("Ana Ionescu <ana@…>:"): Gmail in Russian, Japanese and Czech writes "<date>,
 // <name> <addr>:", old Gmail "<date> <name> <addr>" with no colon at all.
 func isAttribution(text string, quoted bool) bool {
 	if text == "" || len(text) > maxAttrLen {
@@ -488,7 +488,10 @@ func isAttribution(text string, quoted bool) bool {
 		}
 		return quoted && verbLast && utf8.RuneCountInString(text) <= maxWeakAttrLen
 	}
-	return quoted && addr && date && utf8.RuneCountInString(text) <= maxVerblessLen
+	// A verb not known (a language not listed): the address and the quote
+	// right below tell it, in a line short enough to be no sentence.
+	n := utf8.RuneCountInString(text)
+	return quoted && addr && (date && n <= maxVerblessLen || n <= maxWeakAttrLen)
 }
 
 // hasDateDigit reports whether text may hold a date: a digit of any script

@@ -39,7 +39,10 @@ var attrVerbWords = []string{
 	"έγραψε", "έγραψε:", // el
 	"írta", "ezt írta", // hu
 	"a scris", "scrie", // ro
-	"rašė", "rakstīja", "kirjutas", // lt lv et
+	"rašė", "rakstīja", "kirjutas", "skrifaði", "skrifar", // lt lv et is
+	"написао", "написао/ла", "је написао", "је написала", "је написао/ла", "napisao/la", "je napisao/la", // sr
+	"напиша", "shkroi", "escribiu", "ysgrifennodd", "yazdi", "yozdi", "жазды", "დაწერა", "գրել է", // mk sq gl cy az uz kk ka hy
+	"نوشت", "نوشته است", "نے لکھا", // fa ur
 	"đã viết", "menulis", "kirjoittaa",
 	"כתב", "כתבה", "كتب", // he ar
 	"写道", "寫道", "写到", "寫到", // zh
@@ -200,6 +203,7 @@ var signOffs = []string{
 	"lep pozdrav", "lepi pozdravi", "hvala lepa", "s spoštovanjem", "srečno",
 	"поздрав", "срдачан поздрав", "срдачно", "са поштовањем", "с поштовањем", "хвала",
 	// is et lv lt
+	"heilsan", "vinarliga", "bestu heilsanir", "takk fyri", // fo
 	"kveðja", "bestu kveðjur", "kær kveðja", "með kveðju", "með bestu kveðju", "takk fyrir", "kveðjur",
 	"lugupidamisega", "parimate soovidega", "parimat", "tervitades", "tervitustega", "aitäh", "tänan",
 	"ar cieņu", "ar labiem vēlējumiem", "paldies", "sveicieni", "visu labu",

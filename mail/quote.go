@@ -701,10 +701,12 @@ func genericDate(v string) bool {
 // Outlook writes its block in the language of the sender's Outlook, and not
 // every language's field names are known (outlookFields): the shape and the
 // address and date in it tell the block. A person's own "Label: value" lines
-// (terms in a contract note) lack the address and the date together.
+// (terms in a contract note) lack the address and the date together, or the
+// address in the sender's place.
 func genericHeaderBlockAt(lines []string, kinds []quoteLine, i int) bool {
-	n := 0
+	n, addrs := 0, 0
 	addr, date := -1, -1
+	named := false
 	for k := i; k < len(lines) && n < maxGenericFields; k++ {
 		if kinds[k] != lineText && kinds[k] != lineSplit || len(lines[k]) > maxAttrLen {
 			break
@@ -720,14 +722,21 @@ func genericHeaderBlockAt(lines []string, kinds []quoteLine, i int) bool {
 		}
 		v := m[2]
 		switch {
-		case addr < 0 && strings.Contains(v, "@") && attrAddrRe.MatchString(v):
-			addr = n
+		case strings.Contains(v, "@") && attrAddrRe.MatchString(v):
+			if addr < 0 {
+				addr = n
+			}
+			addrs++
+			named = named || strings.Contains(v, "<")
 		case date < 0 && hasDateDigit(v) && genericDate(v):
 			date = n
 		}
 		n++
 	}
-	return n >= minGenericFields && addr >= 0 && date >= 0 && (addr == 0 || date == 0)
+	// The sender comes first or second (GMX puts the date first), the date
+	// among the first four, and the block names its people as a client
+	// does: "Name <addr>", or more than one address (From and To).
+	return n >= minGenericFields && addr >= 0 && addr <= 1 && date >= 0 && date <= 3 && (named || addrs >= 2)
 }
 
 // inlineAttribution reports whether l starts with an attribution that does

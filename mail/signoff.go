@@ -190,6 +190,31 @@ const cjkSignWords = `敬上|谨上|謹上|拝|より|드림|올림|배상`
 // does not: a verb's ending ("좋아요", "됩니다", "了解です").
 var cjkAnswerEndRe = regexp.MustCompile(`[요다죠까네함됨です。！？]$`)
 
+// cjkSurnameStarts are the first characters of the commonest family
+// names: Chinese (simplified and traditional), Japanese and Korean. A bare
+// Han or Hangul line with none of them ("下周一", "明天见") is more likely
+// an answer than a name.
+const cjkSurnameStarts = "王李张張刘劉陈陳杨楊黄黃赵趙吴吳周徐孙孫马馬朱胡郭何高林罗羅郑鄭梁谢謝宋唐许許韩韓冯馮邓鄧曹彭曾肖萧蕭田董袁潘于蒋蔣蔡余杜叶葉程苏蘇魏吕呂丁任沈姚卢盧姜崔钟鍾谭譚陆陸汪范金石廖贾賈夏韦韋付傅方白邹鄒孟熊秦邱江尹薛闫阎段雷侯龙龍史陶黎贺賀顾顧毛郝龚龔邵万萬钱錢严嚴覃武戴莫孔向汤湯欧歐司上诸諸" +
+	"佐鈴渡伊山中小加吉松井木斎清森池橋前藤岡後長村近坂遠青西福太原大野竹川内北宮平堀岩本安菅関増酒今市杉久新" +
+	"김이박최정강조윤장임한오서신권황안송류유전홍고문양손배백허남심노하곽성차주우구민진나지엄변채원천방공현함염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용예경봉사부"
+
+// cjkNameShape reports whether a line cjkNameRe matched is shaped as a
+// person's name: signed with a word (敬上, 드림, より), written as family
+// and given name apart, or starting with a common family name.
+func cjkNameShape(l string) bool {
+	t := strings.TrimRightFunc(l, unicode.IsSpace)
+	for _, w := range strings.Split(cjkSignWords, "|") {
+		if strings.HasSuffix(t, w) {
+			return true
+		}
+	}
+	if strings.ContainsFunc(t, func(r rune) bool { return unicode.IsSpace(r) || unicode.Is(unicode.Zs, r) }) {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(t)
+	return strings.ContainsRune(cjkSurnameStarts, r)
+}
+
 // answerWords are one-word answers that are no name, though capitalised
 // alone on a line: "Agreed", "Done", "Approved".
 var answerWords = map[string]bool{
@@ -249,7 +274,7 @@ func nameSigStart(lines []string) int {
 	}
 	switch {
 	case sigAddrRe.MatchString(head):
-	case cjkNameRe.MatchString(head) && !answerWords[head] && !cjkAnswerEndRe.MatchString(head):
+	case cjkNameRe.MatchString(head) && !answerWords[head] && !cjkAnswerEndRe.MatchString(head) && cjkNameShape(head):
 	case bareNameRe.MatchString(head) && len(strings.Fields(head)) <= maxNameSigWords+2 &&
 		!answerWords[strings.ToLower(collapseSpace(head))]:
 	default:

@@ -704,6 +704,9 @@ func genericDate(v string) bool {
 // (terms in a contract note) lack the address and the date together, or the
 // address in the sender's place.
 func genericHeaderBlockAt(lines []string, kinds []quoteLine, i int) bool {
+	if i > 0 && kinds[i-1] != lineEmpty && !dashed(lines[i-1]) && !isBareBanner(lines[i-1]) {
+		return false // a list the text runs into ("The terms are:" / "Price: …"), not a block set apart
+	}
 	n, addrs := 0, 0
 	addr, date := -1, -1
 	named := false

@@ -204,6 +204,9 @@ var signOffs = []string{
 	"поздрав", "срдачан поздрав", "срдачно", "са поштовањем", "с поштовањем", "хвала",
 	// is et lv lt
 	"heilsan", "vinarliga", "bestu heilsanir", "takk fyri", // fo
+	"salutacions cordials", "cordialment", "salamat po", "yang benar", "agur bero bat", "saygılarımızla",
+	"tervitusega", "hezký den", "iyi günler", "ciao", "tschüss", "bis bald", "servus", "mahalo", "shukran",
+	"vänligen", "bis dann", "a bientôt", "hasta pronto", "hasta luego", "até breve", "até logo",
 	"kveðja", "bestu kveðjur", "kær kveðja", "með kveðju", "með bestu kveðju", "takk fyrir", "kveðjur",
 	"lugupidamisega", "parimate soovidega", "parimat", "tervitades", "tervitustega", "aitäh", "tänan",
 	"ar cieņu", "ar labiem vēlējumiem", "paldies", "sveicieni", "visu labu",

@@ -25,7 +25,7 @@ var (
 	// signOffNameRe is what may follow a closing phrase on its line: the
 	// name ("Thanks, Jane", "Cheers - Bob", "Best, J.") or where it is sent
 	// from ("Viele Grüße aus Berlin").
-	signOffNameRe = regexp.MustCompile(`^[,;–—-]? ?(?:(?i:aus|from|de|desde|da|dalla|uit|från|fra|z|из|з) )?` + nameRe + `$`)
+	signOffNameRe = regexp.MustCompile(`^[,;–—-]? ?(?:(?i:aus|from|de|desde|da|dalla|uit|från|fra|z|iz|из|з) )?` + nameRe + `$`)
 
 	// sigTailProseRe is a line that reads as a sentence, not as a name, a
 	// title, a company or a phone number: it asks, exclaims or introduces, it

@@ -646,14 +646,55 @@ func knownHeaderBlockAt(lines []string, kinds []quoteLine, i int) bool {
 		}
 		prev = lineText
 		fields++
+		v := fieldValue(lines[k])
 		switch kind {
 		case fieldSender:
+			if fields > 2 || !senderValue(v) {
+				return false // a sender field lower down, or one naming no one: "From: 12 months' fees"
+			}
 			from = true
 		case fieldDate:
+			if v != "" && !(hasDateDigit(v) && genericDate(v)) {
+				return false // "Date: effective upon signature" is no date
+			}
 			date = true
 		}
 		if from && (fields >= 3 || date && fields >= 2) {
 			return true
+		}
+	}
+	return false
+}
+
+// fieldValue returns the value of header field line l, after its colon.
+func fieldValue(l string) string {
+	i := strings.IndexAny(l, ":：")
+	if i < 0 {
+		return ""
+	}
+	return strings.TrimFunc(l[i:], func(r rune) bool {
+		return r == ':' || r == '：' || r == '*' || unicode.IsSpace(r) || unicode.Is(unicode.Zs, r)
+	})
+}
+
+// senderValue reports whether v, the value of a From field, names a sender
+// as a client writes it: an address, or a name ("Sarah Klein", "Klein,
+// Sarah", "'Sarah Klein'", "山田 太郎") with no digits in it. An empty value is
+// a name wrapped onto the next line. "12 months' fees" or "the old price"
+// is a person's own "From: … / To: …" line, not a sender.
+func senderValue(v string) bool {
+	if v == "" || strings.Contains(v, "@") {
+		return true
+	}
+	if hasDateDigit(v) {
+		return false
+	}
+	for _, r := range v {
+		if unicode.IsLetter(r) {
+			return !unicode.IsLower(r) // a name starts with a capital, or with a letter of a script without case
+		}
+		if unicode.IsDigit(r) {
+			return false
 		}
 	}
 	return false

@@ -162,6 +162,12 @@ var signOffs = []string{
 	"meilleures salutations", "sincères salutations", "amicalement", "bonne journée", "bonne soirée",
 	"merci", "merci beaucoup", "merci d'avance", "merci par avance", "à bientôt", "bises", "bisous",
 	"belle journée", "bien amicalement", "au plaisir",
+	// lawyers to one another (fr de nl it es)
+	"confraternellement", "bien confraternellement", "très confraternellement", "amitiés confraternelles",
+	"mit kollegialen grüßen", "mit kollegialen grüssen", "kollegiale grüße", "kollegiale grüsse",
+	"mit freundlichen kollegialen grüßen", "mit freundlichen kollegialen grüssen", "mit kollegialem gruß",
+	"mit kollegialem gruss", "met collegiale groet", "collegiale groet", "met confraternele groet",
+	"con osservanza", "saluti cordiali", "un cordiale saluto", "reciba un cordial saludo",
 	// es ca
 	"saludos", "un saludo", "saludos cordiales", "un cordial saludo", "atentamente", "cordialmente",
 	"un abrazo", "abrazos", "gracias", "muchas gracias", "besos", "salutacions",

@@ -446,13 +446,25 @@ func isSigTailLine(l string) bool {
 		return false
 	case sigTailProseRe.MatchString(l) && !info:
 		return false
-	case strings.HasSuffix(l, ".") && len(strings.Fields(l)) >= 4 && !info && hasLowerWord(l):
-		// A sentence; "Bianchi & Figli S.r.l." is a company.
+	case strings.HasSuffix(l, ".") && len(strings.Fields(l)) >= 4 && !info && hasLowerWord(l) && !endsWithAbbrev(l):
+		// A sentence; "Bianchi & Figli S.r.l." is a company, and so is
+		// "Advokátní kancelář Svobodová s.r.o." or "Kancelaria X i
+		// Wspólnicy sp.k.": a legal form ends it, not a full stop.
 		return false
 	case strings.HasSuffix(l, "。"):
 		return false
 	}
 	return true
+}
+
+// endsWithAbbrev reports whether the last word of l is an abbreviation with
+// a dot inside it ("s.r.o.", "sp.k.", "o.o.", "S.p.A."), as a company's legal
+// form is, rather than a word a sentence ends with.
+func endsWithAbbrev(l string) bool {
+	f := strings.Fields(l)
+	w := strings.TrimSuffix(f[len(f)-1], ".")
+	i := strings.IndexByte(w, '.')
+	return i > 0 && i < len(w)-1
 }
 
 // hasLowerWord reports whether a word of l starts with a lower-case letter.

@@ -394,7 +394,7 @@ func attributionStart(lines []string, kinds []quoteLine, j int) int {
 	}
 	var above []int // lines that could start a wrapped attribution, nearest first
 	for s := j - 1; s >= 0 && s > j-maxAttrLines && sameRun(kinds, s, j); s-- {
-		if sentenceEnd(lines[s]) {
+		if sentenceEnd(lines[s]) && !dateWrapEnd(attrText(lines[s])) {
 			break
 		}
 		if t := attrText(lines[s]); strings.Contains(t, "@") || hasDateDigit(t) {
@@ -597,6 +597,24 @@ func dashed(l string) bool {
 func sentenceEnd(l string) bool {
 	r, _ := utf8.DecodeLastRuneInString(strings.TrimRightFunc(l, unicode.IsSpace))
 	return strings.ContainsRune(".!?;。！？", r)
+}
+
+// ordinalDayEndRe is a line ending in a day of the month with its ordinal
+// dot, as German, Scandinavian, Czech or Polish dates write it ("Di., 12.").
+var ordinalDayEndRe = regexp.MustCompile(`(?:^|[\s\p{Zs},])[0-9]{1,2}\.$`)
+
+// dateWrapEnd reports whether l, which ends in a full stop, is rather an
+// attribution wrapped inside its date: Gmail for Android breaks "Katharina
+// Hoffmann <k@…> schrieb am Di., 12." / "März 2024, 10:14:". The dot is a day's
+// ordinal one, and the line has an address, an intro word or a verb of an
+// attribution, so a sentence of the writer's ("We meet on the 12.") is not
+// taken.
+func dateWrapEnd(l string) bool {
+	if len(l) > maxAttrLen || !ordinalDayEndRe.MatchString(l) {
+		return false
+	}
+	return strings.Contains(l, "@") && attrAddrRe.MatchString(l) || attrIntroRe.MatchString(l) ||
+		attrVerbs.lastEnd(normPhrase(l)) >= 0
 }
 
 // headerBlockBelow reports whether a header block starts below line i, past

@@ -29,9 +29,9 @@ type decodedReader interface {
 func newDecoder(cte string, r io.Reader) (decodedReader, error) {
 	switch cte = strings.ToLower(strings.TrimSpace(cte)); cte {
 	case "base64":
-		return &base64Reader{src: r}, nil
+		return &base64Reader{decoding: decoding{src: r}}, nil
 	case "quoted-printable":
-		return &qpReader{src: r}, nil
+		return &qpReader{decoding: decoding{src: r}}, nil
 	case "", "7bit", "8bit", "binary":
 		return &plainReader{src: r}, nil
 	default:
@@ -62,6 +62,48 @@ func readSource(src io.Reader, b []byte, empty *int) (int, error) {
 	default:
 		*empty = 0
 	}
+	return n, nil
+}
+
+// decoding is the state base64Reader and qpReader share: the source, a
+// chunk of its input, and the decoded bytes not yet returned.
+type decoding struct {
+	src   io.Reader
+	in    [8 << 10]byte
+	buf   []byte // holds out
+	out   []byte // decoded, not yet returned
+	eof   bool   // finish has run
+	err   error
+	empty int
+}
+
+// decoder is one transfer encoding's steps: decode a chunk of input into
+// out, and finish what is pending at the end of the input (setting eof).
+type decoder interface {
+	decode(in []byte)
+	finish()
+}
+
+// read is the Read of both decoders: it decodes chunk after chunk until
+// there is output, the input ends or fails.
+func (d *decoding) read(b []byte, dec decoder) (int, error) {
+	for len(d.out) == 0 {
+		if d.err != nil {
+			return 0, d.err
+		}
+		if d.eof {
+			return 0, io.EOF
+		}
+		n, err := readSource(d.src, d.in[:], &d.empty)
+		dec.decode(d.in[:n])
+		if err == io.EOF {
+			dec.finish()
+		} else if err != nil {
+			d.err = err
+		}
+	}
+	n := copy(b, d.out)
+	d.out = d.out[n:]
 	return n, nil
 }
 
@@ -121,18 +163,12 @@ const (
 // never write them, so they mean the body was mangled in transit. A body that
 // ends one character into a quantum was cut short.
 type base64Reader struct {
-	src    io.Reader
-	in     [8 << 10]byte
-	buf    []byte // holds out
-	out    []byte // decoded, not yet returned
+	decoding
 	quad   [4]byte
 	nq     int
 	bad    int
 	broken bool // '=' after a single character of a quantum
 	cut    bool
-	eof    bool
-	err    error
-	empty  int
 }
 
 func (r *base64Reader) Damage() string {
@@ -149,26 +185,7 @@ func (r *base64Reader) Damage() string {
 	return strings.Join(why, ", ")
 }
 
-func (r *base64Reader) Read(b []byte) (int, error) {
-	for len(r.out) == 0 {
-		if r.err != nil {
-			return 0, r.err
-		}
-		if r.eof {
-			return 0, io.EOF
-		}
-		n, err := readSource(r.src, r.in[:], &r.empty)
-		r.decode(r.in[:n])
-		if err == io.EOF {
-			r.finish()
-		} else if err != nil {
-			r.err = err
-		}
-	}
-	n := copy(b, r.out)
-	r.out = r.out[n:]
-	return n, nil
-}
+func (r *base64Reader) Read(b []byte) (int, error) { return r.read(b, r) }
 
 func (r *base64Reader) decode(in []byte) {
 	if r.buf == nil {
@@ -227,17 +244,11 @@ func (r *base64Reader) finish() {
 // (rule 3). Nothing in quoted-printable shows a cut, so it reports no damage
 // of its own.
 type qpReader struct {
-	src   io.Reader
-	in    [8 << 10]byte
-	buf   []byte // holds out
-	out   []byte
+	decoding
 	state int
 	hex1  byte
 	ws    []byte // whitespace not yet known to be inside a line
 	cr    bool   // a CR waiting for its LF
-	eof   bool
-	err   error
-	empty int
 }
 
 const (
@@ -254,31 +265,16 @@ const maxPendingSpace = 1 << 10
 
 func (r *qpReader) Damage() string { return "" }
 
-func (r *qpReader) Read(b []byte) (int, error) {
-	for len(r.out) == 0 {
-		if r.err != nil {
-			return 0, r.err
-		}
-		if r.eof {
-			return 0, io.EOF
-		}
-		if r.buf == nil {
-			r.buf = make([]byte, 0, len(r.in)+maxPendingSpace+2)
-		}
-		r.out = r.buf[:0]
-		n, err := readSource(r.src, r.in[:], &r.empty)
-		for _, c := range r.in[:n] {
-			r.step(c)
-		}
-		if err == io.EOF {
-			r.finish()
-		} else if err != nil {
-			r.err = err
-		}
+func (r *qpReader) Read(b []byte) (int, error) { return r.read(b, r) }
+
+func (r *qpReader) decode(in []byte) {
+	if r.buf == nil {
+		r.buf = make([]byte, 0, len(r.in)+maxPendingSpace+2)
 	}
-	n := copy(b, r.out)
-	r.out = r.out[n:]
-	return n, nil
+	r.out = r.buf[:0]
+	for _, c := range in {
+		r.step(c)
+	}
 }
 
 func unhex(c byte) (byte, bool) {

@@ -924,6 +924,8 @@ func TestIMAPCredentialsNotLogged(t *testing.T) {
 	cur := newIMAPMemCursor()
 	runPoller(t, NewPoller(acct, newIMAPRecorder(), cur, log))
 	waitCursor(t, cur, acct, 1)
+	// The message's line comes just after the cursor moves.
+	waitFor(t, "the message to be logged", func() bool { return strings.Contains(logs.String(), "imap message") })
 	out := logs.String()
 	for _, pw := range []string{acct.Password, wrong.Password} {
 		if strings.Contains(out, pw) {

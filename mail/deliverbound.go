@@ -31,17 +31,17 @@ func (p *deliverPanic) Error() string { return fmt.Sprintf("mail: delivery panic
 // transport gave up on them, for the log line of the next one.
 var abandoned atomic.Int64
 
-// deliverBounded runs d.Deliver under ctx with a deadline of timeout from
+// DeliverBounded runs d.Deliver under ctx with a deadline of timeout from
 // now. A panic in it is returned as an error. A Deliver that does not return
 // within a grace period after the deadline (a tenth of timeout, at most a
-// minute) is abandoned: deliverBounded returns ErrDeliverHung while it runs
+// minute) is abandoned: DeliverBounded returns ErrDeliverHung while it runs
 // on, so that one message that makes a Deliverer spin cannot stop the
 // transport (the SMTP session gets its reply, the IMAP mailbox moves on).
 // An abandoned Deliver may still commit later; both transports then see the
 // message again, and the Deliverer recognises it as a redelivery. msg must
-// stay open until deliverBounded returns; closing it after an abandon is
+// stay open until DeliverBounded returns; closing it after an abandon is
 // what may end the abandoned Deliver, with a read error.
-func deliverBounded(ctx context.Context, d Deliverer, env Envelope, msg *Spool, timeout time.Duration, log *slog.Logger) (Result, error) {
+func DeliverBounded(ctx context.Context, d Deliverer, env Envelope, msg *Spool, timeout time.Duration, log *slog.Logger) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	type outcome struct {
@@ -61,6 +61,7 @@ func deliverBounded(ctx context.Context, d Deliverer, env Envelope, msg *Spool, 
 	grace := min(timeout/10, time.Minute)
 	select {
 	case o := <-done:
+		logPanic(log, o.err)
 		return o.res, o.err
 	case <-ctx.Done():
 	}
@@ -69,6 +70,7 @@ func deliverBounded(ctx context.Context, d Deliverer, env Envelope, msg *Spool, 
 	defer t.Stop()
 	select {
 	case o := <-done:
+		logPanic(log, o.err)
 		return o.res, o.err
 	case <-t.C:
 	}

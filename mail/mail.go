@@ -1,12 +1,16 @@
-// Package mail is turnmail's wire: MIME parsing and composing, tagged
-// addresses, quote and signature stripping, the ways mail comes in (the SMTP
-// and LMTP server, the IMAP poller) and outbound delivery. It knows nothing
-// of collaborations: it turns bytes on the wire into Messages for a
-// Deliverer, and Outgoing messages from a Queue into bytes on the wire.
+// Package mail holds the contracts and value types the mail packages and
+// the rules share: Address, Blob, Envelope and Deliverer (mail in), Outgoing,
+// QueuedMail and Queue (mail out), Spool, Rejection, RecipientPolicy. It
+// knows nothing of collaborations and imports the standard library only.
+// The jobs are in the packages below it: message (MIME), reply (the new text
+// of a reply), tag (signed addresses), smtpd and imappoll (mail in) and
+// outbound (mail out).
 package mail
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"fmt"
 	"io"
 	"time"
@@ -46,6 +50,17 @@ type Envelope struct {
 	Received   time.Time // when the transport accepted the data
 }
 
+// NewSessionID returns an id for one transport session (an SMTP connection,
+// an IMAP login) for Envelope.ID and the log lines: 13 random lower-case
+// base32 characters (64 bits).
+func NewSessionID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return sessionIDEncoding.EncodeToString(b[:])
+}
+
+var sessionIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
 // A Deliverer takes a spooled message off the transport. It returns nil only
 // once the message's effects are durable. A *Rejection means the message is
 // refused for good and nothing of it was kept: SMTP and LMTP answer its code
@@ -62,7 +77,26 @@ type Rejection struct {
 	Code     int    // 5xx reply code: 552 for sizes and counts, 554 for content
 	Enhanced [3]int // RFC 3463 status code, e.g. {5, 3, 4}
 	Reason   string // one sentence for the sender, without internals
+	Detail   string // for the operator's log only, never sent ("bad tag")
 }
+
+// A RecipientPolicy decides which recipients an inbound server takes. The
+// server asks it at each RCPT TO, before any data is sent, so that mail the
+// gateway would refuse is refused by the MTA in front and not bounced later.
+type RecipientPolicy interface {
+	// AcceptRecipient returns nil when mail for addr is taken, or the
+	// *Rejection the server answers to the RCPT. Every refusal the gateway
+	// cannot tell apart for the sender gets the same Code and Reason, so
+	// that a forger learns nothing; Detail says which one it was.
+	AcceptRecipient(addr string) *Rejection
+}
+
+// PermanentError marks a failure of an outbound message that retrying
+// cannot fix, such as a message that cannot be rendered.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
 
 func (r *Rejection) Error() string {
 	return fmt.Sprintf("%d %d.%d.%d %s", r.Code, r.Enhanced[0], r.Enhanced[1], r.Enhanced[2], r.Reason)

@@ -5,11 +5,11 @@ import (
 	"time"
 )
 
-// senderLimit counts messages per envelope sender in fixed one-hour
+// RateLimit counts messages per envelope sender in fixed one-hour
 // windows, so that one sender, real or forged, cannot make the gateway do
 // unbounded work or send unbounded notices (DESIGN §6). It lives in memory:
 // a restart forgives, which is fine for a guard against floods.
-type senderLimit struct {
+type RateLimit struct {
 	max int // per sender and hour; 0 or less: no limit
 
 	mu     sync.Mutex
@@ -17,9 +17,16 @@ type senderLimit struct {
 	counts map[string]int
 }
 
-// allow counts one message from sender at now and reports whether it is
+// NewRateLimit returns a RateLimit of max messages per sender and hour; 0 or
+// less means no limit.
+func NewRateLimit(max int) *RateLimit { return &RateLimit{max: max} }
+
+// Max is the limit per sender and hour.
+func (l *RateLimit) Max() int { return l.max }
+
+// Allow counts one message from sender at now and reports whether it is
 // within the limit. A refused message is not counted.
-func (l *senderLimit) allow(sender string, now time.Time) bool {
+func (l *RateLimit) Allow(sender string, now time.Time) bool {
 	if l.max <= 0 {
 		return true
 	}

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-func TestSenderLimit(t *testing.T) {
-	l := &senderLimit{max: 2}
+func TestRateLimit(t *testing.T) {
+	l := NewRateLimit(2)
 	t0 := time.Date(2026, 11, 24, 10, 5, 0, 0, time.UTC)
 	for i, tc := range []struct {
 		sender string
@@ -20,11 +20,11 @@ func TestSenderLimit(t *testing.T) {
 		{"a@x", t0.Add(54 * time.Minute), false},
 		{"a@x", t0.Add(56 * time.Minute), true}, // a new hour
 	} {
-		if got := l.allow(tc.sender, tc.at); got != tc.want {
+		if got := l.Allow(tc.sender, tc.at); got != tc.want {
 			t.Errorf("%d: allow(%s, %s) = %v, want %v", i, tc.sender, tc.at.Format("15:04"), got, tc.want)
 		}
 	}
-	if !(&senderLimit{}).allow("a@x", t0) {
+	if !(&RateLimit{}).Allow("a@x", t0) {
 		t.Error("a zero limit refused")
 	}
 }

@@ -6,11 +6,7 @@ import (
 	"strings"
 
 	"go.etcd.io/bbolt"
-
-	"github.com/turnmail/turnmail/mail"
 )
-
-var _ mail.IMAPCursor = (*Store)(nil)
 
 // imapKey is the imap bucket's key of an account's mailbox: account 0x00
 // mailbox. IMAP mailbox names never hold a NUL; account names are checked.

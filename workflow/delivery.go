@@ -7,6 +7,9 @@ import (
 	"strings"
 
 	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/message"
+	"github.com/turnmail/turnmail/mail/reply"
+	"github.com/turnmail/turnmail/mail/tag"
 	"github.com/turnmail/turnmail/store"
 )
 
@@ -19,7 +22,7 @@ type delivery struct {
 	env    mail.Envelope
 	digest string
 	size   int64
-	msg    *mail.Message
+	msg    *message.Message
 	perr   error          // a parse problem that is answered, not fatal (too many attachments)
 	prev   *store.Inbound // the record being reprocessed or released, if any
 	dmarc  string         // what a trusted server said of DMARC for the From (mail.DMARCPass…)
@@ -30,7 +33,7 @@ type delivery struct {
 	held    *delivery   // the held mail this one may confirm, loaded by ingest
 	spool   *mail.Spool // the held mail's own spool, closed by release
 	// programs are attachments set aside as programs (see isProgram).
-	programs []mail.Attachment
+	programs []message.Attachment
 
 	in     *store.Inbound
 	dup    bool
@@ -191,7 +194,7 @@ func (d *delivery) decide(tx *store.Tx) error {
 	if err != nil {
 		return err
 	}
-	if d.dmarc == mail.DMARCFail && !d.vouched {
+	if d.dmarc == message.DMARCFail && !d.vouched {
 		// A trusted server says the From is forged, whatever matched it.
 		var owner *store.Participant
 		if s != nil {
@@ -268,7 +271,7 @@ func (d *delivery) autoReason() string {
 // message's recipients.
 func (d *delivery) toGateway() bool {
 	for _, a := range d.candidateAddrs() {
-		if k, _, _ := d.e.tag.Classify(a); k == mail.AddrGateway {
+		if k, _, _ := d.e.tag.Classify(a); k == tag.AddrGateway {
 			return true
 		}
 	}
@@ -305,7 +308,7 @@ func (d *delivery) route(tx *store.Tx) (match, *state, error) {
 	}
 	var tagged []match
 	for _, a := range d.candidateAddrs() {
-		if k, c, p := d.e.tag.Classify(a); k == mail.AddrTagged {
+		if k, c, p := d.e.tag.Classify(a); k == tag.AddrTagged {
 			s, err := load(c)
 			if err != nil {
 				return match{}, nil, err
@@ -365,12 +368,12 @@ func reversed(s []string) []string {
 
 // replyText is the sender's new text: quotes and signature cut, with what
 // was cut kept apart.
-func (d *delivery) replyText() (reply, rest string) {
+func (d *delivery) replyText() (note, rest string) {
 	if strings.TrimSpace(d.msg.Text) != "" {
-		return mail.ExtractReply(d.msg.Text)
+		return reply.Extract(d.msg.Text)
 	}
 	if d.msg.HTML != "" {
-		return mail.ExtractHTMLReply(d.msg.HTML)
+		return reply.ExtractHTML(d.msg.HTML)
 	}
 	return "", ""
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/message"
+	"github.com/turnmail/turnmail/mail/tag"
 	"github.com/turnmail/turnmail/store"
 )
 
@@ -75,14 +77,14 @@ type ReminderConfig struct {
 // Engine applies inbound mail to collaborations.
 type Engine struct {
 	st  *store.Store
-	tag *mail.Tagger
+	tag *tag.Tagger
 	cfg Config
 	log *slog.Logger
 }
 
 // New returns an Engine over st. Gateway addresses come from tag. A nil log
 // discards.
-func New(st *store.Store, tag *mail.Tagger, cfg Config, log *slog.Logger) *Engine {
+func New(st *store.Store, tag *tag.Tagger, cfg Config, log *slog.Logger) *Engine {
 	if cfg.OutOfTurn == "" {
 		cfg.OutOfTurn = OutOfTurnAccept
 	}
@@ -223,7 +225,7 @@ func (e *Engine) ingest(ctx context.Context, env mail.Envelope, sp *mail.Spool, 
 	d := &delivery{outbox: outbox{e: e}, log: log, env: env, digest: sp.Digest(), size: sp.Size(), msg: msg, perr: perr, prev: prev, vouched: vouched}
 	d.setAsidePrograms()
 	if msg.From != nil {
-		d.dmarc = mail.DMARCVerdict(msg.AuthResults, e.cfg.TrustedAuthservIDs, domainOf(msg.From.Addr))
+		d.dmarc = message.DMARCVerdict(msg.AuthResults, e.cfg.TrustedAuthservIDs, domainOf(msg.From.Addr))
 	}
 	if d.held, err = e.heldAnswered(ctx, msg); err != nil {
 		return "", err
@@ -273,16 +275,16 @@ func (k *keptRaw) Unwrap() error { return k.err }
 // parse reads the message, within ctx. A limit it exceeds is a *mail.Rejection
 // over SMTP and LMTP; from IMAP, and for a header nobody can read, it is a
 // *keptRaw. perr is a problem that is answered to the sender.
-func (e *Engine) parse(ctx context.Context, log *slog.Logger, env mail.Envelope, sp *mail.Spool) (msg *mail.Message, perr, err error) {
-	msg, err = mail.Parse(ctxReader{ctx, sp.Reader()}, e.st, nil)
-	limit := errors.Is(err, mail.ErrLimit) || (errors.Is(err, mail.ErrTooManyAttachments) && env.Source != "imap")
+func (e *Engine) parse(ctx context.Context, log *slog.Logger, env mail.Envelope, sp *mail.Spool) (msg *message.Message, perr, err error) {
+	msg, err = message.Parse(ctxReader{ctx, sp.Reader()}, e.st, nil)
+	limit := errors.Is(err, message.ErrLimit) || (errors.Is(err, message.ErrTooManyAttachments) && env.Source != "imap")
 	switch {
 	case ctx.Err() != nil:
 		// What was read may be cut anywhere: apply none of it.
 		return nil, nil, fmt.Errorf("parse message: %w", context.Cause(ctx))
 	case limit:
-		reason := strings.TrimPrefix(err.Error(), mail.ErrTooManyAttachments.Error()+": ")
-		var le *mail.LimitError
+		reason := strings.TrimPrefix(err.Error(), message.ErrTooManyAttachments.Error()+": ")
+		var le *message.LimitError
 		if errors.As(err, &le) {
 			reason = le.Reason
 		}
@@ -291,9 +293,9 @@ func (e *Engine) parse(ctx context.Context, log *slog.Logger, env mail.Envelope,
 		}
 		log.Info("message refused", "reason", reason, "from", env.From)
 		return nil, nil, &mail.Rejection{Code: 552, Enhanced: [3]int{5, 3, 4}, Reason: "message refused: " + reason}
-	case errors.Is(err, mail.ErrMalformed):
+	case errors.Is(err, message.ErrMalformed):
 		return nil, nil, &keptRaw{err: err}
-	case errors.Is(err, mail.ErrTooManyAttachments):
+	case errors.Is(err, message.ErrTooManyAttachments):
 		return msg, err, nil // answered to the sender, with the header Parse did read
 	case err != nil:
 		return nil, nil, fmt.Errorf("parse message: %w", err)
@@ -319,7 +321,7 @@ func (c ctxReader) Read(b []byte) (int, error) {
 // confirmation request msg replies to. Whether msg really confirms it (from
 // the confirmer, through their tagged address) is decided in the transaction.
 // The returned delivery holds a spool: release it.
-func (e *Engine) heldAnswered(ctx context.Context, msg *mail.Message) (*delivery, error) {
+func (e *Engine) heldAnswered(ctx context.Context, msg *message.Message) (*delivery, error) {
 	for _, ref := range append(append([]string(nil), msg.InReplyTo...), msg.References...) {
 		id, ok := parseHoldRef(ref, e.tag.Domain())
 		if !ok {
@@ -369,7 +371,7 @@ func (e *Engine) keepRaw(log *slog.Logger, env mail.Envelope, sp *mail.Spool, pr
 	if err != nil {
 		return fmt.Errorf("store raw message: %w", err)
 	}
-	var hdr *mail.Message
+	var hdr *message.Message
 	if cause.refused != "" {
 		hdr = headerOf(sp)
 	}
@@ -409,7 +411,7 @@ func (e *Engine) keepRaw(log *slog.Logger, env mail.Envelope, sp *mail.Spool, pr
 
 // headerOf parses only the top-level header of the spooled message, or
 // returns nil when there is none to read within the parser's bound.
-func headerOf(sp *mail.Spool) *mail.Message {
+func headerOf(sp *mail.Spool) *message.Message {
 	const max = 1 << 20
 	b, _ := io.ReadAll(io.LimitReader(sp.Reader(), max))
 	end := bytes.Index(b, []byte("\r\n\r\n"))
@@ -419,7 +421,7 @@ func headerOf(sp *mail.Spool) *mail.Message {
 	if end < 0 {
 		return nil
 	}
-	msg, err := mail.Parse(bytes.NewReader(b[:end+2]), discardBlobs{}, nil)
+	msg, err := message.Parse(bytes.NewReader(b[:end+2]), discardBlobs{}, nil)
 	if err != nil {
 		return nil
 	}

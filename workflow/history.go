@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/message"
 	"github.com/turnmail/turnmail/store"
 )
 
@@ -95,7 +96,7 @@ func tooManyLetter() *letter {
 
 // holdLetter asks the person a held mail names to confirm it. dmarcFailed
 // says a trusted server found the From forged, and the owner is asked.
-func holdLetter(s *state, msg *mail.Message, dmarcFailed bool, ref string) *letter {
+func holdLetter(s *state, msg *message.Message, dmarcFailed bool, ref string) *letter {
 	from := "(no sender)"
 	if msg.From != nil {
 		from = msg.From.Addr

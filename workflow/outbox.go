@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/message"
 	"github.com/turnmail/turnmail/store"
 )
 
@@ -37,7 +38,7 @@ func (o *outbox) post(tx *store.Tx, s *state, kind string, to *store.Participant
 	}
 	msgID := l.MessageID
 	if msgID == "" {
-		msgID = mail.NewMessageID(tag.Domain())
+		msgID = message.NewMessageID(tag.Domain())
 	}
 	m := mail.Outgoing{
 		MessageID: msgID,

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/message"
 	"github.com/turnmail/turnmail/store"
 )
 
@@ -73,7 +74,7 @@ func (d *delivery) notice(tx *store.Tx, cid, reason string, l *letter) error {
 		subject = "your message"
 	}
 	m := mail.Outgoing{
-		MessageID: mail.NewMessageID(d.e.tag.Domain()),
+		MessageID: message.NewMessageID(d.e.tag.Domain()),
 		Date:      d.now,
 		From:      mail.Address{Name: "turnmail", Addr: d.e.tag.Gateway()},
 		To:        *d.msg.From,

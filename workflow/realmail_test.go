@@ -112,7 +112,7 @@ func (r *rig) mustSendRaw(from, rcpt string, raw []byte) {
 // TestWinmailStarts: Outlook's winmail.dat in a starting mail is unpacked
 // into the documents it carries.
 func TestWinmailStarts(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "mail", "testdata", "mime", "outlook-de-winmail-dat.eml"))
+	b, err := os.ReadFile(filepath.Join("..", "mail", "message", "testdata", "mime", "outlook-de-winmail-dat.eml"))
 	if err != nil {
 		t.Fatal(err)
 	}

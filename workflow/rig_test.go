@@ -20,7 +20,9 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/message"
+	"github.com/turnmail/turnmail/mail/smtpd"
+	"github.com/turnmail/turnmail/mail/tag"
 	"github.com/turnmail/turnmail/store"
 	"github.com/turnmail/turnmail/workflow"
 )
@@ -33,7 +35,7 @@ type rig struct {
 	cfg    workflow.Config
 	st     *store.Store
 	eng    *workflow.Engine
-	tag    *mail.Tagger
+	tag    *tag.Tagger
 	addr   string
 	fault  *faultSwitch
 	seen   uint64 // highest outbound id already returned by newMail
@@ -94,7 +96,7 @@ func newRig(t testing.TB, opts rigOptions) *rig {
 		t.Fatal(err)
 	}
 	r.st = st
-	r.tag, err = mail.NewTagger("collab@gw.test", []byte("0123456789abcdef0123456789abcdef"))
+	r.tag, err = tag.NewTagger("collab@gw.test", []byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +114,7 @@ func newRig(t testing.TB, opts rigOptions) *rig {
 	if opts.maxBytes == 0 {
 		opts.maxBytes = 10 << 20
 	}
-	srv := mail.NewServer(mail.ServerConfig{MaxMessageBytes: opts.maxBytes, SpoolDir: t.TempDir(), MaxPerSenderHour: -1}, r.tag, eng, log)
+	srv := smtpd.NewServer(smtpd.Config{MaxMessageBytes: opts.maxBytes, SpoolDir: t.TempDir(), MaxPerSenderHour: -1}, r.tag, eng, log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +204,7 @@ func (r *rig) mustSend(m *testMail, rcpts ...string) {
 type sent struct {
 	kind string
 	out  *store.Outbound
-	msg  *mail.Message
+	msg  *message.Message
 	raw  string
 	atts map[string][]byte // attachment filename → bytes
 }
@@ -227,10 +229,10 @@ func (r *rig) newMail() []*sent {
 	for _, o := range outs {
 		r.seen = max(r.seen, o.ID)
 		var buf bytes.Buffer
-		if err := mail.WriteMessage(&buf, &o.Msg, r.st); err != nil {
+		if err := message.WriteMessage(&buf, &o.Msg, r.st); err != nil {
 			r.t.Fatalf("render outbound %d: %v", o.ID, err)
 		}
-		msg, err := mail.Parse(bytes.NewReader(buf.Bytes()), r.st, nil)
+		msg, err := message.Parse(bytes.NewReader(buf.Bytes()), r.st, nil)
 		if err != nil {
 			r.t.Fatalf("parse outbound %d back: %v", o.ID, err)
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/tag"
 	"github.com/turnmail/turnmail/store"
 	"github.com/turnmail/turnmail/workflow"
 )
@@ -27,7 +27,7 @@ func BenchmarkTickSummaries(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	tag, err := mail.NewTagger("collab@gw.test", []byte("0123456789abcdef0123456789abcdef"))
+	tag, err := tag.NewTagger("collab@gw.test", []byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/tag"
 	"github.com/turnmail/turnmail/store"
 )
 
@@ -18,7 +19,7 @@ func (d *delivery) start(tx *store.Tx) error {
 	if msg.From == nil {
 		return d.unmatched(tx)
 	}
-	if k, _, _ := d.e.tag.Classify(msg.From.Addr); k != mail.AddrForeign {
+	if k, _, _ := d.e.tag.Classify(msg.From.Addr); k != tag.AddrForeign {
 		// Mail "from" the gateway's own domain is forged or looping; a
 		// collaboration owned by the gateway would mail itself.
 		d.record("", store.OutcomeRejected, "sender is in the gateway's own domain")
@@ -64,7 +65,7 @@ func (d *delivery) start(tx *store.Tx) error {
 		role  string
 	}{{msg.To, store.RoleLeader}, {msg.Cc, store.RoleContributor}} {
 		for _, a := range list.addrs {
-			if k, _, _ := d.e.tag.Classify(a.Addr); k != mail.AddrForeign || s.byAddress(a.Addr) != nil {
+			if k, _, _ := d.e.tag.Classify(a.Addr); k != tag.AddrForeign || s.byAddress(a.Addr) != nil {
 				continue // the gateway itself, or someone listed twice
 			}
 			party := 1

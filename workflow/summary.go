@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/message"
 	"github.com/turnmail/turnmail/store"
 )
 
@@ -83,7 +84,7 @@ func (p *tickPlan) sendSummary(tx *store.Tx, o *outbox, pp *personPlan) (string,
 	}
 	tag := o.e.tag
 	m := mail.Outgoing{
-		MessageID: mail.NewMessageID(tag.Domain()),
+		MessageID: message.NewMessageID(tag.Domain()),
 		Date:      p.now,
 		From:      mail.Address{Name: "turnmail", Addr: tag.Gateway()},
 		To:        mail.Address{Name: pp.name, Addr: pp.address},

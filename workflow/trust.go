@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/message"
 	"github.com/turnmail/turnmail/store"
 )
 
@@ -41,7 +41,7 @@ var errNeedRaw = errors.New("workflow: raw message needed")
 const holdRefPrefix = "held."
 
 func holdRef(inbound uint64, domain string) string {
-	return holdRefPrefix + strconv.FormatUint(inbound, 10) + "." + mail.NewMessageID(domain)
+	return holdRefPrefix + strconv.FormatUint(inbound, 10) + "." + message.NewMessageID(domain)
 }
 
 // parseHoldRef returns the inbound id a confirmation request's Message-ID
@@ -64,7 +64,7 @@ func (d *delivery) mustHold(m match) string {
 	switch {
 	case d.vouched || m.by == byTag:
 		return ""
-	case d.dmarc == mail.DMARCPass:
+	case d.dmarc == message.DMARCPass:
 		return ""
 	case d.e.cfg.Unauthenticated == UnauthenticatedAccept:
 		return ""
@@ -106,7 +106,7 @@ func (d *delivery) hold(tx *store.Tx, s *state, confirmer *store.Participant, wh
 		return nil
 	}
 	d.in.Confirmer, d.in.Confirm = confirmer.ID, holdRef(d.in.ID, d.e.tag.Domain())
-	return d.post(tx, s, kindHold, confirmer, "", holdLetter(s, d.msg, d.dmarc == mail.DMARCFail, d.in.Confirm), nil)
+	return d.post(tx, s, kindHold, confirmer, "", holdLetter(s, d.msg, d.dmarc == message.DMARCFail, d.in.Confirm), nil)
 }
 
 // confirm applies the held mail this one confirms, in the same transaction:

@@ -4,13 +4,14 @@ import (
 	"fmt"
 
 	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/message"
 	"github.com/turnmail/turnmail/store"
 )
 
 // incoming is a file arriving as a version: an attachment of this mail, or a
 // draft travelling with the turn.
 type incoming struct {
-	att    mail.Attachment
+	att    message.Attachment
 	author string // participant id
 	msgID  string
 	doc    string // document id when already known (a draft's), else matched by name
@@ -140,7 +141,7 @@ func (d *delivery) draftsTravel(tx *store.Tx, s *state, party int, ch []stored) 
 			continue
 		}
 		travel = append(travel, incoming{
-			att:    mail.Attachment{Filename: dr.Filename, ContentType: dr.ContentType, Blob: dr.Blob},
+			att:    message.Attachment{Filename: dr.Filename, ContentType: dr.ContentType, Blob: dr.Blob},
 			author: dr.Author, msgID: dr.MsgID, doc: doc,
 		})
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/message"
 	"github.com/turnmail/turnmail/store"
 )
 
@@ -305,7 +306,7 @@ func TestExport(t *testing.T) {
 		}
 	}
 	v1Path := filepath.Join("contract.docx", "v1-contract.docx")
-	v2Path := filepath.Join("contract.docx", "v2-"+mail.SanitizeFilename(v2Filename))
+	v2Path := filepath.Join("contract.docx", "v2-"+message.SanitizeFilename(v2Filename))
 	checkFile(v1Path, v1Bytes)
 	checkFile(v2Path, v2Bytes)
 
@@ -405,7 +406,7 @@ func TestExportEscape(t *testing.T) {
 	rel := func(p ...string) string { return filepath.Join(append([]string{dir}, p...)...) }
 	want := []string{
 		rel("contract.docx", "v1-contract.docx"),
-		rel("contract.docx", "v2-"+mail.SanitizeFilename(v2Filename)),
+		rel("contract.docx", "v2-"+message.SanitizeFilename(v2Filename)),
 		rel("document-3", "v1-escaped.txt"),
 		rel("escaped", "v1-escaped.txt"),
 		rel("history.md"),

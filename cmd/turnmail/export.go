@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/message"
 	"github.com/turnmail/turnmail/store"
 )
 
@@ -60,7 +61,7 @@ func exportCollab(ctx context.Context, blobs mail.BlobOpener, d *collabDetail, d
 	for i, doc := range d.Documents {
 		// Document names and filenames come from mail: they may say
 		// anything, "../../.ssh/authorized_keys" included.
-		docDir := mail.SanitizeFilename(doc.Name)
+		docDir := message.SanitizeFilename(doc.Name)
 		if docDir == "" {
 			docDir = fmt.Sprintf("document-%d", i+1)
 		}
@@ -68,7 +69,7 @@ func exportCollab(ctx context.Context, blobs mail.BlobOpener, d *collabDetail, d
 			if err := ctx.Err(); err != nil {
 				return n, err
 			}
-			path, err := pathInside(dir, docDir, fmt.Sprintf("v%d-%s", v.Number, mail.SanitizeFilename(v.Filename)))
+			path, err := pathInside(dir, docDir, fmt.Sprintf("v%d-%s", v.Number, message.SanitizeFilename(v.Filename)))
 			if err != nil {
 				return n, fmt.Errorf("export %s v%d: %w", doc.Name, v.Number, err)
 			}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/tag"
 	"github.com/turnmail/turnmail/workflow"
 )
 
@@ -23,7 +23,7 @@ const unsubscribePath = "/unsubscribe/"
 // person's weekly summaries off. A GET only shows a page with the button,
 // because link scanners and previews follow GETs.
 type unsubscribeHandler struct {
-	tagger *mail.Tagger
+	tagger *tag.Tagger
 	engine *workflow.Engine
 	log    *slog.Logger
 }

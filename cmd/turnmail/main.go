@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/tag"
 	"github.com/turnmail/turnmail/store"
 	"github.com/turnmail/turnmail/workflow"
 )
@@ -280,12 +280,12 @@ func (a *app) openStore(configPath string, writes bool) error {
 
 // newEngine returns the workflow engine for cfg over st, and the tagger of
 // its gateway addresses.
-func newEngine(cfg *Config, st *store.Store, log *slog.Logger) (*workflow.Engine, *mail.Tagger, error) {
+func newEngine(cfg *Config, st *store.Store, log *slog.Logger) (*workflow.Engine, *tag.Tagger, error) {
 	secret, err := loadSecret(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	tagger, err := mail.NewTagger(cfg.Gateway.Address, secret)
+	tagger, err := tag.NewTagger(cfg.Gateway.Address, secret)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -12,7 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/imappoll"
+	"github.com/turnmail/turnmail/mail/outbound"
+	"github.com/turnmail/turnmail/mail/smtpd"
 	"github.com/turnmail/turnmail/store"
 	"github.com/turnmail/turnmail/workflow"
 )
@@ -40,9 +42,9 @@ type daemon struct {
 	log      *slog.Logger
 	st       *store.Store
 	smtpLn   net.Listener
-	servers  []*mail.Server // SMTP, and LMTP when configured
+	servers  []*smtpd.Server // SMTP, and LMTP when configured
 	serveErr chan error
-	worker   *mail.Worker
+	worker   *outbound.Worker
 
 	httpLn      net.Listener // nil without [http] listen
 	stopHTTP    func(context.Context) error
@@ -92,7 +94,7 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d.worker = &mail.Worker{
+	d.worker = &outbound.Worker{
 		Queue: st, Blobs: st, Sender: sender, EnvFrom: tagger.Gateway(), Log: log.With("component", "outbound"),
 		Wake: st.Enqueued(), OnFailed: engine.DeliveryFailed,
 	}
@@ -111,23 +113,23 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 		return nil, fmt.Errorf("smtp listen: %w", err)
 	}
 	listeners = append(listeners, d.smtpLn)
-	serverCfg := mail.ServerConfig{
-		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxPerSenderHour: cfg.SMTP.MaxPerSenderHour, SpoolDir: spoolDir,
+	serverCfg := smtpd.Config{
+		Hostname: tagger.Domain(), MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxPerSenderHour: cfg.SMTP.MaxPerSenderHour, SpoolDir: spoolDir,
 		MaxConnections: cfg.SMTP.MaxConnections, MaxConnectionsPerClient: cfg.SMTP.MaxConnectionsPerClient,
 	}
-	inlets := map[*mail.Server]net.Listener{}
-	smtpd := mail.NewServer(serverCfg, tagger, engine, log)
-	d.servers = append(d.servers, smtpd)
-	inlets[smtpd] = d.smtpLn
+	inlets := map[*smtpd.Server]net.Listener{}
+	smtpServer := smtpd.NewServer(serverCfg, tagger, engine, log)
+	d.servers = append(d.servers, smtpServer)
+	inlets[smtpServer] = d.smtpLn
 	if cfg.LMTP.Listen != "" {
-		ln, err := mail.ListenLMTP(cfg.LMTP.Listen)
+		ln, err := smtpd.ListenLMTP(cfg.LMTP.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("lmtp listen: %w", err)
 		}
 		listeners = append(listeners, ln)
 		lmtpCfg := serverCfg
 		lmtpCfg.LMTP = true
-		lmtpd := mail.NewServer(lmtpCfg, tagger, engine, log)
+		lmtpd := smtpd.NewServer(lmtpCfg, tagger, engine, log)
 		d.servers = append(d.servers, lmtpd)
 		inlets[lmtpd] = ln
 	}
@@ -154,7 +156,7 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 	pollCtx, stopPollers := context.WithCancel(context.Background())
 	d.stopPollers = stopPollers
 	for _, a := range cfg.IMAP.Watch {
-		p := mail.NewPoller(mail.IMAPAccount{
+		p := imappoll.NewPoller(imappoll.Account{
 			Name: a.Username + "@" + a.Addr, Addr: a.Addr, TLS: a.TLS, Username: a.Username, Password: a.Password,
 			Mailbox: a.Mailbox, DoneMailbox: a.DoneMailbox, FailedMailbox: a.FailedMailbox,
 			IDLE: *a.IDLE, PollInterval: a.PollInterval.Duration,
@@ -269,19 +271,19 @@ func tickOnce(ctx context.Context, engine *workflow.Engine, log *slog.Logger) {
 
 // newSender builds the outbound sender the configuration asks for, and says
 // where mail goes for the startup log.
-func newSender(cfg *Config) (mail.Sender, string, error) {
+func newSender(cfg *Config) (outbound.Sender, string, error) {
 	switch cfg.Outbound.Mode {
 	case OutboundSMTP:
 		host, _, err := net.SplitHostPort(cfg.Outbound.Smarthost)
 		if err != nil {
 			return nil, "", fmt.Errorf("outbound smarthost %q: %w", cfg.Outbound.Smarthost, err)
 		}
-		return &mail.SMTPSender{
+		return &outbound.SMTPSender{
 			Addr: cfg.Outbound.Smarthost, HeloName: hostnameOr(host), Username: cfg.Outbound.Username,
 			Password: cfg.Outbound.Password, StartTLS: cfg.Outbound.StartTLS,
 		}, "smtp://" + cfg.Outbound.Smarthost, nil
 	default:
-		return &mail.FileSender{Dir: cfg.Outbound.Dir}, cfg.Outbound.Dir, nil
+		return &outbound.FileSender{Dir: cfg.Outbound.Dir}, cfg.Outbound.Dir, nil
 	}
 }
 

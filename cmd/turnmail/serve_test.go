@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/message"
 )
 
 // startTestDaemon runs a gateway as `serve` would, on a loopback port, with
@@ -121,11 +122,11 @@ func outboxFiles(t *testing.T, dir string) []string {
 }
 
 // outboxMail parses every .eml file in dir, keyed by its one To address.
-func outboxMail(t *testing.T, dir string) map[string][]*mail.Message {
+func outboxMail(t *testing.T, dir string) map[string][]*message.Message {
 	t.Helper()
-	got := map[string][]*mail.Message{}
+	got := map[string][]*message.Message{}
 	for _, f := range outboxFiles(t, dir) {
-		m, err := mail.Parse(strings.NewReader(f), discardBlobs{}, nil)
+		m, err := message.Parse(strings.NewReader(f), discardBlobs{}, nil)
 		if err != nil {
 			t.Fatalf("parse outbox mail: %v", err)
 		}
@@ -165,7 +166,7 @@ func TestServeEndToEnd(t *testing.T) {
 	sendMail(t, addr, "bob@axe.test", []string{tag},
 		docxMail("Bob <bob@axe.test>", tag, "", "Re: "+h.Subject, "b1@axe.test", "Clause 4 changed.\r\n\r\nOn Monday Alice wrote:\r\n> Our draft.", "contract v2 - AXE.docx", []byte("version two")))
 	waitFor(t, "alice's handoff", func() bool { return len(outboxMail(t, outbox)["alice@acme.test"]) == 2 })
-	var ah *mail.Message
+	var ah *message.Message
 	for _, m := range outboxMail(t, outbox)["alice@acme.test"] {
 		if strings.HasPrefix(m.Subject, "Your turn") {
 			ah = m

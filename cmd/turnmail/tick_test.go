@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/message"
 )
 
 // nextSlot is the first Monday 08:00 UTC at least a week after t: a slot
@@ -22,9 +22,9 @@ func nextSlot(t time.Time) time.Time {
 	return d
 }
 
-func summaries(t *testing.T, dir string) map[string]*mail.Message {
+func summaries(t *testing.T, dir string) map[string]*message.Message {
 	t.Helper()
-	got := map[string]*mail.Message{}
+	got := map[string]*message.Message{}
 	for addr, msgs := range outboxMail(t, dir) {
 		for _, m := range msgs {
 			if strings.HasPrefix(m.Subject, "Weekly summary") {

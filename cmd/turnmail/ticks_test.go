@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/tag"
 	"github.com/turnmail/turnmail/store"
 	"github.com/turnmail/turnmail/workflow"
 )
@@ -31,7 +31,7 @@ func TestRunTicksRecoversPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	tagger, err := mail.NewTagger("collab@gw.example", []byte("0123456789abcdef-test-secret"))
+	tagger, err := tag.NewTagger("collab@gw.example", []byte("0123456789abcdef-test-secret"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,229 @@
+package tag
+
+import (
+	"strings"
+	"testing"
+)
+
+func newTestTagger(t *testing.T) *Tagger {
+	t.Helper()
+	tg, err := NewTagger("Collab@GW.example", []byte("0123456789abcdef-test-secret"))
+	if err != nil {
+		t.Fatalf("NewTagger: %v", err)
+	}
+	return tg
+}
+
+func TestNewTagger(t *testing.T) {
+	secret := []byte("0123456789abcdef")
+	tests := []struct {
+		gateway string
+		secret  []byte
+		ok      bool
+	}{
+		{"collab@localhost", secret, true},
+		{"<collab@localhost>", secret, true},
+		{"collab@localhost", secret[:15], false},
+		{"collab", secret, false},
+		{"@localhost", secret, false},
+		{"collab@", secret, false},
+		{"collab+x@localhost", secret, false},
+		{strings.Repeat("a", maxGatewayLocal) + "@localhost", secret, true},
+		{strings.Repeat("a", maxGatewayLocal+1) + "@localhost", secret, false},
+	}
+	for _, tc := range tests {
+		_, err := NewTagger(tc.gateway, tc.secret)
+		if (err == nil) != tc.ok {
+			t.Errorf("NewTagger(%q, %d bytes): err %v, want ok %v", tc.gateway, len(tc.secret), err, tc.ok)
+		}
+	}
+}
+
+func TestTaggerAccessors(t *testing.T) {
+	tg := newTestTagger(t)
+	if got := tg.Gateway(); got != "collab@gw.example" {
+		t.Errorf("Gateway() = %q", got)
+	}
+	if got := tg.Domain(); got != "gw.example" {
+		t.Errorf("Domain() = %q", got)
+	}
+	tok := tg.Token("k7p2qz", "p1")
+	if !strings.HasPrefix(tok, "k7p2qz.p1.") || len(tok) != len("k7p2qz.p1.")+macLen {
+		t.Errorf("Token = %q", tok)
+	}
+	if got, want := tg.Address("k7p2qz", "p1"), "collab+"+tok+"@gw.example"; got != want {
+		t.Errorf("Address = %q, want %q", got, want)
+	}
+	if got, want := tg.ReplyRef("k7p2qz", "p1"), "reply."+tok+"@gw.example"; got != want {
+		t.Errorf("ReplyRef = %q, want %q", got, want)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tg := newTestTagger(t)
+	addr := tg.Address("k7p2qz", "p1")
+	local, _, _ := strings.Cut(addr, "@")
+	mac := tg.Token("k7p2qz", "p1")[len("k7p2qz.p1."):]
+	otherMAC := tg.Token("zzzzzz", "p2")[len("zzzzzz.p2."):]
+	// One character changed must break the mac.
+	flipped := mac[:macLen-1] + "a"
+	if flipped == mac {
+		flipped = mac[:macLen-1] + "b"
+	}
+
+	other, err := NewTagger("collab@gw.example", []byte("another-secret-of-16+"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name     string
+		addr     string
+		kind     AddrKind
+		cid, pid string
+	}{
+		{"tagged", addr, AddrTagged, "k7p2qz", "p1"},
+		{"tagged upper-case", strings.ToUpper(addr), AddrTagged, "k7p2qz", "p1"},
+		{"tagged brackets", "<" + addr + ">", AddrTagged, "k7p2qz", "p1"},
+		{"tagged with name", "Bob Smith <" + addr + ">", AddrTagged, "k7p2qz", "p1"},
+		{"tagged with quoted name", `"Smith, Bob <x@y>" <` + addr + ">", AddrTagged, "k7p2qz", "p1"},
+		{"gateway", "collab@gw.example", AddrGateway, "", ""},
+		{"gateway mixed case", "COLLAB@Gw.Example", AddrGateway, "", ""},
+		{"gateway with name", "Turnmail <collab@gw.example>", AddrGateway, "", ""},
+		{"foreign", "bob@axe.com", AddrForeign, "", ""},
+		{"foreign tagged", local + "@axe.com", AddrForeign, "", ""},
+		{"foreign subdomain", "collab@sub.gw.example", AddrForeign, "", ""},
+		{"unknown local", "alice@gw.example", AddrUnknown, "", ""},
+		{"gateway prefix only", "collabx@gw.example", AddrUnknown, "", ""},
+		{"empty tag", "collab+@gw.example", AddrUnknown, "", ""},
+		{"wrong mac", "collab+k7p2qz.p1." + flipped + "@gw.example", AddrUnknown, "", ""},
+		{"mac moved to other cid", "collab+zzzzzz.p1." + mac + "@gw.example", AddrUnknown, "", ""},
+		{"mac moved to other pid", "collab+k7p2qz.p2." + mac + "@gw.example", AddrUnknown, "", ""},
+		{"other's mac on this one", "collab+k7p2qz.p1." + otherMAC + "@gw.example", AddrUnknown, "", ""},
+		{"truncated mac", "collab+k7p2qz.p1." + mac[:macLen-1] + "@gw.example", AddrUnknown, "", ""},
+		{"long mac", "collab+k7p2qz.p1." + mac + "a@gw.example", AddrUnknown, "", ""},
+		{"no mac", "collab+k7p2qz.p1@gw.example", AddrUnknown, "", ""},
+		{"extra part", "collab+x.k7p2qz.p1." + mac + "@gw.example", AddrUnknown, "", ""},
+		{"bad cid characters", "collab+k7-2qz.p1." + mac + "@gw.example", AddrUnknown, "", ""},
+		{"other secret", other.Address("k7p2qz", "p1"), AddrUnknown, "", ""},
+		{"no domain", "collab", AddrUnknown, "", ""},
+		{"empty", "", AddrUnknown, "", ""},
+		{"unclosed bracket", "<collab@gw.example", AddrUnknown, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			kind, cid, pid := tg.Classify(tc.addr)
+			if kind != tc.kind || cid != tc.cid || pid != tc.pid {
+				t.Errorf("Classify(%q) = %v, %q, %q; want %v, %q, %q", tc.addr, kind, cid, pid, tc.kind, tc.cid, tc.pid)
+			}
+		})
+	}
+}
+
+func TestAcceptRecipient(t *testing.T) {
+	tg := newTestTagger(t)
+	tagged := tg.Address("k7p2qz", "p1")
+	forged := strings.Replace(tagged, "k7p2qz", "k7p2qa", 1)
+	tests := []struct {
+		addr     string
+		code     int
+		enhanced [3]int
+		detail   string
+	}{
+		{"collab@gw.example", 0, [3]int{}, ""},
+		{strings.ToUpper(tagged), 0, [3]int{}, ""},
+		{"PostMaster@GW.example", 0, [3]int{}, ""},
+		{"bob@axe.example", 550, [3]int{5, 7, 1}, "relaying denied"},
+		{"postmaster@axe.example", 550, [3]int{5, 7, 1}, "relaying denied"},
+		{forged, 550, [3]int{5, 1, 1}, "bad tag"},
+		{"Collab+nonsense@gw.example", 550, [3]int{5, 1, 1}, "bad tag"},
+		{"alice@gw.example", 550, [3]int{5, 1, 1}, "unknown local part"},
+	}
+	for _, tc := range tests {
+		rej := tg.AcceptRecipient(tc.addr)
+		switch {
+		case tc.code == 0 && rej != nil:
+			t.Errorf("AcceptRecipient(%q) = %v, want accepted", tc.addr, rej)
+		case tc.code != 0 && rej == nil:
+			t.Errorf("AcceptRecipient(%q) accepted, want %d", tc.addr, tc.code)
+		case rej != nil && (rej.Code != tc.code || rej.Enhanced != tc.enhanced || rej.Detail != tc.detail):
+			t.Errorf("AcceptRecipient(%q) = %v (%s), want %d %v (%s)", tc.addr, rej, rej.Detail, tc.code, tc.enhanced, tc.detail)
+		}
+	}
+	// A forged tag and an unknown mailbox read the same to the sender.
+	if a, b := tg.AcceptRecipient(forged), tg.AcceptRecipient("alice@gw.example"); a.Reason != b.Reason {
+		t.Errorf("forged tag answered %q, unknown mailbox %q", a.Reason, b.Reason)
+	}
+}
+
+func TestTaggedLocalPartLength(t *testing.T) {
+	tg, err := NewTagger(strings.Repeat("c", maxGatewayLocal)+"@gw.example", []byte("0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ cid, pid string }{
+		{"abcdefghijkl", "p999"},
+		{"k7p2qz", "p1"},
+	} {
+		addr := tg.Address(tc.cid, tc.pid)
+		local, _, _ := strings.Cut(addr, "@")
+		if len(local) > 64 {
+			t.Errorf("Address(%q, %q): local part %q is %d octets, want ≤ 64", tc.cid, tc.pid, local, len(local))
+		}
+		if kind, cid, pid := tg.Classify(addr); kind != AddrTagged || cid != tc.cid || pid != tc.pid {
+			t.Errorf("Classify(%q) = %v, %q, %q", addr, kind, cid, pid)
+		}
+	}
+}
+
+func TestReplyRef(t *testing.T) {
+	tg := newTestTagger(t)
+	ref := tg.ReplyRef("k7p2qz", "p12")
+	tok := tg.Token("k7p2qz", "p12")
+	mac := tok[len("k7p2qz.p12."):]
+	tests := []struct {
+		name     string
+		msgid    string
+		ok       bool
+		cid, pid string
+	}{
+		{"plain", ref, true, "k7p2qz", "p12"},
+		{"brackets", "<" + ref + ">", true, "k7p2qz", "p12"},
+		{"upper-case domain", strings.TrimSuffix(ref, "gw.example") + "GW.EXAMPLE", true, "k7p2qz", "p12"},
+		{"moved to other pid", "reply.k7p2qz.p1." + mac + "@gw.example", false, "", ""},
+		{"truncated mac", strings.Replace(ref, mac, mac[:5], 1), false, "", ""},
+		{"foreign domain", strings.TrimSuffix(ref, "gw.example") + "evil.example", false, "", ""},
+		{"no prefix", tok + "@gw.example", false, "", ""},
+		{"tagged address is not a ref", tg.Address("k7p2qz", "p12"), false, "", ""},
+		{"other message-id", "CAF=abc123@mail.gmail.com", false, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cid, pid, ok := tg.ParseReplyRef(tc.msgid)
+			if ok != tc.ok || cid != tc.cid || pid != tc.pid {
+				t.Errorf("ParseReplyRef(%q) = %q, %q, %v; want %q, %q, %v", tc.msgid, cid, pid, ok, tc.cid, tc.pid, tc.ok)
+			}
+		})
+	}
+}
+
+func TestAddressToken(t *testing.T) {
+	tg := newTestTagger(t)
+	tok := tg.AddressToken("Alice@ACME.example")
+	if got, ok := tg.ParseAddressToken(tok); !ok || got != "alice@acme.example" {
+		t.Fatalf("round trip: %q %v", got, ok)
+	}
+	other, err := NewTagger("collab@gw.example", []byte("another secret of enough length"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, mac, _ := strings.Cut(tok, ".")
+	bobEnc, _, _ := strings.Cut(tg.AddressToken("bob@axe.example"), ".")
+	for _, bad := range []string{
+		"", enc, enc + ".", enc + "." + mac[:len(mac)-1], bobEnc + "." + mac, other.AddressToken("alice@acme.example"), "!!." + mac,
+	} {
+		if addr, ok := tg.ParseAddressToken(bad); ok {
+			t.Errorf("token %q accepted as %q", bad, addr)
+		}
+	}
+}

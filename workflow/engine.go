@@ -455,13 +455,7 @@ func (e *Engine) DeliveryFailed(q mail.QueuedMail, cause error) {
 			return nil
 		}
 		o := &outbox{e: e, now: e.cfg.Now().UTC()}
-		return o.post(tx, s, kindFailure, owner, "", &letter{
-			Preheader: fmt.Sprintf("Mail about “%s” could not be delivered to %s.", s.c.Subject, q.Msg.To.Addr),
-			Paras: []string{
-				"Their mail server refused it for good: " + cause.Error(),
-				"Check the address, or reach them another way; the collaboration itself is unchanged.",
-			},
-		}, nil)
+		return o.post(tx, s, kindFailure, owner, "", deliveryFailedLetter(s.c, q.Msg.To.Addr, cause.Error()), nil)
 	})
 	if err != nil {
 		e.log.Error("report failed delivery", "err", err, "outbox_id", q.ID, "collab", cid)

@@ -42,23 +42,9 @@ func (d *delivery) setAsidePrograms() {
 }
 
 // leftOut lists, for the sender, the parts of their mail that were not
-// passed on as documents and why: damaged files, calendar invites, programs,
-// a winmail.dat that could not be unpacked.
+// passed on as documents and why.
 func (d *delivery) leftOut() []string {
-	var l []string
-	for _, a := range d.msg.Damaged {
-		l = append(l, a.Filename+": arrived damaged (cut short or garbled on the way), so it was not passed on; please send it again")
-	}
-	for _, name := range d.msg.Calendar {
-		l = append(l, name+": a calendar invite; the gateway passes on documents only, so send invites to the people themselves")
-	}
-	for _, a := range d.programs {
-		l = append(l, a.Filename+": a program or script; the gateway passes on documents only")
-	}
-	if d.msg.TNEF {
-		l = append(l, "winmail.dat: Outlook sent the attachments inside it in a form the gateway cannot read; switch the message format to HTML or plain text and send the files again")
-	}
-	return l
+	return leftOutLines(d.msg, d.programs)
 }
 
 // tellLeftOut tells participant p what of their mail was not passed on, if

@@ -52,37 +52,6 @@ type section struct {
 	Lines []string
 }
 
-func (c change) describe() string {
-	var b strings.Builder
-	b.WriteString(c.Document)
-	switch {
-	case c.From == 0:
-		fmt.Fprintf(&b, ": new, v%d (%s)", c.To, humanSize(c.ToSize))
-	case c.From == c.To:
-		fmt.Fprintf(&b, ": v%d (%s)", c.To, humanSize(c.ToSize))
-	default:
-		fmt.Fprintf(&b, ": v%d (%s) → v%d (%s)", c.From, humanSize(c.FromSize), c.To, humanSize(c.ToSize))
-	}
-	if c.Remark != "" {
-		b.WriteString(", " + c.Remark)
-	}
-	if c.Attached != "" {
-		fmt.Fprintf(&b, ", attached as %q", c.Attached)
-	}
-	return b.String()
-}
-
-func (r digestRow) describe() string {
-	s := fmt.Sprintf("Turn %d · %s · %s · %s", r.Turn, r.Party, r.Who, r.When)
-	if r.Files != "" {
-		s += " · " + r.Files
-	}
-	if r.Note != "" {
-		s += "\n    " + r.Note
-	}
-	return s
-}
-
 // Text renders the plain-text part.
 func (l *letter) Text() string {
 	var b strings.Builder

@@ -30,7 +30,7 @@ func (o *outbox) post(tx *store.Tx, s *state, kind string, to *store.Participant
 	}
 	if c.Overdue(o.now) {
 		// An overdue collaboration says so in every mail about it (DESIGN §2.9).
-		l.Paras = append([]string{fmt.Sprintf("Overdue: “%s” was due %s.", c.Subject, c.DeadlineDate)}, l.Paras...)
+		l.Paras = append([]string{overdueLine(c)}, l.Paras...)
 	}
 	html, err := l.HTML()
 	if err != nil {

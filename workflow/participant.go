@@ -41,7 +41,7 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 			end = cmd.Name
 		case "wrapup", "reopen":
 			if p.ID != c.Owner {
-				if err := d.refuse(tx, s, p, cmd, "only the owner ("+s.who(c.Owner)+") can do that"); err != nil {
+				if err := d.refuse(tx, s, p, cmd, whyOnlyOwner(s.who(c.Owner))); err != nil {
 					return err
 				}
 				continue
@@ -68,7 +68,7 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 				return err
 			}
 		default:
-			if err := d.refuse(tx, s, p, cmd, "it is not a command the gateway knows"); err != nil {
+			if err := d.refuse(tx, s, p, cmd, whyUnknown); err != nil {
 				return err
 			}
 		}
@@ -84,10 +84,7 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 	if c.State == store.StateWrapped {
 		if len(d.msg.Attachments) > 0 || (note != "" && len(cmds) == 0) {
 			d.record(c.ID, store.OutcomeRejected, "collaboration is wrapped up")
-			return d.answer(tx, s, p, &letter{
-				Preheader: fmt.Sprintf("“%s” is wrapped up; your mail changed nothing.", c.Subject),
-				Paras:     []string{"The owner can reopen it with /reopen on the first line of a reply."},
-			})
+			return d.answer(tx, s, p, wrappedLetter(c))
 		}
 		return nil
 	}
@@ -135,31 +132,25 @@ func (d *delivery) empty(tx *store.Tx, s *state, p *store.Participant) error {
 	if err != nil || !first {
 		return err
 	}
-	return d.answer(tx, s, p, &letter{
-		Preheader: fmt.Sprintf("Your mail about “%s” had no files, no text of yours and no commands, so nothing changed.", s.c.Subject),
-		Paras:     []string{"Attach the edited files to hand them over, write above the quoted text to comment, or put a command such as /status on the first line."},
-	})
+	return d.answer(tx, s, p, emptyLetter(s.c))
 }
 
 // mayEndTurn says why p may not end the current turn, or "".
 func (d *delivery) mayEndTurn(s *state, p *store.Participant) string {
 	switch {
 	case s.c.State != store.StateActive:
-		return "the collaboration is wrapped up"
+		return whyWrapped
 	case !s.holds(p):
-		return fmt.Sprintf("the turn is with %s, not your party", s.c.Parties[s.c.TurnParty].Name)
+		return whyNotYourTurn(s.c.Parties[s.c.TurnParty].Name)
 	case p.Role != store.RoleLeader:
-		return "only a leader of your party can end its turn"
+		return whyNotLeader
 	}
 	return ""
 }
 
 // refuse tells the sender that a command was not carried out.
 func (d *delivery) refuse(tx *store.Tx, s *state, p *store.Participant, cmd Command, why string) error {
-	return d.answer(tx, s, p, &letter{
-		Preheader: fmt.Sprintf("%q was not carried out: %s.", cmd.Line, why),
-		Sections:  helpSections(),
-	})
+	return d.answer(tx, s, p, refusedCommandLetter(cmd.Line, why))
 }
 
 func commandNames(cmds []Command) string {
@@ -177,18 +168,12 @@ func (d *delivery) files(tx *store.Tx, s *state, p *store.Participant, note, res
 	switch {
 	case p.Role == store.RoleFollower || p.Role == store.RoleGhost:
 		d.record(s.c.ID, store.OutcomeRejected, "files from a "+p.Role)
-		return d.answer(tx, s, p, &letter{
-			Preheader: "Your files were not stored: you follow this collaboration without sending documents.",
-			Paras:     []string{"Ask a leader of your party to add you as a contributor, or send the files to them."},
-		})
+		return d.answer(tx, s, p, followerFilesLetter())
 	case s.holds(p) && p.Role == store.RoleLeader:
 		return d.handOver(tx, s, p, "files", note, rest)
 	case !s.holds(p) && d.e.cfg.OutOfTurn == OutOfTurnReject:
 		d.record(s.c.ID, store.OutcomeRejected, "out of turn")
-		return d.answer(tx, s, p, &letter{
-			Preheader: fmt.Sprintf("Your files were not stored: it is %s's turn on “%s”.", s.c.Parties[s.c.TurnParty].Name, s.c.Subject),
-			Paras:     []string{"Send them again when your party has the turn; you will get a mail saying so."},
-		})
+		return d.answer(tx, s, p, outOfTurnLetter(s.c))
 	}
 	return d.drafts(tx, s, p, note)
 }
@@ -208,7 +193,7 @@ func (d *delivery) drafts(tx *store.Tx, s *state, p *store.Participant, note str
 			Party: p.Party, Doc: ids[i], Name: a.Filename, Blob: a.Blob, Filename: a.Filename,
 			ContentType: a.ContentType, Author: p.ID, MsgID: d.msg.MessageID, Time: d.now,
 		}
-		ch := change{Document: a.Filename, ToSize: a.Blob.Size, Remark: "draft", Attached: a.Filename}
+		ch := change{Document: a.Filename, ToSize: a.Blob.Size, Remark: remarkDraft, Attached: a.Filename}
 		if doc := s.doc(ids[i]); doc != nil {
 			ch.Document = doc.Name
 			if v := s.latest[doc.ID]; v != nil {
@@ -221,30 +206,16 @@ func (d *delivery) drafts(tx *store.Tx, s *state, p *store.Participant, note str
 		changes = append(changes, ch)
 		atts = append(atts, mail.OutgoingAttachment{Filename: a.Filename, ContentType: a.ContentType, Blob: a.Blob})
 	}
-	party := s.c.Parties[p.Party].Name
-	inTurn := s.holds(p)
-	d.record(s.c.ID, store.OutcomeDraft, fmt.Sprintf("%d file(s) kept as %s's draft", len(atts), party))
+	d.record(s.c.ID, store.OutcomeDraft, fmt.Sprintf("%d file(s) kept as %s's draft", len(atts), s.c.Parties[p.Party].Name))
 	for _, l := range s.party(p.Party) {
 		if l.Role != store.RoleLeader || l.ID == p.ID {
 			continue
 		}
-		if err := d.post(tx, s, kindDraft, l, displayName(p), &letter{
-			Preheader: fmt.Sprintf("%s sent a draft for %s's turn on “%s”.", displayName(p), party, s.c.Subject),
-			Paras:     []string{"It stays inside your party. It goes to the other side with your party's turn when a leader ends it: reply with your own files (yours win for the same document), or with /done."},
-			NoteBy:    displayName(p), Note: note, Changes: changes,
-		}, atts); err != nil {
+		if err := d.post(tx, s, kindDraft, l, displayName(p), draftForLeaderLetter(s, p, note, changes), atts); err != nil {
 			return err
 		}
 	}
-	what := "They travel with your party's turn when a leader of your party ends it."
-	if !inTurn {
-		what = fmt.Sprintf("It is %s's turn, so the turn did not move. Your files are kept as %s's draft and travel with your party's next turn.", s.c.Parties[s.c.TurnParty].Name, party)
-	}
-	return d.post(tx, s, kindConfirm, p, "", &letter{
-		Preheader: fmt.Sprintf("Your files are stored as %s's draft on “%s”.", party, s.c.Subject),
-		Paras:     []string{what},
-		Changes:   changes,
-	}, nil)
+	return d.post(tx, s, kindConfirm, p, "", draftStoredLetter(s, p, changes), nil)
 }
 
 // comment relays a reply without files to the rest of the sender's party:
@@ -255,11 +226,7 @@ func (d *delivery) comment(tx *store.Tx, s *state, p *store.Participant, note st
 		if o.ID == p.ID {
 			continue
 		}
-		if err := d.post(tx, s, kindComment, o, displayName(p), &letter{
-			Preheader: fmt.Sprintf("%s commented on “%s” (your party only).", displayName(p), s.c.Subject),
-			NoteBy:    displayName(p), Note: note,
-			Paras: []string{"Comments stay inside your party. The note that ends a turn is what the other side reads."},
-		}, nil); err != nil {
+		if err := d.post(tx, s, kindComment, o, displayName(p), commentLetter(s, p, note), nil); err != nil {
 			return err
 		}
 	}
@@ -269,13 +236,7 @@ func (d *delivery) comment(tx *store.Tx, s *state, p *store.Participant, note st
 // unmatched answers a mail that belongs to no collaboration and starts none.
 func (d *delivery) unmatched(tx *store.Tx) error {
 	d.record("", store.OutcomeUnmatched, "matched no collaboration")
-	return d.notice(tx, "", "unmatched", &letter{
-		Preheader: "Your mail did not reach any collaboration, and did not start one.",
-		Paras: []string{
-			"To start a collaboration, write to the other party as usual, attach the documents, and Cc " + d.e.tag.Gateway() + ".",
-			"To take part in one, reply to a mail the gateway sent you: its Reply-To address is your own.",
-		},
-	})
+	return d.notice(tx, "", "unmatched", unmatchedLetter(d.e.tag.Gateway()))
 }
 
 // setDeadline applies /deadline YYYY-MM-DD (or "none"): a leader of either
@@ -284,15 +245,14 @@ func (d *delivery) unmatched(tx *store.Tx) error {
 func (d *delivery) setDeadline(tx *store.Tx, s *state, p *store.Participant, cmd Command) error {
 	c := s.c
 	if p.Role != store.RoleLeader {
-		return d.refuse(tx, s, p, cmd, "only a leader can set the deadline")
+		return d.refuse(tx, s, p, cmd, whyDeadlineRole)
 	}
 	if c.State != store.StateActive {
-		return d.refuse(tx, s, p, cmd, "the collaboration is wrapped up")
+		return d.refuse(tx, s, p, cmd, whyWrapped)
 	}
 	if len(cmd.Args) != 1 {
-		return d.refuse(tx, s, p, cmd, "write /deadline YYYY-MM-DD, or /deadline none")
+		return d.refuse(tx, s, p, cmd, whyDeadlineUsage)
 	}
-	what := "removed the deadline"
 	if strings.EqualFold(cmd.Args[0], "none") {
 		c.Deadline, c.DeadlineDate = time.Time{}, ""
 	} else {
@@ -302,23 +262,20 @@ func (d *delivery) setDeadline(tx *store.Tx, s *state, p *store.Participant, cmd
 		}
 		day, err := time.ParseInLocation("2006-01-02", cmd.Args[0], d.e.location(person))
 		if err != nil {
-			return d.refuse(tx, s, p, cmd, "the date must be written YYYY-MM-DD")
+			return d.refuse(tx, s, p, cmd, whyDeadlineDate)
 		}
 		end := day.AddDate(0, 0, 1)
 		if !end.After(d.now) {
-			return d.refuse(tx, s, p, cmd, "that day is past")
+			return d.refuse(tx, s, p, cmd, whyDeadlinePast)
 		}
 		c.Deadline, c.DeadlineDate = end.UTC(), cmd.Args[0]
-		what = "set the deadline to " + cmd.Args[0]
 	}
 	if err := tx.PutCollab(c); err != nil {
 		return fmt.Errorf("store collaboration: %w", err)
 	}
 	d.logAfterCommit("deadline set", "collab", c.ID, "deadline", c.DeadlineDate, "by", p.Address)
 	for _, o := range s.people {
-		if err := d.post(tx, s, kindConfirm, o, displayName(p), &letter{
-			Preheader: fmt.Sprintf("%s %s for “%s”.", displayName(p), what, c.Subject),
-		}, nil); err != nil {
+		if err := d.post(tx, s, kindConfirm, o, displayName(p), deadlineLetter(c, displayName(p)), nil); err != nil {
 			return err
 		}
 	}
@@ -332,28 +289,25 @@ func (d *delivery) personSetting(tx *store.Tx, s *state, p *store.Participant, c
 	if err != nil {
 		return err
 	}
-	var done string
+	var setting string
 	switch arg := strings.Join(cmd.Args, " "); {
 	case cmd.Name == "timezone":
 		loc, err := time.LoadLocation(arg)
 		if arg == "" || arg == "Local" || err != nil { // "Local" would be the server's zone
-			return d.refuse(tx, s, p, cmd, "write an IANA time zone name, such as /timezone Europe/Paris")
+			return d.refuse(tx, s, p, cmd, whyTimezone)
 		}
-		person.TimeZone = loc.String()
-		done = "Your time zone is now " + person.TimeZone + ": weekly summaries and deadlines you set follow it."
+		person.TimeZone, setting = loc.String(), settingTimeZone
 	case strings.EqualFold(arg, "off"):
-		person.SummaryOff = true
-		done = "Weekly summaries are off. /summary on turns them back on."
+		person.SummaryOff, setting = true, settingSummaryOff
 	case strings.EqualFold(arg, "on"):
-		person.SummaryOff = false
-		done = "Weekly summaries are on."
+		person.SummaryOff, setting = false, settingSummaryOn
 	default:
-		return d.refuse(tx, s, p, cmd, "write /summary on or /summary off")
+		return d.refuse(tx, s, p, cmd, whySummary)
 	}
 	if err := tx.PutPerson(person); err != nil {
 		return err
 	}
-	return d.answer(tx, s, p, &letter{Preheader: done})
+	return d.answer(tx, s, p, settingLetter(person, setting))
 }
 
 // person returns the settings of address, new ones when it has none.

@@ -9,33 +9,8 @@ import (
 	"github.com/turnmail/turnmail/store"
 )
 
-// Kinds of gateway mail, as recorded in the outbound queue.
-const (
-	kindHandoff  = "handoff"  // your party holds the turn now
-	kindConfirm  = "confirm"  // what happened, for the other party and the sender
-	kindDraft    = "draft"    // a contributor's draft, for their party's leaders
-	kindComment  = "comment"  // a comment, relayed inside the sender's party
-	kindReply    = "reply"    // the answer to a command (/status, /help)
-	kindBinder   = "binder"   // the closing binder of a wrapped-up collaboration
-	kindNotice   = "notice"   // something went wrong; rate-limited
-	kindFailure  = "delivery" // mail to a participant was given up on
-	kindSummary  = "summary"  // the weekly summary
-	kindReminder = "reminder" // a turn held long, a deadline near or passed
-	kindHold     = "hold"     // a held mail: confirm that you sent it
-	maxRefs      = 10         // Message-IDs kept for References
-	footerPlain  = "Reply to this mail to take part. Commands go on the first lines of a reply; /help lists them."
-	footerNotice = "This is an automatic message from a turnmail gateway."
-)
-
-// subjectFor is the subject of a collaboration's mail: its own words kept
-// stable for threading (MAIL-NOTES), with the tag once at the end.
-func subjectFor(c *store.Collab, kind string) string {
-	prefix := "Re: "
-	if kind == kindHandoff {
-		prefix = "Your turn: "
-	}
-	return fmt.Sprintf("%s%s [tm:%s]", prefix, c.Subject, c.ID)
-}
+// maxRefs bounds the Message-IDs a participant's mail keeps in References.
+const maxRefs = 10
 
 // answer tells a participant what became of their mail, through their own
 // reply address.
@@ -69,16 +44,12 @@ func (d *delivery) notice(tx *store.Tx, cid, reason string, l *letter) error {
 	if err != nil {
 		return err
 	}
-	subject := d.msg.Subject
-	if subject == "" {
-		subject = "your message"
-	}
 	m := mail.Outgoing{
 		MessageID: message.NewMessageID(d.e.tag.Domain()),
 		Date:      d.now,
 		From:      mail.Address{Name: "turnmail", Addr: d.e.tag.Gateway()},
 		To:        *d.msg.From,
-		Subject:   "Re: " + BaseSubject(subject),
+		Subject:   noticeSubject(d.msg.Subject),
 		InReplyTo: d.msg.MessageID,
 		Header:    [][2]string{{"X-Turnmail-Kind", kindNotice}},
 		Text:      l.Text(),
@@ -91,13 +62,6 @@ func (d *delivery) notice(tx *store.Tx, cid, reason string, l *letter) error {
 		m.Header = append(m.Header, [2]string{"X-Turnmail-Collab", cid})
 	}
 	return d.enqueue(tx, cid, kindNotice, &m)
-}
-
-func viaName(name string) string {
-	if name == "" {
-		return "turnmail"
-	}
-	return name + " (via turnmail)"
 }
 
 // listPhrase quotes a subject for use as the phrase of a List-Id.

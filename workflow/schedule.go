@@ -282,14 +282,14 @@ func slotOn(year int, month time.Month, day, hour int, loc *time.Location) time.
 func (e *Engine) reminders(c *store.Collab, now time.Time) []reminder {
 	var out []reminder
 	if held := e.cfg.Reminders.HeldFor; held > 0 && now.Sub(c.TurnSince) >= held {
-		out = append(out, reminder{c.ID, "held", fmt.Sprintf("remind\x00held\x00%s\x00%d\x00%d", c.ID, c.Turn, c.TurnSince.Unix())})
+		out = append(out, reminder{c.ID, remindHeld, fmt.Sprintf("remind\x00held\x00%s\x00%d\x00%d", c.ID, c.Turn, c.TurnSince.Unix())})
 	}
 	if !c.Deadline.IsZero() {
 		switch before := e.cfg.Reminders.BeforeDeadline; {
 		case !now.Before(c.Deadline):
-			out = append(out, reminder{c.ID, "overdue", fmt.Sprintf("remind\x00overdue\x00%s\x00%d", c.ID, c.Deadline.Unix())})
+			out = append(out, reminder{c.ID, remindOverdue, fmt.Sprintf("remind\x00overdue\x00%s\x00%d", c.ID, c.Deadline.Unix())})
 		case before > 0 && !now.Before(c.Deadline.Add(-before)):
-			out = append(out, reminder{c.ID, "deadline", fmt.Sprintf("remind\x00deadline\x00%s\x00%d", c.ID, c.Deadline.Unix())})
+			out = append(out, reminder{c.ID, remindDeadline, fmt.Sprintf("remind\x00deadline\x00%s\x00%d", c.ID, c.Deadline.Unix())})
 		}
 	}
 	return out
@@ -313,24 +313,12 @@ func (p *tickPlan) sendReminder(tx *store.Tx, o *outbox, r reminder) (string, er
 	if err != nil || !first {
 		return "", err
 	}
-	var what string
-	switch r.why {
-	case "held":
-		what = fmt.Sprintf("Turn %d of “%s” has been with %s since %s.", c.Turn, c.Subject, c.Parties[c.TurnParty].Name, c.TurnSince.UTC().Format(timeLayout))
-	case "deadline":
-		what = fmt.Sprintf("“%s” is due %s, and turn %d is with %s.", c.Subject, c.DeadlineDate, c.Turn, c.Parties[c.TurnParty].Name)
-	case "overdue":
-		what = fmt.Sprintf("“%s” was due %s and is overdue; turn %d is with %s.", c.Subject, c.DeadlineDate, c.Turn, c.Parties[c.TurnParty].Name)
-	}
 	sent := false
 	for _, pt := range s.party(c.TurnParty) {
 		if pt.Role != store.RoleLeader && pt.Role != store.RoleContributor {
 			continue
 		}
-		if err := o.post(tx, s, kindReminder, pt, "", &letter{
-			Preheader: "Reminder: " + what,
-			Paras:     []string{"Reply with your edited files to hand the turn over, or with /done on the first line. /status shows where things stand."},
-		}, nil); err != nil {
+		if err := o.post(tx, s, kindReminder, pt, "", reminderLetter(c, r.why), nil); err != nil {
 			return "", err
 		}
 		sent = true

@@ -29,10 +29,7 @@ func (d *delivery) start(tx *store.Tx) error {
 		// Otherwise anyone could have the gateway mail their attachments to
 		// whomever they name in To.
 		d.record("", store.OutcomeRejected, "sender may not start collaborations")
-		return d.notice(tx, "", "not-allowed", &letter{
-			Preheader: "No collaboration was started: this gateway starts collaborations only for the people and domains its operator allows.",
-			Paras:     []string{"Ask whoever runs " + d.e.tag.Gateway() + " to allow your address, or ask a colleague who is allowed to start it. Sending the mail again will not help."},
-		})
+		return d.notice(tx, "", "not-allowed", notAllowedLetter(d.e.tag.Gateway()))
 	}
 	cid, err := tx.NewCollabID()
 	if err != nil {
@@ -88,13 +85,7 @@ func (d *delivery) start(tx *store.Tx) error {
 	other := s.party(1)
 	if len(other) == 0 {
 		d.record("", store.OutcomeRejected, "no other party among the recipients")
-		return d.notice(tx, "", "no-other-party", &letter{
-			Preheader: "No collaboration was started: your mail had no one to hand the turn to.",
-			Paras: []string{
-				"To start a collaboration, write to the other party (in To), attach the documents, and Cc this address: " + d.e.tag.Gateway() + ".",
-				"People of your own mail domain join your party; the others form the other party, who gets the turn next.",
-			},
-		})
+		return d.notice(tx, "", "no-other-party", noOtherPartyLetter(d.e.tag.Gateway()))
 	}
 	if !hasRole(other, store.RoleLeader) {
 		other[0].Role = store.RoleLeader // someone must be able to end their turn

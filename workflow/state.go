@@ -137,3 +137,16 @@ func (s *state) nextDocID() string {
 	s.c.NextDoc++
 	return fmt.Sprintf("d%d", s.c.NextDoc)
 }
+
+// turnFiles lists the versions turn t carried, "contract.docx v3, prices.xlsx v2".
+func (s *state) turnFiles(t *store.Turn) string {
+	files := make([]string, 0, len(t.Versions))
+	for _, v := range t.Versions {
+		name := v.Doc
+		if doc := s.doc(v.Doc); doc != nil {
+			name = doc.Name
+		}
+		files = append(files, fmt.Sprintf("%s v%d", name, v.Number))
+	}
+	return strings.Join(files, ", ")
+}

@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -64,7 +63,7 @@ func (p *tickPlan) sendSummary(tx *store.Tx, o *outbox, pp *personPlan) (string,
 		return a.c.TurnSince.Compare(b.c.TurnSince)
 	})
 	waiting, overdue := 0, 0
-	l := &letter{Footer: "You get this summary once a week. Reply to the address given for a collaboration with /status for details, /summary off to stop these mails, or /timezone Europe/Paris to get them in your own time zone."}
+	var sections []section
 	for _, w := range lines {
 		if w.waiting {
 			waiting++
@@ -72,12 +71,9 @@ func (p *tickPlan) sendSummary(tx *store.Tx, o *outbox, pp *personPlan) (string,
 		if w.overdue {
 			overdue++
 		}
-		l.Sections = append(l.Sections, w.section)
+		sections = append(sections, w.section)
 	}
-	l.Preheader = fmt.Sprintf("%d active collaboration(s), %d waiting on you, %d overdue.", len(lines), waiting, overdue)
-	if len(lines) == 0 {
-		l.Preheader = "You are in no active collaboration."
-	}
+	l := summaryLetter(sections, waiting, overdue)
 	html, err := l.HTML()
 	if err != nil {
 		return "", err
@@ -88,7 +84,7 @@ func (p *tickPlan) sendSummary(tx *store.Tx, o *outbox, pp *personPlan) (string,
 		Date:      p.now,
 		From:      mail.Address{Name: "turnmail", Addr: tag.Gateway()},
 		To:        mail.Address{Name: pp.name, Addr: pp.address},
-		Subject:   fmt.Sprintf("Weekly summary: %d waiting on you, %d active", waiting, len(lines)),
+		Subject:   summarySubject(waiting, len(lines)),
 		Header:    [][2]string{{"X-Turnmail-Kind", kindSummary}},
 		Text:      l.Text(),
 		HTML:      html,
@@ -140,25 +136,12 @@ func boolOrder(first bool) int {
 	return 1
 }
 
-// summaryLine describes collaboration c for participant pt: whose turn and
-// since when, the deadline, what changed in the week before the slot, with
-// dates in the person's time zone (the slot's). A ghost sees the other
-// party's turns without their people or notes.
+// summaryLine loads what the summary says of collaboration c for
+// participant pt: the turns that ended in the week from..to, and the people
+// and documents they name.
 func (p *tickPlan) summaryLine(tx *store.Tx, c *store.Collab, pt *store.Participant, from, to time.Time) (weekLine, error) {
 	tag := p.e.tag.Address(c.ID, pt.ID)
 	w := weekLine{c: c, waiting: c.TurnParty == pt.Party, overdue: c.Overdue(p.now), tag: tag}
-	holder := c.Parties[c.TurnParty].Name
-	if w.waiting {
-		holder = "waiting on you (" + holder + ")"
-	}
-	title := fmt.Sprintf("%s [tm:%s]: turn %d, %s since %s", c.Subject, c.ID, c.Turn, holder, c.TurnSince.In(to.Location()).Format("2006-01-02"))
-	switch {
-	case w.overdue:
-		title += fmt.Sprintf(", OVERDUE since %s", c.DeadlineDate)
-	case c.DeadlineDate != "":
-		title += ", due " + c.DeadlineDate
-	}
-	w.section.Title = title
 	var turns []*store.Turn
 	var err error
 	// The latest turn ended when the current one began: a turn held since
@@ -168,51 +151,15 @@ func (p *tickPlan) summaryLine(tx *store.Tx, c *store.Collab, pt *store.Particip
 			return w, err
 		}
 	}
-	var people []*store.Participant
-	var docs []*store.Document
+	s := &state{c: c}
 	if len(turns) > 0 {
-		if people, err = tx.Participants(c.ID); err != nil {
+		if s.people, err = tx.Participants(c.ID); err != nil {
 			return w, err
 		}
-		if docs, err = tx.Documents(c.ID); err != nil {
+		if s.docs, err = tx.Documents(c.ID); err != nil {
 			return w, err
 		}
 	}
-	s := &state{c: c, people: people, docs: docs}
-	for _, t := range turns {
-		if !t.Ended.Before(to) {
-			break
-		}
-		party := c.Parties[t.Party].Name
-		if pt.Role == store.RoleGhost && t.Party != pt.Party {
-			w.section.Lines = append(w.section.Lines, fmt.Sprintf("%s: %s ended turn %d", t.Ended.In(to.Location()).Format("Mon 2 Jan"), party, t.Number))
-			continue
-		}
-		line := fmt.Sprintf("%s: %s (%s) ended turn %d", t.Ended.In(to.Location()).Format("Mon 2 Jan"), s.who(t.EndedBy), party, t.Number)
-		var files []string
-		for _, v := range t.Versions {
-			name := v.Doc
-			if doc := s.doc(v.Doc); doc != nil {
-				name = doc.Name
-			}
-			files = append(files, fmt.Sprintf("%s v%d", name, v.Number))
-		}
-		if len(files) > 0 {
-			line += ": " + strings.Join(files, ", ")
-		}
-		if n := firstLine(t.Note); n != "" {
-			line += " (“" + n + "”)"
-		}
-		w.section.Lines = append(w.section.Lines, line)
-	}
-	if len(w.section.Lines) == 0 {
-		w.section.Lines = append(w.section.Lines, "No turns ended this week.")
-	}
-	w.section.Lines = append(w.section.Lines, "For details, reply to "+tag+" with /status ("+statusLink(tag)+").")
+	w.section = weekSection(s, pt, turns, w.overdue, to, tag)
 	return w, nil
-}
-
-// statusLink is a mailto link that writes /status to the collaboration.
-func statusLink(tag string) string {
-	return "mailto:" + tag + "?subject=status&body=" + url.QueryEscape("/status")
 }

@@ -192,33 +192,13 @@ func (d *delivery) endTurn(tx *store.Tx, s *state, by *store.Participant, how, n
 	changes, atts := describeChanges(ch, true)
 	byName := fmt.Sprintf("%s (%s)", displayName(by), c.Parties[from].Name)
 	for _, p := range s.party(c.TurnParty) {
-		l := &letter{
-			Preheader: fmt.Sprintf("Your turn on “%s”: %s handed over turn %d.", c.Subject, byName, t.Number),
-			Paras:     []string{fmt.Sprintf("%s now holds turn %d. Reply to this mail with your edited files to hand the turn back, or with /done on the first line to hand it back without files.", c.Parties[c.TurnParty].Name, c.Turn)},
-			NoteBy:    byName, Note: note, Changes: changes, Digest: digest,
-		}
-		if p.Role == store.RoleFollower || p.Role == store.RoleGhost {
-			l.Paras = []string{fmt.Sprintf("%s now holds turn %d. You follow this collaboration; its leaders hand the turn back.", c.Parties[c.TurnParty].Name, c.Turn)}
-		}
-		if err := d.post(tx, s, kindHandoff, p, displayName(by), l, atts); err != nil {
+		if err := d.post(tx, s, kindHandoff, p, displayName(by), handoffLetter(s, p, t, byName, changes, digest), atts); err != nil {
 			return err
 		}
 	}
 	changes, _ = describeChanges(ch, false)
 	for _, p := range s.party(from) {
-		what := fmt.Sprintf("%s handed turn %d over to %s.", displayName(by), t.Number, c.Parties[c.TurnParty].Name)
-		if p.ID == by.ID {
-			what = fmt.Sprintf("You handed turn %d over to %s.", t.Number, c.Parties[c.TurnParty].Name)
-		}
-		if how == "start" {
-			what = fmt.Sprintf("Collaboration “%s” started; %s has the turn.", c.Subject, c.Parties[c.TurnParty].Name)
-		}
-		l := &letter{
-			Preheader: what,
-			Paras:     []string{"They have the latest files. You will get them back, with their note, when they hand the turn back."},
-			NoteBy:    byName, Note: note, Changes: changes, Digest: digest,
-		}
-		if err := d.post(tx, s, kindConfirm, p, displayName(by), l, nil); err != nil {
+		if err := d.post(tx, s, kindConfirm, p, displayName(by), handedOverLetter(s, p, by, t, byName, changes, digest), nil); err != nil {
 			return err
 		}
 	}
@@ -237,11 +217,11 @@ func describeChanges(ch []stored, attach bool) ([]change, []mail.OutgoingAttachm
 		}
 		switch {
 		case x.twice:
-			c.Remark = "another attachment of the mail has the same name: this one was not stored"
+			c.Remark = remarkTwice
 		case x.unchanged:
-			c.Remark = "re-sent unchanged"
+			c.Remark = remarkUnchanged
 		case x.split && x.prev == nil:
-			c.Remark = "kept as a document of its own: another file of the mail already changed the document it resembles"
+			c.Remark = remarkSplit
 		}
 		if !x.unchanged && attach {
 			c.Attached = VersionedName(x.doc.Name, x.v.Number)

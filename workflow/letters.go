@@ -1,0 +1,583 @@
+package workflow
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/turnmail/turnmail/mail/message"
+	"github.com/turnmail/turnmail/store"
+)
+
+// This file holds every sentence the gateway writes: one constructor per
+// kind of mail. Constructors get loaded data and return a letter; they read
+// no store and send nothing (letter.go renders, outbox.go sends).
+
+// Kinds of gateway mail, as recorded in the outbound queue.
+const (
+	kindHandoff  = "handoff"  // your party holds the turn now
+	kindConfirm  = "confirm"  // what happened, for the other party and the sender
+	kindDraft    = "draft"    // a contributor's draft, for their party's leaders
+	kindComment  = "comment"  // a comment, relayed inside the sender's party
+	kindReply    = "reply"    // the answer to a command (/status, /help)
+	kindBinder   = "binder"   // the closing binder of a wrapped-up collaboration
+	kindNotice   = "notice"   // something went wrong; rate-limited
+	kindFailure  = "delivery" // mail to a participant was given up on
+	kindSummary  = "summary"  // the weekly summary
+	kindReminder = "reminder" // a turn held long, a deadline near or passed
+	kindHold     = "hold"     // a held mail: confirm that you sent it
+)
+
+const (
+	footerPlain   = "Reply to this mail to take part. Commands go on the first lines of a reply; /help lists them."
+	footerNotice  = "This is an automatic message from a turnmail gateway."
+	footerSummary = "You get this summary once a week. Reply to the address given for a collaboration with /status for details, /summary off to stop these mails, or /timezone Europe/Paris to get them in your own time zone."
+	timeLayout    = "2006-01-02 15:04 UTC"
+)
+
+// subjectFor is the subject of a collaboration's mail: its own words kept
+// stable for threading (MAIL-NOTES), with the tag once at the end.
+func subjectFor(c *store.Collab, kind string) string {
+	prefix := "Re: "
+	if kind == kindHandoff {
+		prefix = "Your turn: "
+	}
+	return fmt.Sprintf("%s%s [tm:%s]", prefix, c.Subject, c.ID)
+}
+
+// noticeSubject is the subject of a notice answering a mail with subject.
+func noticeSubject(subject string) string {
+	if subject == "" {
+		subject = "your message"
+	}
+	return "Re: " + BaseSubject(subject)
+}
+
+// summarySubject is the subject of a weekly summary.
+func summarySubject(waiting, active int) string {
+	return fmt.Sprintf("Weekly summary: %d waiting on you, %d active", waiting, active)
+}
+
+// viaName is the display name of the gateway's From when it writes on
+// someone's behalf.
+func viaName(name string) string {
+	if name == "" {
+		return "turnmail"
+	}
+	return name + " (via turnmail)"
+}
+
+// overdueLine opens every mail about an overdue collaboration (DESIGN §2.9).
+func overdueLine(c *store.Collab) string {
+	return fmt.Sprintf("Overdue: “%s” was due %s.", c.Subject, c.DeadlineDate)
+}
+
+// handoffLetter hands the turn to a person of the party that now holds it:
+// the note of the turn that ended, the documents and the history.
+func handoffLetter(s *state, to *store.Participant, t *store.Turn, byName string, changes []change, digest []digestRow) *letter {
+	c := s.c
+	holder := c.Parties[c.TurnParty].Name
+	l := &letter{
+		Preheader: fmt.Sprintf("Your turn on “%s”: %s handed over turn %d.", c.Subject, byName, t.Number),
+		Paras:     []string{fmt.Sprintf("%s now holds turn %d. Reply to this mail with your edited files to hand the turn back, or with /done on the first line to hand it back without files.", holder, c.Turn)},
+		NoteBy:    byName, Note: t.Note, Changes: changes, Digest: digest,
+	}
+	if to.Role == store.RoleFollower || to.Role == store.RoleGhost {
+		l.Paras = []string{fmt.Sprintf("%s now holds turn %d. You follow this collaboration; its leaders hand the turn back.", holder, c.Turn)}
+	}
+	return l
+}
+
+// handedOverLetter tells the party that ended turn t (or started the
+// collaboration) what went to the other side.
+func handedOverLetter(s *state, to, by *store.Participant, t *store.Turn, byName string, changes []change, digest []digestRow) *letter {
+	c := s.c
+	holder := c.Parties[c.TurnParty].Name
+	what := fmt.Sprintf("%s handed turn %d over to %s.", displayName(by), t.Number, holder)
+	switch {
+	case t.How == "start":
+		what = fmt.Sprintf("Collaboration “%s” started; %s has the turn.", c.Subject, holder)
+	case to.ID == by.ID:
+		what = fmt.Sprintf("You handed turn %d over to %s.", t.Number, holder)
+	}
+	return &letter{
+		Preheader: what,
+		Paras:     []string{"They have the latest files. You will get them back, with their note, when they hand the turn back."},
+		NoteBy:    byName, Note: t.Note, Changes: changes, Digest: digest,
+	}
+}
+
+// draftForLeaderLetter passes a contributor's draft to a leader of their
+// party.
+func draftForLeaderLetter(s *state, author *store.Participant, note string, changes []change) *letter {
+	return &letter{
+		Preheader: fmt.Sprintf("%s sent a draft for %s's turn on “%s”.", displayName(author), s.c.Parties[author.Party].Name, s.c.Subject),
+		Paras:     []string{"It stays inside your party. It goes to the other side with your party's turn when a leader ends it: reply with your own files (yours win for the same document), or with /done."},
+		NoteBy:    displayName(author), Note: note, Changes: changes,
+	}
+}
+
+// draftStoredLetter tells the author of a draft where it is.
+func draftStoredLetter(s *state, author *store.Participant, changes []change) *letter {
+	party := s.c.Parties[author.Party].Name
+	what := "They travel with your party's turn when a leader of your party ends it."
+	if !s.holds(author) {
+		what = fmt.Sprintf("It is %s's turn, so the turn did not move. Your files are kept as %s's draft and travel with your party's next turn.", s.c.Parties[s.c.TurnParty].Name, party)
+	}
+	return &letter{
+		Preheader: fmt.Sprintf("Your files are stored as %s's draft on “%s”.", party, s.c.Subject),
+		Paras:     []string{what},
+		Changes:   changes,
+	}
+}
+
+// commentLetter relays a comment inside the commenter's party.
+func commentLetter(s *state, by *store.Participant, note string) *letter {
+	return &letter{
+		Preheader: fmt.Sprintf("%s commented on “%s” (your party only).", displayName(by), s.c.Subject),
+		NoteBy:    displayName(by), Note: note,
+		Paras: []string{"Comments stay inside your party. The note that ends a turn is what the other side reads."},
+	}
+}
+
+// binderLetter closes a wrapped-up collaboration: the final versions and
+// the full history.
+func binderLetter(s *state, by *store.Participant, changes []change, digest []digestRow) *letter {
+	return &letter{
+		Preheader: fmt.Sprintf("“%s” is wrapped up: the final versions and the full history.", s.c.Subject),
+		Paras:     []string{fmt.Sprintf("%s wrapped up the collaboration after %d turn(s).", displayName(by), len(digest))},
+		Changes:   changes, Digest: digest,
+	}
+}
+
+// statusLetter answers /status: whose turn it is, the documents, the
+// people, the history. Ghosts of the other party are not shown (DESIGN §1).
+func statusLetter(s *state, to *store.Participant, drafts []*store.Draft, digest []digestRow) *letter {
+	c := s.c
+	l := &letter{Preheader: fmt.Sprintf("“%s”: turn %d is with %s since %s.", c.Subject, c.Turn, c.Parties[c.TurnParty].Name, c.TurnSince.UTC().Format(timeLayout))}
+	if c.State == store.StateWrapped {
+		l.Preheader = fmt.Sprintf("“%s” was wrapped up on %s.", c.Subject, c.Wrapped.UTC().Format(timeLayout))
+	} else if c.DeadlineDate != "" {
+		l.Paras = append(l.Paras, "Due "+c.DeadlineDate+".")
+	}
+	for _, doc := range s.docs {
+		if v := s.latest[doc.ID]; v != nil {
+			l.Changes = append(l.Changes, change{Document: doc.Name, From: v.Number, To: v.Number, ToSize: v.Blob.Size})
+		}
+	}
+	if len(drafts) > 0 {
+		sec := section{Title: "Drafts of " + c.Parties[to.Party].Name}
+		for _, dr := range drafts {
+			sec.Lines = append(sec.Lines, fmt.Sprintf("%s from %s (%s)", dr.Filename, s.who(dr.Author), humanSize(dr.Blob.Size)))
+		}
+		l.Sections = append(l.Sections, sec)
+	}
+	for i, party := range c.Parties {
+		sec := section{Title: "Party " + party.Name}
+		for _, p := range s.party(i) {
+			if p.Role == store.RoleGhost && p.Party != to.Party {
+				continue
+			}
+			sec.Lines = append(sec.Lines, fmt.Sprintf("%s <%s>, %s", displayName(p), p.Address, p.Role))
+		}
+		l.Sections = append(l.Sections, sec)
+	}
+	l.Digest = digest
+	return l
+}
+
+func helpSections() []section {
+	return []section{{Title: "Commands (one per line, at the top of a reply)", Lines: []string{
+		"/done: end your party's turn (leaders); drafts travel with it",
+		"/skip: hand the turn over without documents (leaders)",
+		"/status: where things stand",
+		"/deadline YYYY-MM-DD: when it is due, the end of that day in your time zone; /deadline none removes it (leaders)",
+		"/timezone Europe/Paris: your time zone, for summaries and deadlines",
+		"/summary on, /summary off: your weekly summary of all your collaborations",
+		"/help: this list",
+		"/wrapup: end the collaboration and send everyone the final versions (owner)",
+		"/reopen: reopen a wrapped-up collaboration (owner)",
+	}}}
+}
+
+// helpLetter answers /help; reply is the person's own reply address.
+func helpLetter(reply string) *letter {
+	return &letter{
+		Preheader: "How to work with the gateway.",
+		Paras: []string{
+			"Reply to any gateway mail (its Reply-To is your own address: " + reply + ") with your edited files attached, named as you like. When your party holds the turn and you lead it, that hands the turn over; otherwise the files are kept as your party's draft.",
+			"Text above the quoted mail is your note. Without files it is a comment for your own party.",
+		},
+		Sections: helpSections(),
+	}
+}
+
+// Why a command was not carried out, for refusedCommandLetter.
+const (
+	whyWrapped       = "the collaboration is wrapped up"
+	whyNotLeader     = "only a leader of your party can end its turn"
+	whyUnknown       = "it is not a command the gateway knows"
+	whyDeadlineUsage = "write /deadline YYYY-MM-DD, or /deadline none"
+	whyDeadlineDate  = "the date must be written YYYY-MM-DD"
+	whyDeadlinePast  = "that day is past"
+	whyDeadlineRole  = "only a leader can set the deadline"
+	whyTimezone      = "write an IANA time zone name, such as /timezone Europe/Paris"
+	whySummary       = "write /summary on or /summary off"
+)
+
+// whyNotYourTurn says a command needs the turn that party holds.
+func whyNotYourTurn(holder string) string {
+	return fmt.Sprintf("the turn is with %s, not your party", holder)
+}
+
+// whyOnlyOwner says a command is the owner's.
+func whyOnlyOwner(owner string) string {
+	return "only the owner (" + owner + ") can do that"
+}
+
+// refusedCommandLetter says a command line was not carried out, and why.
+func refusedCommandLetter(line, why string) *letter {
+	return &letter{
+		Preheader: fmt.Sprintf("%q was not carried out: %s.", line, why),
+		Sections:  helpSections(),
+	}
+}
+
+// wrappedLetter answers files or a note sent to a wrapped-up collaboration.
+func wrappedLetter(c *store.Collab) *letter {
+	return &letter{
+		Preheader: fmt.Sprintf("“%s” is wrapped up; your mail changed nothing.", c.Subject),
+		Paras:     []string{"The owner can reopen it with /reopen on the first line of a reply."},
+	}
+}
+
+// emptyLetter answers a mail with nothing in it to apply.
+func emptyLetter(c *store.Collab) *letter {
+	return &letter{
+		Preheader: fmt.Sprintf("Your mail about “%s” had no files, no text of yours and no commands, so nothing changed.", c.Subject),
+		Paras:     []string{"Attach the edited files to hand them over, write above the quoted text to comment, or put a command such as /status on the first line."},
+	}
+}
+
+// followerFilesLetter answers files from a follower or ghost.
+func followerFilesLetter() *letter {
+	return &letter{
+		Preheader: "Your files were not stored: you follow this collaboration without sending documents.",
+		Paras:     []string{"Ask a leader of your party to add you as a contributor, or send the files to them."},
+	}
+}
+
+// outOfTurnLetter answers files sent out of turn where the gateway refuses
+// them.
+func outOfTurnLetter(c *store.Collab) *letter {
+	return &letter{
+		Preheader: fmt.Sprintf("Your files were not stored: it is %s's turn on “%s”.", c.Parties[c.TurnParty].Name, c.Subject),
+		Paras:     []string{"Send them again when your party has the turn; you will get a mail saying so."},
+	}
+}
+
+// deadlineLetter tells everyone that byName set c's deadline (or removed
+// it, when c has none now).
+func deadlineLetter(c *store.Collab, byName string) *letter {
+	what := "removed the deadline"
+	if c.DeadlineDate != "" {
+		what = "set the deadline to " + c.DeadlineDate
+	}
+	return &letter{Preheader: fmt.Sprintf("%s %s for “%s”.", byName, what, c.Subject)}
+}
+
+// Settings a person changes for themselves, for settingLetter.
+const (
+	settingTimeZone   = "timezone"
+	settingSummaryOff = "summary off"
+	settingSummaryOn  = "summary on"
+)
+
+// settingLetter confirms a person's own setting.
+func settingLetter(p *store.Person, setting string) *letter {
+	switch setting {
+	case settingTimeZone:
+		return &letter{Preheader: "Your time zone is now " + p.TimeZone + ": weekly summaries and deadlines you set follow it."}
+	case settingSummaryOff:
+		return &letter{Preheader: "Weekly summaries are off. /summary on turns them back on."}
+	}
+	return &letter{Preheader: "Weekly summaries are on."}
+}
+
+// wrongAddressLetter answers a participant who wrote to someone else's
+// reply address; own is theirs.
+func wrongAddressLetter(s *state, whose, own string) *letter {
+	return &letter{
+		Preheader: fmt.Sprintf("Your mail went to %s's reply address for “%s”, so nothing changed.", whose, s.c.Subject),
+		Paras:     []string{"Each person has their own reply address. Send it again as a reply to a gateway mail addressed to you (Reply-To: " + own + ")."},
+	}
+}
+
+// unmatchedLetter answers mail that reached no collaboration.
+func unmatchedLetter(gateway string) *letter {
+	return &letter{
+		Preheader: "Your mail did not reach any collaboration, and did not start one.",
+		Paras: []string{
+			"To start a collaboration, write to the other party as usual, attach the documents, and Cc " + gateway + ".",
+			"To take part in one, reply to a mail the gateway sent you: its Reply-To address is your own.",
+		},
+	}
+}
+
+// notAllowedLetter answers someone the operator does not let start
+// collaborations.
+func notAllowedLetter(gateway string) *letter {
+	return &letter{
+		Preheader: "No collaboration was started: this gateway starts collaborations only for the people and domains its operator allows.",
+		Paras:     []string{"Ask whoever runs " + gateway + " to allow your address, or ask a colleague who is allowed to start it. Sending the mail again will not help."},
+	}
+}
+
+// noOtherPartyLetter answers a start with nobody to hand the turn to.
+func noOtherPartyLetter(gateway string) *letter {
+	return &letter{
+		Preheader: "No collaboration was started: your mail had no one to hand the turn to.",
+		Paras: []string{
+			"To start a collaboration, write to the other party (in To), attach the documents, and Cc this address: " + gateway + ".",
+			"People of your own mail domain join your party; the others form the other party, who gets the turn next.",
+		},
+	}
+}
+
+// tooManyLetter answers a mail with more attachments than are taken.
+func tooManyLetter() *letter {
+	return &letter{
+		Preheader: "Your mail carried more attachments than the gateway takes in one mail; nothing was stored.",
+		Paras:     []string{"Send the files over several mails, or zip them together. Sending the same mail again will not help."},
+	}
+}
+
+// refusedLetter tells the sender of mail fetched over IMAP that it exceeds
+// one of the parser's limits.
+func refusedLetter(reason string) *letter {
+	return &letter{
+		Preheader: "Your mail was not taken in: " + reason + ".",
+		Paras:     []string{"Nothing of it was applied. Sending the same mail again will not help: send the files over several smaller mails, or zip them together."},
+	}
+}
+
+// leftOutLines says, for the sender, which parts of msg were not passed on
+// as documents and why: damaged files, calendar invites, programs (set
+// aside before the rules), a winmail.dat that could not be unpacked.
+func leftOutLines(msg *message.Message, programs []message.Attachment) []string {
+	var l []string
+	for _, a := range msg.Damaged {
+		l = append(l, a.Filename+": arrived damaged (cut short or garbled on the way), so it was not passed on; please send it again")
+	}
+	for _, name := range msg.Calendar {
+		l = append(l, name+": a calendar invite; the gateway passes on documents only, so send invites to the people themselves")
+	}
+	for _, a := range programs {
+		l = append(l, a.Filename+": a program or script; the gateway passes on documents only")
+	}
+	if msg.TNEF {
+		l = append(l, "winmail.dat: Outlook sent the attachments inside it in a form the gateway cannot read; switch the message format to HTML or plain text and send the files again")
+	}
+	return l
+}
+
+// leftOutLetter tells the sender what of their mail was not passed on.
+func leftOutLetter(lines []string) *letter {
+	return &letter{
+		Preheader: "Some of what you sent was not passed on.",
+		Paras:     []string{"The rest of your mail was taken in as usual."},
+		Sections:  []section{{Title: "Not passed on", Lines: lines}},
+	}
+}
+
+// holdLetter asks the person a held mail names to confirm it. dmarcFailed
+// says a trusted server found the From forged, and the owner is asked.
+func holdLetter(s *state, msg *message.Message, dmarcFailed bool, ref string) *letter {
+	from := "(no sender)"
+	if msg.From != nil {
+		from = msg.From.Addr
+	}
+	what := []string{"From: " + from, "Subject: " + msg.Subject}
+	if !msg.Date.IsZero() {
+		what = append(what, "Date: "+msg.Date.Format("Mon, 2 Jan 2006 15:04 MST"))
+	}
+	var files []string
+	for _, a := range msg.Attachments {
+		files = append(files, a.Filename)
+	}
+	if len(files) > 0 {
+		what = append(what, "Files: "+strings.Join(files, ", "))
+	}
+	l := &letter{
+		Preheader: fmt.Sprintf("A mail about “%s” that says it is from you is on hold until you confirm you sent it.", s.c.Subject),
+		Paras: []string{
+			"It did not come through your own reply address, and nothing vouched for its sender, so anyone could have written it. Nothing changed yet.",
+			"If you sent it, reply to this mail (any text will do) and it is applied as you sent it. If you did not, ignore this mail: it stays on hold and changes nothing.",
+		},
+		Sections:  []section{{Title: "The mail on hold", Lines: what}},
+		MessageID: ref,
+	}
+	if dmarcFailed {
+		l.Preheader = fmt.Sprintf("A mail about “%s” from %s failed its sender's domain check (DMARC), and is on hold.", s.c.Subject, from)
+		l.Paras = []string{
+			"The server in front of the gateway found that the domain in its From did not send it: it is most likely forged. Nothing changed.",
+			"If you know it is genuine, reply to this mail (any text will do) and it is applied as its sender sent it. Otherwise ignore this mail: it stays on hold.",
+		}
+	}
+	return l
+}
+
+// Why a reminder is sent, for reminderLetter.
+const (
+	remindHeld     = "held"
+	remindDeadline = "deadline"
+	remindOverdue  = "overdue"
+)
+
+// reminderLetter reminds the turn holders of c.
+func reminderLetter(c *store.Collab, why string) *letter {
+	holder := c.Parties[c.TurnParty].Name
+	var what string
+	switch why {
+	case remindHeld:
+		what = fmt.Sprintf("Turn %d of “%s” has been with %s since %s.", c.Turn, c.Subject, holder, c.TurnSince.UTC().Format(timeLayout))
+	case remindDeadline:
+		what = fmt.Sprintf("“%s” is due %s, and turn %d is with %s.", c.Subject, c.DeadlineDate, c.Turn, holder)
+	case remindOverdue:
+		what = fmt.Sprintf("“%s” was due %s and is overdue; turn %d is with %s.", c.Subject, c.DeadlineDate, c.Turn, holder)
+	}
+	return &letter{
+		Preheader: "Reminder: " + what,
+		Paras:     []string{"Reply with your edited files to hand the turn over, or with /done on the first line. /status shows where things stand."},
+	}
+}
+
+// deliveryFailedLetter tells the owner that mail to someone was given up
+// on; reason is what their server said.
+func deliveryFailedLetter(c *store.Collab, to, reason string) *letter {
+	return &letter{
+		Preheader: fmt.Sprintf("Mail about “%s” could not be delivered to %s.", c.Subject, to),
+		Paras: []string{
+			"Their mail server refused it for good: " + reason,
+			"Check the address, or reach them another way; the collaboration itself is unchanged.",
+		},
+	}
+}
+
+// summaryLetter is a person's weekly summary, one section per
+// collaboration (weekSection), what waits on them first.
+func summaryLetter(sections []section, waiting, overdue int) *letter {
+	l := &letter{Footer: footerSummary, Sections: sections}
+	l.Preheader = fmt.Sprintf("%d active collaboration(s), %d waiting on you, %d overdue.", len(sections), waiting, overdue)
+	if len(sections) == 0 {
+		l.Preheader = "You are in no active collaboration."
+	}
+	return l
+}
+
+// weekSection describes collaboration s for participant pt in a summary:
+// whose turn and since when, the deadline, the turns that ended in the week
+// before to, with dates on to's clock; tag is pt's reply address. A ghost
+// sees the other party's turns without their people or notes.
+func weekSection(s *state, pt *store.Participant, turns []*store.Turn, overdue bool, to time.Time, tag string) section {
+	c := s.c
+	holder := c.Parties[c.TurnParty].Name
+	if c.TurnParty == pt.Party {
+		holder = "waiting on you (" + holder + ")"
+	}
+	title := fmt.Sprintf("%s [tm:%s]: turn %d, %s since %s", c.Subject, c.ID, c.Turn, holder, c.TurnSince.In(to.Location()).Format("2006-01-02"))
+	switch {
+	case overdue:
+		title += fmt.Sprintf(", OVERDUE since %s", c.DeadlineDate)
+	case c.DeadlineDate != "":
+		title += ", due " + c.DeadlineDate
+	}
+	sec := section{Title: title}
+	for _, t := range turns {
+		if !t.Ended.Before(to) {
+			break
+		}
+		party := c.Parties[t.Party].Name
+		when := t.Ended.In(to.Location()).Format("Mon 2 Jan")
+		if pt.Role == store.RoleGhost && t.Party != pt.Party {
+			sec.Lines = append(sec.Lines, fmt.Sprintf("%s: %s ended turn %d", when, party, t.Number))
+			continue
+		}
+		line := fmt.Sprintf("%s: %s (%s) ended turn %d", when, s.who(t.EndedBy), party, t.Number)
+		if files := s.turnFiles(t); files != "" {
+			line += ": " + files
+		}
+		if n := firstLine(t.Note); n != "" {
+			line += " (“" + n + "”)"
+		}
+		sec.Lines = append(sec.Lines, line)
+	}
+	if len(sec.Lines) == 0 {
+		sec.Lines = append(sec.Lines, "No turns ended this week.")
+	}
+	sec.Lines = append(sec.Lines, "For details, reply to "+tag+" with /status ("+statusLink(tag)+").")
+	return sec
+}
+
+// statusLink is a mailto link that writes /status to the collaboration.
+func statusLink(tag string) string {
+	return "mailto:" + tag + "?subject=status&body=" + url.QueryEscape("/status")
+}
+
+// describe is a change's line in the text part.
+func (c change) describe() string {
+	var b strings.Builder
+	b.WriteString(c.Document)
+	switch {
+	case c.From == 0:
+		fmt.Fprintf(&b, ": new, v%d (%s)", c.To, humanSize(c.ToSize))
+	case c.From == c.To:
+		fmt.Fprintf(&b, ": v%d (%s)", c.To, humanSize(c.ToSize))
+	default:
+		fmt.Fprintf(&b, ": v%d (%s) → v%d (%s)", c.From, humanSize(c.FromSize), c.To, humanSize(c.ToSize))
+	}
+	if c.Remark != "" {
+		b.WriteString(", " + c.Remark)
+	}
+	if c.Attached != "" {
+		fmt.Fprintf(&b, ", attached as %q", c.Attached)
+	}
+	return b.String()
+}
+
+// Remarks on a change.
+const (
+	remarkDraft     = "draft"
+	remarkFinal     = "final"
+	remarkUnchanged = "re-sent unchanged"
+	remarkTwice     = "another attachment of the mail has the same name: this one was not stored"
+	remarkSplit     = "kept as a document of its own: another file of the mail already changed the document it resembles"
+)
+
+// describe is a history row's line in the text part.
+func (r digestRow) describe() string {
+	s := fmt.Sprintf("Turn %d · %s · %s · %s", r.Turn, r.Party, r.Who, r.When)
+	if r.Files != "" {
+		s += " · " + r.Files
+	}
+	if r.Note != "" {
+		s += "\n    " + r.Note
+	}
+	return s
+}
+
+// firstLine is the first non-empty line of s, shortened for a digest.
+func firstLine(s string) string {
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if r := []rune(line); len(r) > 100 {
+			line = string(r[:99]) + "…"
+		}
+		return line
+	}
+	return ""
+}

@@ -35,9 +35,10 @@ type delivery struct {
 	// programs are attachments set aside as programs (see isProgram).
 	programs []message.Attachment
 
-	in     *store.Inbound
-	dup    bool
-	events []event // logged by report, once the transaction has committed
+	in      *store.Inbound
+	dup     bool
+	events  []event        // logged by report, once the transaction has committed
+	pending []*pendingMail // mail to participants, queued by flush (see post)
 }
 
 // event is a log line about a change, held back until the change is
@@ -75,7 +76,7 @@ func (d *delivery) sender() string {
 
 func (d *delivery) apply(tx *store.Tx) error {
 	d.now = d.e.cfg.Now().UTC()
-	d.dup, d.events = false, nil
+	d.dup, d.events, d.pending = false, nil, nil
 	msg := d.msg
 	d.in = &store.Inbound{
 		Time: d.now, Source: d.env.Source, EnvFrom: d.env.From, Recipients: d.env.Recipients,
@@ -118,6 +119,9 @@ func (d *delivery) apply(tx *store.Tx) error {
 		return fmt.Errorf("look up %s: %w", msg.MessageID, err)
 	default:
 		if err := d.decide(tx); err != nil {
+			return err
+		}
+		if err := d.flush(tx); err != nil {
 			return err
 		}
 	}

@@ -28,7 +28,7 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 		d.record(c.ID, store.OutcomeRejected, d.perr.Error())
 		return d.answer(tx, s, p, tooManyLetter())
 	}
-	end, wrap, reopen := "", false, false
+	end, wrap, reopen, status := "", false, false, false
 	for _, cmd := range cmds {
 		switch cmd.Name {
 		case "done", "skip":
@@ -60,9 +60,9 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 				return err
 			}
 		case "status":
-			if err := d.status(tx, s, p); err != nil {
-				return err
-			}
+			// Answered last, so that it tells where things stand after
+			// everything else in the mail.
+			status = true
 		case "help":
 			if err := d.answer(tx, s, p, helpLetter(d.e.tag.Address(c.ID, p.ID))); err != nil {
 				return err
@@ -84,10 +84,22 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 	if c.State == store.StateWrapped {
 		if len(d.msg.Attachments) > 0 || (note != "" && len(cmds) == 0) {
 			d.record(c.ID, store.OutcomeRejected, "collaboration is wrapped up")
-			return d.answer(tx, s, p, wrappedLetter(c))
+			if err := d.answer(tx, s, p, wrappedLetter(c)); err != nil {
+				return err
+			}
 		}
-		return nil
+	} else if err := d.act(tx, s, p, end, wrap, cmds, note, rest); err != nil {
+		return err
 	}
+	if status {
+		return d.status(tx, s, p)
+	}
+	return nil
+}
+
+// act applies what the mail carries besides its commands: files, the end
+// of the turn, a comment; then the wrap-up it asked for.
+func (d *delivery) act(tx *store.Tx, s *state, p *store.Participant, end string, wrap bool, cmds []Command, note, rest string) error {
 	var err error
 	switch {
 	case len(d.msg.Attachments) > 0:

@@ -92,11 +92,38 @@ type RecipientPolicy interface {
 }
 
 // PermanentError marks a failure of an outbound message that retrying
-// cannot fix, such as a message that cannot be rendered.
+// cannot fix, such as a message that cannot be rendered or a recipient the
+// receiving server refuses with a 5xx. A Sender is the one to say so: only it
+// knows whether a reply was about the message or about its session.
 type PermanentError struct{ Err error }
 
 func (e *PermanentError) Error() string { return e.Err.Error() }
 func (e *PermanentError) Unwrap() error { return e.Err }
+
+// A Refusal is a receiving server's reply refusing one outbound message: to
+// MAIL FROM, RCPT TO, DATA or the data itself, or as a delivery status
+// notification that came back later. It is the server's own words, as
+// opposed to the failure of a connection, a greeting, TLS or AUTH, which is
+// the gateway's relay's business and means nothing to the people told. A
+// Sender puts it in the chain of the error it returns; whoever reports the
+// failure to a person quotes it (errors.As) and nothing else of the chain.
+// It is the outbound counterpart of a Rejection.
+type Refusal struct {
+	Code     int    // the reply code, 4xx or 5xx; 0 when unknown (a DSN without a Diagnostic-Code)
+	Enhanced string // the RFC 3463 status ("5.1.1"), "" when the server gave none
+	Text     string // what the server said, one line
+}
+
+func (r *Refusal) Error() string {
+	s := r.Text
+	if r.Enhanced != "" {
+		s = r.Enhanced + " " + s
+	}
+	if r.Code != 0 {
+		s = fmt.Sprintf("%d %s", r.Code, s)
+	}
+	return s
+}
 
 func (r *Rejection) Error() string {
 	return fmt.Sprintf("%d %d.%d.%d %s", r.Code, r.Enhanced[0], r.Enhanced[1], r.Enhanced[2], r.Reason)
@@ -150,9 +177,11 @@ type QueuedMail struct {
 	Msg      Outgoing
 }
 
-// Queue is the durable outbound queue the delivery worker drains.
+// Queue is the durable outbound queue the delivery worker drains. Its
+// methods are safe for concurrent use.
 type Queue interface {
-	// Due returns up to limit messages whose next attempt is at or before now.
+	// Due returns up to limit queued messages whose next attempt is at or
+	// before now, the longest waiting first.
 	Due(now time.Time, limit int) ([]QueuedMail, error)
 	MarkSent(id uint64, at time.Time) error
 	MarkRetry(id uint64, next time.Time, reason string) error

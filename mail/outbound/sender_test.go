@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -33,14 +34,44 @@ type outReceived struct {
 	data     []byte
 }
 
-// outBackend is a smarthost that records what it accepts. rcpt, when set,
-// answers RCPT TO; user and password, when set, are required.
+// outBackend is a smarthost that records what it accepts and the commands
+// it was sent. mail, rcpt and data, when set, answer MAIL FROM, RCPT TO and
+// the end of the data; user and password, when set, are required.
 type outBackend struct {
 	user, password string
+	insecureAuth   bool // offer AUTH without TLS
+	mail           func(from string) error
 	rcpt           func(to string) error
+	data           func() error
 
-	mu   sync.Mutex
-	msgs []outReceived
+	mu       sync.Mutex
+	msgs     []outReceived
+	commands []string // the client's lines outside DATA, from the server's debug log
+}
+
+// Write takes go-smtp's debug log of the traffic, both ways.
+func (be *outBackend) Write(p []byte) (int, error) {
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	for _, line := range strings.Split(string(p), "\r\n") {
+		if f := strings.Fields(line); len(f) > 0 && (f[0] == "EHLO" || f[0] == "HELO" || f[0] == "STARTTLS" || f[0] == "MAIL" || f[0] == "RCPT") {
+			be.commands = append(be.commands, f[0])
+		}
+	}
+	return len(p), nil
+}
+
+// count returns how often the client sent command.
+func (be *outBackend) count(command string) int {
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	n := 0
+	for _, c := range be.commands {
+		if c == command {
+			n++
+		}
+	}
+	return n
 }
 
 func (be *outBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -77,6 +108,11 @@ func (s *outSession) Mail(from string, opts *smtp.MailOptions) error {
 	if s.be.user != "" && s.cur.user == "" {
 		return smtp.ErrAuthRequired
 	}
+	if s.be.mail != nil {
+		if err := s.be.mail(from); err != nil {
+			return err
+		}
+	}
 	s.cur.from = from
 	return nil
 }
@@ -95,6 +131,11 @@ func (s *outSession) Data(r io.Reader) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	if s.be.data != nil {
+		if err := s.be.data(); err != nil {
+			return err
+		}
 	}
 	s.cur.data = data
 	_, s.cur.tls = s.conn.TLSConnectionState()
@@ -115,6 +156,8 @@ func startSmarthost(t *testing.T, be *outBackend, cfg *tls.Config) string {
 	srv.Domain = "smarthost.test"
 	srv.TLSConfig = cfg
 	srv.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Debug = be
+	srv.AllowInsecureAuth = be.insecureAuth
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +174,9 @@ func TestSMTPSender(t *testing.T) {
 			return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 1, 1}, Message: "no"}
 		}
 	}
+	rejectData := func(code int) func() error {
+		return func() error { return reject(code)("") }
+	}
 	tests := []struct {
 		name      string
 		be        *outBackend
@@ -139,23 +185,32 @@ func TestSMTPSender(t *testing.T) {
 		write     func(io.Writer) error // nil: WriteMessage
 		wantErr   string                // "" for success; else a substring
 		permanent bool
+		refusal   string // the *mail.Refusal in the error, if one is wanted
+		ehlo      int    // EHLOs wanted, 0 for any
 	}{
-		{name: "plain relay", be: &outBackend{}},
+		// One EHLO on a plain connection, two around STARTTLS (RFC 3207 §4.2).
+		{name: "plain relay", be: &outBackend{}, ehlo: 1},
 		{name: "opportunistic starttls", be: &outBackend{}, serverTLS: serverTLS,
-			sender: SMTPSender{TLSConfig: clientTLS}},
+			sender: SMTPSender{TLSConfig: clientTLS}, ehlo: 2},
 		{name: "starttls and auth", be: &outBackend{user: "gw", password: "s3cret"}, serverTLS: serverTLS,
-			sender: SMTPSender{StartTLS: true, Username: "gw", Password: "s3cret", TLSConfig: clientTLS}},
+			sender: SMTPSender{StartTLS: true, Username: "gw", Password: "s3cret", TLSConfig: clientTLS}, ehlo: 2},
+		{name: "auth on loopback without tls", be: &outBackend{user: "gw", password: "s3cret", insecureAuth: true},
+			sender: SMTPSender{Username: "gw", Password: "s3cret", AllowInsecureAuth: true}, ehlo: 1},
+		// A refused AUTH is about our password, not the message.
 		{name: "wrong password", be: &outBackend{user: "gw", password: "s3cret"}, serverTLS: serverTLS,
 			sender:  SMTPSender{StartTLS: true, Username: "gw", Password: "nope", TLSConfig: clientTLS},
-			wantErr: "535"},
+			wantErr: "auth as gw: 535"},
 		{name: "untrusted certificate", be: &outBackend{}, serverTLS: serverTLS,
 			wantErr: "certificate"},
 		{name: "starttls required, not offered", be: &outBackend{},
 			sender: SMTPSender{StartTLS: true}, wantErr: "STARTTLS"},
 		{name: "no credentials in clear", be: &outBackend{user: "gw", password: "s3cret"},
 			sender: SMTPSender{Username: "gw", Password: "s3cret"}, wantErr: "without tls"},
-		{name: "550 on rcpt", be: &outBackend{rcpt: reject(550)}, wantErr: "550", permanent: true},
-		{name: "451 on rcpt", be: &outBackend{rcpt: reject(451)}, wantErr: "451"},
+		{name: "550 on rcpt", be: &outBackend{rcpt: reject(550)}, wantErr: "rcpt to: 550", permanent: true, refusal: "550 5.1.1 no"},
+		{name: "451 on rcpt", be: &outBackend{rcpt: reject(451)}, wantErr: "rcpt to: 451", refusal: "451 4.1.1 no"},
+		{name: "553 on mail from", be: &outBackend{mail: reject(553)}, wantErr: "mail from: 553", permanent: true, refusal: "553 5.1.1 no"},
+		{name: "554 at the end of data", be: &outBackend{data: rejectData(554)}, wantErr: "end of data: 554", permanent: true, refusal: "554 5.1.1 no"},
+		{name: "452 at the end of data", be: &outBackend{data: rejectData(452)}, wantErr: "end of data: 452", refusal: "452 4.1.1 no"},
 		{name: "render fails mid-data", be: &outBackend{},
 			write: func(w io.Writer) error {
 				io.WriteString(w, "Subject: half\r\n\r\nhalf a mess")
@@ -182,6 +237,13 @@ func TestSMTPSender(t *testing.T) {
 				if IsPermanent(err) != tc.permanent {
 					t.Errorf("IsPermanent(%v) = %v", err, !tc.permanent)
 				}
+				var ref *mail.Refusal
+				if got := errors.As(err, &ref); got != (tc.refusal != "") || got && ref.Error() != tc.refusal {
+					t.Errorf("refusal in %v: %v, want %q", err, ref, tc.refusal)
+				}
+				if strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "bm9wZQ") {
+					t.Errorf("error shows the password: %v", err)
+				}
 				if len(got) != 0 {
 					t.Errorf("smarthost accepted %d messages", len(got))
 				}
@@ -201,6 +263,9 @@ func TestSMTPSender(t *testing.T) {
 				t.Errorf("tls = %v", r.tls)
 			}
 			checkMessageID(t, r.data, m.MessageID)
+			if n := tc.be.count("EHLO"); tc.ehlo != 0 && n != tc.ehlo {
+				t.Errorf("client sent EHLO %d times, want %d", n, tc.ehlo)
+			}
 		})
 	}
 }
@@ -239,9 +304,11 @@ func TestIsPermanent(t *testing.T) {
 	}{
 		{errors.New("x"), false},
 		{&mail.PermanentError{Err: errors.New("x")}, true},
-		{&smtp.SMTPError{Code: 550}, true},
-		{&smtp.SMTPError{Code: 451}, false},
-		{errors.Join(errors.New("a"), &smtp.SMTPError{Code: 554}), true},
+		{fmt.Errorf("rcpt to: %w", &mail.PermanentError{Err: &mail.Refusal{Code: 550}}), true},
+		{errors.Join(errors.New("a"), &mail.PermanentError{Err: errors.New("x")}), true},
+		// A code alone says nothing: a 5xx to EHLO is about the session.
+		{&smtp.SMTPError{Code: 550}, false},
+		{&mail.Refusal{Code: 550}, false},
 		{context.DeadlineExceeded, false},
 	}
 	for _, tc := range tests {

@@ -181,21 +181,39 @@ func (tx *Tx) Drafts(cid string, party int) ([]*Draft, error) {
 // PutDraft writes a draft of d.Party, replacing that party's draft of the same
 // document, or, for a new document (Doc ""), of the same Name.
 func (tx *Tx) PutDraft(cid string, d *Draft) error {
-	k, err := numKey(cid, "party", d.Party)
-	if err == nil {
-		if d.Doc != "" {
-			var n uint32
-			n, err = seqNumber('d', d.Doc)
-			k = binary.BigEndian.AppendUint32(append(k, 'd'), n)
-		} else {
-			k = append(append(k, 'n'), d.Name...)
-		}
-	}
+	k, err := draftKey(cid, d)
 	if err == nil {
 		err = put(tx.bucket(bucketDrafts), k, d)
 	}
 	if err != nil {
 		return fmt.Errorf("store draft of %q by party %d in %s: %w", d.Name, d.Party, cid, err)
+	}
+	return nil
+}
+
+// draftKey is the key of d: cid 0x00 party, then 'd' and the document's
+// number, or 'n' and the name of a new document.
+func draftKey(cid string, d *Draft) ([]byte, error) {
+	k, err := numKey(cid, "party", d.Party)
+	if err != nil {
+		return nil, err
+	}
+	if d.Doc == "" {
+		return append(append(k, 'n'), d.Name...), nil
+	}
+	n, err := seqNumber('d', d.Doc)
+	return binary.BigEndian.AppendUint32(append(k, 'd'), n), err
+}
+
+// DeleteDraft removes d, the party's draft of its document (or, for a new
+// document, of its name).
+func (tx *Tx) DeleteDraft(cid string, d *Draft) error {
+	k, err := draftKey(cid, d)
+	if err == nil {
+		err = tx.bucket(bucketDrafts).Delete(k)
+	}
+	if err != nil {
+		return fmt.Errorf("delete draft of %q by party %d in %s: %w", d.Name, d.Party, cid, err)
 	}
 	return nil
 }

@@ -67,9 +67,10 @@ func TestGolden(t *testing.T) {
 	draftOf := &Draft{
 		Party: 1, Doc: "d2", Name: "contract.docx", Blob: blob, Filename: "contract-bea.docx",
 		ContentType: "application/octet-stream", Author: "p8", MsgID: "draft@mail.globex.example", Time: at(15),
+		Base: 3,
 	}
 	draftNew := *draftOf
-	draftNew.Doc, draftNew.Name, draftNew.Filename = "", "budget.xlsx", "Budget 2025.xlsx"
+	draftNew.Doc, draftNew.Name, draftNew.Filename, draftNew.Base = "", "budget.xlsx", "Budget 2025.xlsx", 0
 	person := &Person{Address: "Bea@Globex.example", TimeZone: "Europe/Berlin", SummaryOff: true}
 	inbound := &Inbound{
 		Time: at(20), Source: "lmtp", EnvFrom: "bounce+bea@globex.example",
@@ -326,4 +327,34 @@ func requireFull(t *testing.T, v any, err error) {
 		}
 	}
 	walk(reflect.TypeOf(v).String(), reflect.ValueOf(v))
+}
+
+// TestDraftBeforeBase: a draft stored before drafts recorded the version
+// they were made on reads as made on the current one (Base 0), the rest of
+// it intact.
+func TestDraftBeforeBase(t *testing.T) {
+	s, _ := openTest(t, nil)
+	old := []byte(`{"party":1,"doc":"d2","name":"contract.docx","blob":{"digest":"97a5d6828f1d16f572cf725b5932cc8b9c8539907b756783ab0f8bf288256558","size":327680},"filename":"contract-bea.docx","content_type":"application/octet-stream","author":"p8","msgid":"draft@mail.globex.example","time":"2025-03-04T09:15:15.123456789Z"}`)
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketDrafts).Put([]byte("k7p2qz\x00\x00\x00\x00\x01d\x00\x00\x00\x02"), append([]byte{recordVersion}, old...))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	update(t, s, func(tx *Tx) error {
+		ds, err := tx.Drafts("k7p2qz", 1)
+		if err != nil {
+			return err
+		}
+		if len(ds) != 1 || ds[0].Base != 0 || ds[0].Doc != "d2" || ds[0].Author != "p8" {
+			t.Fatalf("drafts %+v", ds)
+		}
+		return tx.DeleteDraft("k7p2qz", ds[0])
+	})
+	view(t, s, func(tx *Tx) error {
+		if ds, err := tx.Drafts("k7p2qz", 1); err != nil || len(ds) != 0 {
+			t.Errorf("after DeleteDraft: %d drafts, %v", len(ds), err)
+		}
+		return nil
+	})
 }

@@ -152,6 +152,11 @@ type Draft struct {
 	Author      string    `json:"author"`
 	MsgID       string    `json:"msgid,omitempty"`
 	Time        time.Time `json:"time"`
+	// Base is the version of Doc the draft was made on, so that a draft
+	// made before the other party's newer version is not handed over as if
+	// it were the latest (a stale draft). 0 for a new document, and in
+	// drafts stored before it was recorded, which count as current.
+	Base int `json:"base,omitempty"`
 }
 
 // Inbound is the audit record of one accepted mail and what became of it.

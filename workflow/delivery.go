@@ -32,6 +32,9 @@ type delivery struct {
 	raw     string      // blob digest of the raw message, once stored (see errNeedRaw)
 	held    *delivery   // the held mail this one may confirm, loaded by ingest
 	spool   *mail.Spool // the held mail's own spool, closed by release
+	// carryStale says the mail ended the turn with "/done all": the
+	// party's stale drafts travel too (see draftsTravel).
+	carryStale bool
 	// programs are attachments set aside as programs (see isProgram).
 	programs []message.Attachment
 
@@ -76,7 +79,7 @@ func (d *delivery) sender() string {
 
 func (d *delivery) apply(tx *store.Tx) error {
 	d.now = d.e.cfg.Now().UTC()
-	d.dup, d.events, d.pending = false, nil, nil
+	d.dup, d.events, d.pending, d.carryStale = false, nil, nil, false
 	msg := d.msg
 	d.in = &store.Inbound{
 		Time: d.now, Source: d.env.Source, EnvFrom: d.env.From, Recipients: d.env.Recipients,

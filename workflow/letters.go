@@ -152,8 +152,9 @@ func binderLetter(s *state, by *store.Participant, changes []change, digest []di
 }
 
 // statusLetter answers /status: whose turn it is, the documents, the
-// people, the history. Ghosts of the other party are not shown (DESIGN §1).
-func statusLetter(s *state, to *store.Participant, drafts []*store.Draft, digest []digestRow) *letter {
+// people, the history (the party's drafts are in every mail to it, see
+// outbox.post). Ghosts of the other party are not shown (DESIGN §1).
+func statusLetter(s *state, to *store.Participant, digest []digestRow) *letter {
 	c := s.c
 	l := &letter{Preheader: fmt.Sprintf("“%s”: turn %d is with %s since %s.", c.Subject, c.Turn, c.Parties[c.TurnParty].Name, c.TurnSince.UTC().Format(timeLayout))}
 	if c.State == store.StateWrapped {
@@ -165,13 +166,6 @@ func statusLetter(s *state, to *store.Participant, drafts []*store.Draft, digest
 		if v := s.latest[doc.ID]; v != nil {
 			l.Changes = append(l.Changes, change{Document: doc.Name, From: v.Number, To: v.Number, ToSize: v.Blob.Size})
 		}
-	}
-	if len(drafts) > 0 {
-		sec := section{Title: "Drafts of " + c.Parties[to.Party].Name}
-		for _, dr := range drafts {
-			sec.Lines = append(sec.Lines, fmt.Sprintf("%s from %s (%s)", dr.Filename, s.who(dr.Author), humanSize(dr.Blob.Size)))
-		}
-		l.Sections = append(l.Sections, sec)
 	}
 	for i, party := range c.Parties {
 		sec := section{Title: "Party " + party.Name}
@@ -189,7 +183,9 @@ func statusLetter(s *state, to *store.Participant, drafts []*store.Draft, digest
 
 func helpSections() []section {
 	return []section{{Title: "Commands (one per line, at the top of a reply)", Lines: []string{
-		"/done: end your party's turn (leaders); drafts travel with it",
+		"/done: end your party's turn (leaders); drafts made on the current versions travel with it",
+		"/done all: the same, and stale drafts (made on an older version) travel too",
+		"/drop contract.docx, /drop all: discard your party's drafts (leaders)",
 		"/skip: hand the turn over without documents (leaders)",
 		"/status: where things stand",
 		"/deadline YYYY-MM-DD: when it is due, the end of that day in your time zone; /deadline none removes it (leaders)",
@@ -224,6 +220,9 @@ const (
 	whyDeadlineRole  = "only a leader can set the deadline"
 	whyTimezone      = "write an IANA time zone name, such as /timezone Europe/Paris"
 	whySummary       = "write /summary on or /summary off"
+	whyDropRole      = "only a leader of your party can drop its drafts"
+	whyDropUsage     = "write /drop and the document's name, or /drop all"
+	whyDropNone      = "your party has no draft of that name"
 )
 
 // whyNotYourTurn says a command needs the turn that party holds.
@@ -242,6 +241,34 @@ func refusedCommandLetter(line, why string) *letter {
 		Preheader: fmt.Sprintf("%q was not carried out: %s.", line, why),
 		Sections:  helpSections(),
 	}
+}
+
+// droppedLetter confirms the drafts a leader dropped.
+func droppedLetter(s *state, docs []string) *letter {
+	return &letter{Preheader: fmt.Sprintf("Dropped the draft(s) of %s on “%s”.", strings.Join(docs, ", "), s.c.Subject)}
+}
+
+// pendingDraftsSection is in every mail to a party with drafts waiting for
+// its turn, so that nobody ends a turn without knowing what goes with it,
+// and a stale draft (made on an older version than the latest, which the
+// other party may have changed since) is never handed over unseen.
+func pendingDraftsSection(s *state, party int, drafts []*store.Draft) section {
+	sec := section{Title: fmt.Sprintf("Drafts of %s waiting for its turn", s.c.Parties[party].Name)}
+	for _, dr := range drafts {
+		doc := dr.Name
+		if x := s.doc(dr.Doc); x != nil {
+			doc = x.Name
+		}
+		line := fmt.Sprintf("%s: %s from %s (%s)", doc, dr.Filename, s.who(dr.Author), humanSize(dr.Blob.Size))
+		if dr.Base > 0 {
+			line += fmt.Sprintf(", made on v%d", dr.Base)
+		}
+		if s.stale(dr) {
+			line += fmt.Sprintf(". STALE: the current version is v%d, so /done will not send it; /done all sends it anyway, /drop %s discards it, or send a new file made on v%d", s.latest[dr.Doc].Number, doc, s.latest[dr.Doc].Number)
+		}
+		sec.Lines = append(sec.Lines, line)
+	}
+	return sec
 }
 
 // wrappedLetter answers files or a note sent to a wrapped-up collaboration.

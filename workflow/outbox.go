@@ -28,6 +28,15 @@ func (o *outbox) post(tx *store.Tx, s *state, kind string, to *store.Participant
 	if l.Footer == "" {
 		l.Footer = footerPlain
 	}
+	if kind != kindBinder && kind != kindFailure && to.Party >= 0 && to.Party < len(c.Parties) {
+		drafts, err := tx.Drafts(c.ID, to.Party)
+		if err != nil {
+			return fmt.Errorf("load drafts for %s: %w", to.ID, err)
+		}
+		if len(drafts) > 0 {
+			l.Sections = append(l.Sections, pendingDraftsSection(s, to.Party, drafts))
+		}
+	}
 	if c.Overdue(o.now) {
 		// An overdue collaboration says so in every mail about it (DESIGN §2.9).
 		l.Paras = append([]string{overdueLine(c)}, l.Paras...)

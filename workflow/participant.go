@@ -39,6 +39,9 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 				continue
 			}
 			end = cmd.Name
+			if cmd.Name == "done" && len(cmd.Args) == 1 && strings.EqualFold(cmd.Args[0], "all") {
+				d.carryStale = true
+			}
 		case "wrapup", "reopen":
 			if p.ID != c.Owner {
 				if err := d.refuse(tx, s, p, cmd, whyOnlyOwner(s.who(c.Owner))); err != nil {
@@ -50,6 +53,10 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 				wrap = c.State == store.StateActive
 			} else {
 				reopen = c.State == store.StateWrapped
+			}
+		case "drop":
+			if err := d.dropDrafts(tx, s, p, cmd); err != nil {
+				return err
 			}
 		case "deadline":
 			if err := d.setDeadline(tx, s, p, cmd); err != nil {
@@ -123,15 +130,11 @@ func (d *delivery) act(tx *store.Tx, s *state, p *store.Participant, end string,
 // status answers /status, with the drafts and history it loads first: a
 // letter reads no store.
 func (d *delivery) status(tx *store.Tx, s *state, p *store.Participant) error {
-	drafts, err := tx.Drafts(s.c.ID, p.Party)
-	if err != nil {
-		return fmt.Errorf("status: %w", err)
-	}
 	digest, err := historyDigest(tx, s)
 	if err != nil {
 		return err
 	}
-	return d.answer(tx, s, p, statusLetter(s, p, drafts, digest))
+	return d.answer(tx, s, p, statusLetter(s, p, digest))
 }
 
 // empty answers a mail with no files, no new text and no commands (a reply
@@ -210,6 +213,7 @@ func (d *delivery) drafts(tx *store.Tx, s *state, p *store.Participant, note str
 			ch.Document = doc.Name
 			if v := s.latest[doc.ID]; v != nil {
 				ch.From, ch.To, ch.FromSize = v.Number, v.Number, v.Blob.Size
+				dr.Base = v.Number
 			}
 		}
 		if err := tx.PutDraft(s.c.ID, dr); err != nil {
@@ -227,7 +231,13 @@ func (d *delivery) drafts(tx *store.Tx, s *state, p *store.Participant, note str
 			return err
 		}
 	}
-	return d.post(tx, s, kindConfirm, p, "", draftStoredLetter(s, p, changes), nil)
+	// The author's own files are not sent back to them.
+	own := make([]change, len(changes))
+	for i, ch := range changes {
+		ch.Attached = ""
+		own[i] = ch
+	}
+	return d.post(tx, s, kindConfirm, p, "", draftStoredLetter(s, p, own), nil)
 }
 
 // comment relays a reply without files to the rest of the sender's party:
@@ -329,4 +339,39 @@ func (d *delivery) person(tx *store.Tx, address string) (*store.Person, error) {
 		return &store.Person{Address: address}, nil
 	}
 	return p, err
+}
+
+// dropDrafts discards drafts of the leader's party, named by document or
+// file name, or all of them: "/drop contract.docx", "/drop all".
+func (d *delivery) dropDrafts(tx *store.Tx, s *state, p *store.Participant, cmd Command) error {
+	if p.Role != store.RoleLeader {
+		return d.refuse(tx, s, p, cmd, whyDropRole)
+	}
+	if len(cmd.Args) == 0 {
+		return d.refuse(tx, s, p, cmd, whyDropUsage)
+	}
+	drafts, err := tx.Drafts(s.c.ID, p.Party)
+	if err != nil {
+		return fmt.Errorf("drop drafts: %w", err)
+	}
+	name := strings.Join(cmd.Args, " ")
+	var dropped []string
+	for _, dr := range drafts {
+		doc := dr.Name
+		if x := s.doc(dr.Doc); x != nil {
+			doc = x.Name
+		}
+		if !strings.EqualFold(name, "all") && !strings.EqualFold(name, doc) && !strings.EqualFold(name, dr.Filename) {
+			continue
+		}
+		if err := tx.DeleteDraft(s.c.ID, dr); err != nil {
+			return err
+		}
+		dropped = append(dropped, doc)
+	}
+	if len(dropped) == 0 {
+		return d.refuse(tx, s, p, cmd, whyDropNone)
+	}
+	d.logAfterCommit("drafts dropped", "collab", s.c.ID, "participant", p.ID, "drafts", len(dropped))
+	return d.answer(tx, s, p, droppedLetter(s, dropped))
 }

@@ -138,6 +138,20 @@ func (s *state) nextDocID() string {
 	return fmt.Sprintf("d%d", s.c.NextDoc)
 }
 
+// stale reports whether dr was made on an older version of its document
+// than the latest.
+func (s *state) stale(dr *store.Draft) bool {
+	v := s.latest[dr.Doc]
+	return v != nil && draftStale(dr, v.Number)
+}
+
+// draftStale reports whether dr was made on an older version of its
+// document than latest. A draft of a new document, or one stored before
+// drafts recorded their base, is never stale.
+func draftStale(dr *store.Draft, latest int) bool {
+	return dr.Doc != "" && dr.Base > 0 && latest > dr.Base
+}
+
 // turnFiles lists the versions turn t carried, "contract.docx v3, prices.xlsx v2".
 func (s *state) turnFiles(t *store.Turn) string {
 	files := make([]string, 0, len(t.Versions))

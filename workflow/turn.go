@@ -110,9 +110,12 @@ func (d *delivery) handOver(tx *store.Tx, s *state, p *store.Participant, how, n
 	return d.endTurn(tx, s, p, how, note, rest, ch)
 }
 
-// draftsTravel turns the party's drafts into versions as its turn ends,
-// except where the leader's own files (ch) already changed the document,
-// and clears them.
+// draftsTravel turns the party's drafts into versions as its turn ends and
+// clears them, except where the leader's own files (ch) already changed the
+// document (those drafts are dropped: the leader's file wins) and for stale
+// drafts, made on an older version than the current one: handing those over
+// would undo the other party's work, so they stay, and every mail to the
+// party says so, unless the mail said "/done all".
 func (d *delivery) draftsTravel(tx *store.Tx, s *state, party int, ch []stored) ([]stored, error) {
 	drafts, err := tx.Drafts(s.c.ID, party)
 	if err != nil {
@@ -138,15 +141,21 @@ func (d *delivery) draftsTravel(tx *store.Tx, s *state, party int, ch []stored) 
 			doc, matched = matched[0], matched[1:]
 		}
 		if doc != "" && touched[doc] {
+			if err := tx.DeleteDraft(s.c.ID, dr); err != nil {
+				return nil, err
+			}
 			continue
+		}
+		if s.stale(dr) && !d.carryStale {
+			continue
+		}
+		if err := tx.DeleteDraft(s.c.ID, dr); err != nil {
+			return nil, err
 		}
 		travel = append(travel, incoming{
 			att:    message.Attachment{Filename: dr.Filename, ContentType: dr.ContentType, Blob: dr.Blob},
 			author: dr.Author, msgID: dr.MsgID, doc: doc,
 		})
-	}
-	if err := tx.DeleteDrafts(s.c.ID, party); err != nil {
-		return nil, fmt.Errorf("clear drafts: %w", err)
 	}
 	return d.storeVersions(tx, s, travel)
 }

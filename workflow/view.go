@@ -85,6 +85,8 @@ type DraftView struct {
 	Filename string `json:"filename"`
 	Author   string `json:"author"` // address
 	Size     int64  `json:"size"`
+	Base     int    `json:"base,omitempty"`  // the version it was made on
+	Stale    bool   `json:"stale,omitempty"` // made on an older version than the latest: /done leaves it
 }
 
 // TurnView is one ended turn: a row of the history.
@@ -198,11 +200,15 @@ func LoadView(tx *store.Tx, id string) (*CollabView, error) {
 		return nil, err
 	}
 	docNames := make(map[string]string, len(docs))
+	latest := make(map[string]int, len(docs))
 	for _, doc := range docs {
 		docNames[doc.ID] = doc.Name
 		vs, err := tx.Versions(id, doc.ID)
 		if err != nil {
 			return nil, err
+		}
+		if len(vs) > 0 {
+			latest[doc.ID] = vs[len(vs)-1].Number
 		}
 		dv := DocumentView{Name: doc.Name, Versions: make([]VersionView, len(vs))}
 		for i, ver := range vs {
@@ -235,6 +241,8 @@ func LoadView(tx *store.Tx, id string) (*CollabView, error) {
 				Filename: dr.Filename,
 				Author:   address(dr.Author),
 				Size:     dr.Blob.Size,
+				Base:     dr.Base,
+				Stale:    draftStale(dr, latest[dr.Doc]),
 			})
 		}
 	}

@@ -217,3 +217,16 @@ func inspect(t testing.TB, name string, data []byte) *Markup {
 }
 
 func readerOf(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// rawXLSX builds an xlsx of one sheet whose sheetData holds rows and whose
+// shared strings table holds sst, both as XML.
+func rawXLSX(t testing.TB, rows, sst string) []byte {
+	t.Helper()
+	const ns = `xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"`
+	return zipOf(t,
+		member{name: "xl/workbook.xml", body: `<workbook ` + ns + `><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>`},
+		member{name: "xl/_rels/workbook.xml.rels", body: `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>`},
+		member{name: "xl/sharedStrings.xml", body: `<sst ` + ns + `>` + sst + `</sst>`},
+		member{name: "xl/worksheets/sheet1.xml", body: `<worksheet ` + ns + `><sheetData>` + rows + `</sheetData></worksheet>`},
+	)
+}

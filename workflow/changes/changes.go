@@ -7,6 +7,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -391,13 +392,29 @@ func Compare(ctx context.Context, name string, older io.ReaderAt, olderSize int6
 		}
 		return s, nil
 	}
-	a, err := read(b, f, older, olderSize)
-	if err != nil {
-		return settle(inVersion("old", err))
+	// The versions are read side by side: reading is most of the work
+	// (encoding/xml runs at some 15 MB/s), the diff little.
+	var (
+		a, n       *doc
+		errA, errN error
+		wg         sync.WaitGroup
+		ba         = *b
+	)
+	wg.Go(func() {
+		defer func() {
+			if v := recover(); v != nil {
+				errA = fmt.Errorf("changes: panic reading: %v", v)
+			}
+		}()
+		a, errA = read(&ba, f, older, olderSize)
+	})
+	n, errN = read(b, f, newer, newerSize)
+	wg.Wait()
+	if errA != nil {
+		return settle(inVersion("old", errA))
 	}
-	n, err := read(b, f, newer, newerSize)
-	if err != nil {
-		return settle(inVersion("new", err))
+	if errN != nil {
+		return settle(inVersion("new", errN))
 	}
 	if err := diff(b, s, a.units, n.units); err != nil {
 		return settle(err)

@@ -150,6 +150,19 @@ func TestPlainText(t *testing.T) {
 	if s.Counts != (Counts{Removed: 2}) {
 		t.Errorf("utf-16: counts %+v, passages %+v", s.Counts, s.Passages)
 	}
+	utf16be := []byte{0xFE, 0xFF, 0, 'L', 0, 'i', 0, 'n', 0, 'e', 0, ' ', 0, 'o', 0, 'n', 0, 'e', 0, '\r', 0, '\n', 0, 'L', 0, 'i', 0, 'n', 0, 'e', 0, ' ', 0, '2'}
+	if s = compare(t, "notes.txt", utf16le, utf16be); !s.Same() {
+		t.Errorf("utf-16: %+v", s)
+	}
+	// A CRLF split across the reader's buffers is one line end: the line
+	// after it is line 2.
+	for _, at := range []int{4095, 4096, 65535} {
+		long := strings.Repeat("x", at)
+		s = compare(t, "notes.txt", []byte(long+"\nnext\n"), []byte(long+"\r\nnow\r\n"))
+		if s.Counts != (Counts{Changed: 1}) || s.Passages[0].At != 2 {
+			t.Errorf("CRLF at %d: %+v", at, s)
+		}
+	}
 }
 
 func TestCSV(t *testing.T) {

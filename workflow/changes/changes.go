@@ -191,11 +191,12 @@ type Limits struct {
 	// declaring or inflating past these is TooLarge.
 	MaxMemberBytes, MaxUnpackedBytes int64
 	// MaxMembers caps the entries of a zip. Reading a zip's directory is
-	// capped at 64 KiB + 256 bytes per allowed member, so a directory of
+	// capped at 128 KiB + 256 bytes per allowed member, so a directory of
 	// many tiny entries costs no memory before the count is checked.
 	MaxMembers int
-	// MaxParagraphs caps the paragraphs or lines of one version,
-	// MaxCells the non-empty cells of one workbook.
+	// MaxParagraphs caps the paragraphs or lines of one version (at most
+	// 500,000 however large), MaxCells the non-empty cells of one workbook
+	// (one sheet's are held in memory at a time).
 	MaxParagraphs, MaxCells int
 	// MaxTime caps one call, whatever the context allows.
 	MaxTime time.Duration
@@ -221,22 +222,18 @@ const (
 )
 
 // maxUnits is the most units one version may have whatever the limits say:
-// diff.go gives each distinct unit a rune of its own.
-const maxUnits = 1_000_000
+// diff.go gives each distinct unit of both versions a rune of its own,
+// and there are 1,112,064 of them.
+const maxUnits = 500_000
 
 func (l Limits) withDefaults() Limits {
-	def := func(v *int64, d int64) {
-		if *v == 0 {
-			*v = d
-		}
+	if l.MaxBytes == 0 {
+		l.MaxBytes = DefaultMaxBytes
 	}
-	def(&l.MaxBytes, DefaultMaxBytes)
-	def(&l.MaxMemberBytes, DefaultMaxMemberBytes)
-	def(&l.MaxUnpackedBytes, DefaultMaxUnpackedBytes)
-	if l.MaxMemberBytes < 0 {
+	if l.MaxMemberBytes <= 0 {
 		l.MaxMemberBytes = DefaultMaxMemberBytes
 	}
-	if l.MaxUnpackedBytes < 0 {
+	if l.MaxUnpackedBytes <= 0 {
 		l.MaxUnpackedBytes = DefaultMaxUnpackedBytes
 	}
 	if l.MaxMembers <= 0 {

@@ -132,7 +132,7 @@ func readWordStory(b *budget, dec *xml.Decoder, d *doc, t tally) error {
 				rPr++
 			case "t":
 				inT = true
-			case "tab":
+			case "tab", "ptab":
 				write("\t") // in a run; w:pPr/w:tabs holds tab stops
 			case "br", "cr":
 				write("\n")

@@ -464,7 +464,7 @@ func (d *doc) addUnit(b *budget, text string, at int) error {
 		return nil
 	}
 	if len(d.units) >= b.lim.MaxParagraphs {
-		return errTooLarge("more than %d %s", b.lim.MaxParagraphs, "paragraphs or lines")
+		return errTooLarge("more than %d paragraphs or lines", b.lim.MaxParagraphs)
 	}
 	d.units = append(d.units, unit{text: text, at: at})
 	return nil

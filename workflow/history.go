@@ -18,7 +18,7 @@ func historyDigest(tx *store.Tx, s *state) ([]digestRow, error) {
 	for _, t := range turns {
 		rows = append(rows, digestRow{
 			Turn: t.Number, Party: s.c.Parties[t.Party].Name, Who: s.who(t.EndedBy),
-			When: t.Ended.UTC().Format(timeLayout), Files: s.turnFiles(t), Note: firstLine(t.Note),
+			When: t.Ended.UTC().Format(timeLayout), Files: turnFilesLine(s, t), Note: gist(t.Note),
 		})
 	}
 	return rows, nil

@@ -42,8 +42,8 @@ type digestRow struct {
 	Party string
 	Who   string
 	When  string
-	Files string
-	Note  string // first line of the note
+	Files string // the versions it carried, or "skipped"
+	Note  string // the gist of the note
 }
 
 // section is a titled list of lines.

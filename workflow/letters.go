@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/turnmail/turnmail/mail/message"
+	"github.com/turnmail/turnmail/mail/reply"
 	"github.com/turnmail/turnmail/store"
 )
 
@@ -68,9 +69,34 @@ func viaName(name string) string {
 	return name + " (via turnmail)"
 }
 
-// overdueLine opens every mail about an overdue collaboration (DESIGN §2.9).
-func overdueLine(c *store.Collab) string {
-	return fmt.Sprintf("Overdue: “%s” was due %s.", c.Subject, c.DeadlineDate)
+// deadlineLine opens every mail about an active collaboration with a
+// deadline: when it is due on the reader's clock (loc), with the zone, and
+// in how many days, or that it is overdue (DESIGN §2.9).
+func deadlineLine(c *store.Collab, now time.Time, loc *time.Location) string {
+	// The deadline is the end of its day on the clock of whoever set it:
+	// the minute before shows that day, on the reader's clock when it is
+	// the same day there too.
+	local := c.Deadline.Add(-time.Minute).In(loc)
+	due := local.Format("2006-01-02 15:04 MST")
+	if day := local.Format("2006-01-02"); day != c.DeadlineDate && c.DeadlineDate != "" {
+		due = fmt.Sprintf("%s (until %s, your time)", c.DeadlineDate, due)
+	}
+	if c.Overdue(now) {
+		return fmt.Sprintf("Overdue: “%s” was due %s, %s ago.", c.Subject, due, days(c.Deadline.Sub(now).Abs()))
+	}
+	return fmt.Sprintf("Due %s, in %s.", due, days(c.Deadline.Sub(now)))
+}
+
+// days writes a duration as people count days to a deadline.
+func days(d time.Duration) string {
+	switch n := int(d.Hours() / 24); {
+	case d < 24*time.Hour:
+		return "less than a day"
+	case n == 1:
+		return "1 day"
+	default:
+		return fmt.Sprintf("%d days", n)
+	}
 }
 
 // handoffLetter hands the turn to a person of the party that now holds it:
@@ -78,12 +104,19 @@ func overdueLine(c *store.Collab) string {
 func handoffLetter(s *state, to *store.Participant, t *store.Turn, byName string, changes []change, digest []digestRow) *letter {
 	c := s.c
 	holder := c.Parties[c.TurnParty].Name
+	handed := "handed over"
+	if t.How == "skip" {
+		handed = "skipped"
+	}
 	l := &letter{
-		Preheader: fmt.Sprintf("Your turn on “%s”: %s handed over turn %d.", c.Subject, byName, t.Number),
+		Preheader: fmt.Sprintf("Your turn on “%s”: %s %s turn %d.", c.Subject, byName, handed, t.Number),
 		Paras:     []string{fmt.Sprintf("%s now holds turn %d. Reply to this mail with your edited files to hand the turn back, or with /done on the first line to hand it back without files.", holder, c.Turn)},
 		NoteBy:    byName, Note: t.Note, Changes: changes, Digest: digest,
 	}
-	if to.Role == store.RoleFollower || to.Role == store.RoleGhost {
+	switch to.Role {
+	case store.RoleContributor:
+		l.Paras = []string{fmt.Sprintf("%s now holds turn %d.", holder, c.Turn), contributorCan}
+	case store.RoleFollower, store.RoleGhost:
 		l.Paras = []string{fmt.Sprintf("%s now holds turn %d. You follow this collaboration; its leaders hand the turn back.", holder, c.Turn)}
 	}
 	return l
@@ -98,6 +131,10 @@ func handedOverLetter(s *state, to, by *store.Participant, t *store.Turn, byName
 	switch {
 	case t.How == "start":
 		what = fmt.Sprintf("Collaboration “%s” started; %s has the turn.", c.Subject, holder)
+	case t.How == "skip" && to.ID == by.ID:
+		what = fmt.Sprintf("You skipped turn %d: %s has the turn, with no new versions.", t.Number, holder)
+	case t.How == "skip":
+		what = fmt.Sprintf("%s skipped turn %d: %s has the turn, with no new versions.", displayName(by), t.Number, holder)
 	case to.ID == by.ID:
 		what = fmt.Sprintf("You handed turn %d over to %s.", t.Number, holder)
 	}
@@ -463,22 +500,31 @@ const (
 )
 
 // reminderLetter reminds the turn holders of c.
-func reminderLetter(c *store.Collab, why string) *letter {
+func reminderLetter(c *store.Collab, to *store.Participant, why string) *letter {
 	holder := c.Parties[c.TurnParty].Name
 	var what string
 	switch why {
 	case remindHeld:
 		what = fmt.Sprintf("Turn %d of “%s” has been with %s since %s.", c.Turn, c.Subject, holder, c.TurnSince.UTC().Format(timeLayout))
 	case remindDeadline:
-		what = fmt.Sprintf("“%s” is due %s, and turn %d is with %s.", c.Subject, c.DeadlineDate, c.Turn, holder)
+		// When exactly is the deadline line's, above every mail's text.
+		what = fmt.Sprintf("“%s” is due soon, and turn %d is with %s.", c.Subject, c.Turn, holder)
 	case remindOverdue:
-		what = fmt.Sprintf("“%s” was due %s and is overdue; turn %d is with %s.", c.Subject, c.DeadlineDate, c.Turn, holder)
+		what = fmt.Sprintf("“%s” is past its deadline, and turn %d is with %s.", c.Subject, c.Turn, holder)
 	}
-	return &letter{
+	l := &letter{
 		Preheader: "Reminder: " + what,
 		Paras:     []string{"Reply with your edited files to hand the turn over, or with /done on the first line. /status shows where things stand."},
 	}
+	if to.Role != store.RoleLeader {
+		l.Paras = []string{contributorCan}
+	}
+	return l
 }
+
+// contributorCan says what a contributor of the party holding the turn can
+// do: they cannot end it.
+const contributorCan = "Send your edited files in reply to this mail: they go to your party's leaders as a draft, and travel with the turn when a leader ends it. /status shows where things stand."
 
 // deliveryFailedLetter tells the owner that mail to someone was given up
 // on; reason is what their server said.
@@ -510,8 +556,11 @@ func summaryLetter(sections []section, waiting, overdue int) *letter {
 func weekSection(s *state, pt *store.Participant, turns []*store.Turn, overdue bool, to time.Time, tag string) section {
 	c := s.c
 	holder := c.Parties[c.TurnParty].Name
-	if c.TurnParty == pt.Party {
+	switch {
+	case c.TurnParty == pt.Party && pt.Role == store.RoleLeader:
 		holder = "waiting on you (" + holder + ")"
+	case c.TurnParty == pt.Party:
+		holder = "with your party (" + holder + ")"
 	}
 	title := fmt.Sprintf("%s [tm:%s]: turn %d, %s since %s", c.Subject, c.ID, c.Turn, holder, c.TurnSince.In(to.Location()).Format("2006-01-02"))
 	switch {
@@ -532,10 +581,10 @@ func weekSection(s *state, pt *store.Participant, turns []*store.Turn, overdue b
 			continue
 		}
 		line := fmt.Sprintf("%s: %s (%s) ended turn %d", when, s.who(t.EndedBy), party, t.Number)
-		if files := s.turnFiles(t); files != "" {
+		if files := turnFilesLine(s, t); files != "" {
 			line += ": " + files
 		}
-		if n := firstLine(t.Note); n != "" {
+		if n := gist(t.Note); n != "" {
 			line += " (“" + n + "”)"
 		}
 		sec.Lines = append(sec.Lines, line)
@@ -580,6 +629,7 @@ const (
 	remarkUnchanged = "re-sent unchanged"
 	remarkTwice     = "another attachment of the mail has the same name: this one was not stored"
 	remarkSplit     = "kept as a document of its own: another file of the mail already changed the document it resembles"
+	remarkKept      = "unchanged this turn, not attached"
 )
 
 // describe is a history row's line in the text part.
@@ -594,17 +644,14 @@ func (r digestRow) describe() string {
 	return s
 }
 
-// firstLine is the first non-empty line of s, shortened for a digest.
-func firstLine(s string) string {
-	for _, line := range strings.Split(s, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		if r := []rune(line); len(r) > 100 {
-			line = string(r[:99]) + "…"
-		}
-		return line
+// turnFilesLine is what a history row says turn t carried.
+func turnFilesLine(s *state, t *store.Turn) string {
+	if t.How == "skip" {
+		return "skipped"
 	}
-	return ""
+	return s.turnFiles(t)
 }
+
+// gist is the line of a note a history row or summary shows: not its
+// salutation (reply.Gist).
+func gist(note string) string { return reply.Gist(note, 100) }

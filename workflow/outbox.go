@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,9 +38,12 @@ func (o *outbox) post(tx *store.Tx, s *state, kind string, to *store.Participant
 			l.Sections = append(l.Sections, pendingDraftsSection(s, to.Party, drafts))
 		}
 	}
-	if c.Overdue(o.now) {
-		// An overdue collaboration says so in every mail about it (DESIGN §2.9).
-		l.Paras = append([]string{overdueLine(c)}, l.Paras...)
+	if c.State == store.StateActive && !c.Deadline.IsZero() {
+		person, err := tx.Person(to.Address)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("load person %s: %w", to.Address, err)
+		}
+		l.Paras = append([]string{deadlineLine(c, o.now, o.e.location(person))}, l.Paras...)
 	}
 	html, err := l.HTML()
 	if err != nil {

@@ -243,7 +243,7 @@ func (d *delivery) drafts(tx *store.Tx, s *state, p *store.Participant, note str
 // comment relays a reply without files to the rest of the sender's party:
 // what a party says during its turn stays inside it (DESIGN §2.4).
 func (d *delivery) comment(tx *store.Tx, s *state, p *store.Participant, note string) error {
-	d.record(s.c.ID, store.OutcomeComment, firstLine(note))
+	d.record(s.c.ID, store.OutcomeComment, gist(note))
 	for _, o := range s.party(p.Party) {
 		if o.ID == p.ID {
 			continue

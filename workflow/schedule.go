@@ -318,7 +318,7 @@ func (p *tickPlan) sendReminder(tx *store.Tx, o *outbox, r reminder) (string, er
 		if pt.Role != store.RoleLeader && pt.Role != store.RoleContributor {
 			continue
 		}
-		if err := o.post(tx, s, kindReminder, pt, "", reminderLetter(c, r.why), nil); err != nil {
+		if err := o.post(tx, s, kindReminder, pt, "", reminderLetter(c, pt, r.why), nil); err != nil {
 			return "", err
 		}
 		sent = true

@@ -770,17 +770,17 @@ func TestReminderDeadline(t *testing.T) {
 			t.Fatalf("%s got %d deadline reminders, want one before and one after", who, len(got[who]))
 		}
 		before, after := got[who][0], got[who][1]
-		if !before.out.Created.Equal(due.Add(-24*time.Hour)) || !strings.Contains(before.msg.Text, "is due 2026-11-10") || strings.Contains(before.msg.Text, "Overdue") {
+		if !before.out.Created.Equal(due.Add(-24*time.Hour)) || !strings.Contains(before.msg.Text, "Due 2026-11-10 23:59 UTC, in 1 day.") || strings.Contains(before.msg.Text, "Overdue") {
 			t.Errorf("reminder to %s at %s before the deadline:\n%s", who, before.out.Created, before.msg.Text)
 		}
-		if !after.out.Created.Equal(due) || !strings.Contains(after.msg.Text, "Overdue: “Services contract” was due 2026-11-10.") {
+		if !after.out.Created.Equal(due) || !strings.Contains(after.msg.Text, "Overdue: “Services contract” was due 2026-11-10 23:59 UTC, less than a day ago.") || strings.Count(after.msg.Text, "overdue")+strings.Count(after.msg.Text, "Overdue") != 1 {
 			t.Errorf("reminder to %s at %s after the deadline:\n%s", who, after.out.Created, after.msg.Text)
 		}
 	}
 
 	// Every mail about it now says so: answers, summaries, handoffs.
 	r.setClock(due.Add(4 * 24 * time.Hour))
-	overdue := "Overdue: “Services contract” was due 2026-11-10."
+	overdue := "Overdue: “Services contract” was due 2026-11-10 23:59 UTC, "
 	if m := to(t, r.reply(alice, tags[alice], "/status"), alice); !strings.Contains(m.msg.Text, overdue) || !strings.Contains(m.msg.HTML, "Overdue") {
 		t.Errorf("/status after the deadline:\n%s", m.msg.Text)
 	}

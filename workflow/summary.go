@@ -141,7 +141,9 @@ func boolOrder(first bool) int {
 // and documents they name.
 func (p *tickPlan) summaryLine(tx *store.Tx, c *store.Collab, pt *store.Participant, from, to time.Time) (weekLine, error) {
 	tag := p.e.tag.Address(c.ID, pt.ID)
-	w := weekLine{c: c, waiting: c.TurnParty == pt.Party, overdue: c.Overdue(p.now), tag: tag}
+	// Only a leader can end the turn: it waits on them, not on everyone of
+	// the party.
+	w := weekLine{c: c, waiting: c.TurnParty == pt.Party && pt.Role == store.RoleLeader, overdue: c.Overdue(p.now), tag: tag}
 	var turns []*store.Turn
 	var err error
 	// The latest turn ended when the current one began: a turn held since

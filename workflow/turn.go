@@ -198,14 +198,14 @@ func (d *delivery) endTurn(tx *store.Tx, s *state, by *store.Participant, how, n
 	if err != nil {
 		return err
 	}
-	changes, atts := describeChanges(ch, true)
+	changes, atts := describeChanges(s, ch, true)
 	byName := fmt.Sprintf("%s (%s)", displayName(by), c.Parties[from].Name)
 	for _, p := range s.party(c.TurnParty) {
 		if err := d.post(tx, s, kindHandoff, p, displayName(by), handoffLetter(s, p, t, byName, changes, digest), atts); err != nil {
 			return err
 		}
 	}
-	changes, _ = describeChanges(ch, false)
+	changes, _ = describeChanges(s, ch, false)
 	for _, p := range s.party(from) {
 		if err := d.post(tx, s, kindConfirm, p, displayName(by), handedOverLetter(s, p, by, t, byName, changes, digest), nil); err != nil {
 			return err
@@ -216,10 +216,12 @@ func (d *delivery) endTurn(tx *store.Tx, s *state, by *store.Participant, how, n
 
 // describeChanges lists changed documents for a letter and, when attach is
 // set, the attachments carrying their new versions ("contract (v2).docx").
-func describeChanges(ch []stored, attach bool) ([]change, []mail.OutgoingAttachment) {
+func describeChanges(s *state, ch []stored, attach bool) ([]change, []mail.OutgoingAttachment) {
 	var out []change
 	var atts []mail.OutgoingAttachment
+	listed := map[string]bool{}
 	for _, x := range ch {
+		listed[x.doc.ID] = true
 		c := change{Document: x.doc.Name, To: x.v.Number, ToSize: x.v.Blob.Size}
 		if x.prev != nil {
 			c.From, c.FromSize = x.prev.Number, x.prev.Blob.Size
@@ -237,6 +239,13 @@ func describeChanges(ch []stored, attach bool) ([]change, []mail.OutgoingAttachm
 			atts = append(atts, mail.OutgoingAttachment{Filename: c.Attached, ContentType: x.v.ContentType, Blob: x.v.Blob})
 		}
 		out = append(out, c)
+	}
+	// Every document, so that nobody wonders whether the version they have
+	// of one the turn left alone is still the latest.
+	for _, doc := range s.docs {
+		if v := s.latest[doc.ID]; v != nil && !listed[doc.ID] {
+			out = append(out, change{Document: doc.Name, From: v.Number, To: v.Number, ToSize: v.Blob.Size, Remark: remarkKept})
+		}
 	}
 	return out, atts
 }

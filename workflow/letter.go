@@ -32,8 +32,9 @@ type change struct {
 	To       int
 	FromSize int64
 	ToSize   int64
-	Attached string // name of the attachment carrying it, "" when not attached
-	Remark   string // e.g. "re-sent unchanged"
+	Attached string   // name of the attachment carrying it, "" when not attached
+	Remark   string   // e.g. "re-sent unchanged"
+	What     []string // what changed in it (changeLines), one line each
 }
 
 // digestRow is one ended turn in the history digest.
@@ -69,6 +70,9 @@ func (l *letter) Text() string {
 		b.WriteString("\nDocuments:\n")
 		for _, c := range l.Changes {
 			b.WriteString("  - " + c.describe() + "\n")
+			for _, w := range c.What {
+				b.WriteString("      " + w + "\n")
+			}
 		}
 	}
 	for _, s := range l.Sections {
@@ -113,7 +117,9 @@ var letterHTML = template.Must(template.New("letter").Funcs(template.FuncMap{
 {{end}}{{if .Changes}}<table cellpadding="4" cellspacing="0" style="border-collapse:collapse;margin:8px 0">
 <tr style="background:#f2f2f2"><th align="left">Document</th><th align="left">Version</th><th align="left">Size</th><th align="left">Attached as</th></tr>
 {{range .Changes}}<tr><td>{{.Document}}</td><td>{{if eq .From 0}}new, v{{.To}}{{else if eq .From .To}}v{{.To}}{{else}}v{{.From}} → v{{.To}}{{end}}{{if .Remark}} ({{.Remark}}){{end}}</td><td>{{size .ToSize}}</td><td>{{.Attached}}</td></tr>
-{{end}}</table>
+{{if .What}}<tr><td colspan="4" style="padding:0 4px 8px 16px;color:#444;font-size:13px">{{range .What}}{{.}}<br>
+{{end}}</td></tr>
+{{end}}{{end}}</table>
 {{end}}{{range .Sections}}<p style="margin:12px 0 4px;font-weight:bold">{{.Title}}</p>
 <ul style="margin:0 0 10px;padding-left:20px">{{range .Lines}}<li>{{.}}</li>{{end}}</ul>
 {{end}}{{if .Digest}}<p style="margin:12px 0 4px;font-weight:bold">History</p>

@@ -9,6 +9,7 @@ import (
 	"github.com/turnmail/turnmail/mail/message"
 	"github.com/turnmail/turnmail/mail/reply"
 	"github.com/turnmail/turnmail/store"
+	"github.com/turnmail/turnmail/workflow/changes"
 )
 
 // This file holds every sentence the gateway writes: one constructor per
@@ -599,6 +600,164 @@ func weekSection(s *state, pt *store.Participant, turns []*store.Turn, overdue b
 // statusLink is a mailto link that writes /status to the collaboration.
 func statusLink(tag string) string {
 	return "mailto:" + tag + "?subject=status&body=" + url.QueryEscape("/status")
+}
+
+// changeLines says what changed in a document, under its line in a letter:
+// counts, the first changed passages old and new, the cells per sheet, the
+// review markup it still carries.
+func changeLines(c *comparison) []string {
+	if c.err != nil {
+		return []string{"Could not be compared: the file cannot be read as its name says."}
+	}
+	var l []string
+	switch sum := c.sum; {
+	case sum == nil || sum.Unsupported:
+	case sum.TooLarge:
+		l = append(l, "Too large to compare.")
+	case sum.Same():
+		l = append(l, "No change in the text.")
+	case sum.Format == changes.XLSX:
+		for _, sh := range sum.Sheets {
+			l = append(l, sheetLine(sh))
+			for _, cell := range sh.Cells {
+				l = append(l, fmt.Sprintf("  %s: %s → %s", cell.Ref, quoteOr(cell.Old, "empty"), quoteOr(cell.New, "empty")))
+			}
+		}
+	default:
+		l = append(l, countsLine(sum.Counts, string(sum.Unit)))
+		unit := "¶"
+		if sum.Unit == changes.Lines {
+			unit = "line"
+		}
+		for _, p := range sum.Passages {
+			switch p.Kind {
+			case changes.Changed:
+				l = append(l, fmt.Sprintf("%s %d: “%s” → “%s”", unit, p.At, p.Old, p.New))
+			case changes.Added:
+				l = append(l, fmt.Sprintf("%s %d added: “%s”", unit, p.At, p.New))
+			case changes.Removed:
+				l = append(l, fmt.Sprintf("%s %d removed: “%s”", unit, p.At, p.Old))
+			}
+		}
+	}
+	m := c.markup
+	if c.sum != nil && c.sum.Markup != nil {
+		m = c.sum.Markup
+	}
+	if m != nil && m.Any() {
+		l = append(l, "Still carries "+markupPhrase(m)+".")
+	}
+	return l
+}
+
+// countsLine is "3 paragraphs changed, 1 added, 2 removed".
+func countsLine(n changes.Counts, unit string) string {
+	var parts []string
+	for _, p := range []struct {
+		n    int
+		what string
+	}{{n.Changed, "changed"}, {n.Added, "added"}, {n.Removed, "removed"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
+		}
+	}
+	if len(parts) > 0 {
+		if strings.HasPrefix(parts[0], "1 ") {
+			unit = strings.TrimSuffix(unit, "s")
+		}
+		parts[0] = strings.Replace(parts[0], " ", " "+unit+" ", 1)
+	}
+	return strings.Join(parts, ", ") + "."
+}
+
+// sheetLine is one xlsx sheet's line: "Sheet Prices: 3 cells changed, 1 added."
+func sheetLine(sh changes.Sheet) string {
+	switch {
+	case sh.Added:
+		return fmt.Sprintf("Sheet %s: new, %d cells.", sh.Name, sh.Counts.Total())
+	case sh.Removed:
+		return fmt.Sprintf("Sheet %s: removed.", sh.Name)
+	}
+	name := sh.Name
+	if sh.OldName != "" {
+		name = fmt.Sprintf("%s (was %s)", sh.Name, sh.OldName)
+	}
+	return fmt.Sprintf("Sheet %s: %s", name, countsLine(sh.Counts, "cells"))
+}
+
+func quoteOr(s, empty string) string {
+	if s == "" {
+		return empty
+	}
+	return "“" + s + "”"
+}
+
+// markupPhrase is "3 tracked changes and 2 comments (Dave Axe: 2 tracked
+// changes, 1 comment; Eve Law: 1 tracked change, 1 comment)".
+func markupPhrase(m *changes.Markup) string {
+	s := countPhrase(m.TrackedChanges(), m.Comments)
+	var who []string
+	for _, a := range m.Authors {
+		name := a.Name
+		if name == "" {
+			name = "no author recorded"
+		}
+		who = append(who, name+": "+countPhrase(a.Insertions+a.Deletions+a.Formatting, a.Comments))
+	}
+	if len(who) > 0 {
+		s += " (" + strings.Join(who, "; ") + ")"
+	}
+	return s
+}
+
+func countPhrase(tracked, comments int) string {
+	var parts []string
+	if tracked > 0 {
+		parts = append(parts, plural(tracked, "tracked change"))
+	}
+	if comments > 0 {
+		parts = append(parts, plural(comments, "comment"))
+	}
+	return strings.Join(parts, " and ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// markupWarnings warn the party that handed documents over when one still
+// carries comments or tracked changes by its own people: the other side
+// can read every one of them. Authors are matched by name, as Word and
+// LibreOffice record them.
+func markupWarnings(s *state, party int, ch []stored, cmp map[string]*comparison) []string {
+	var out []string
+	for _, x := range ch {
+		c := cmp[x.doc.ID]
+		if c == nil || x.unchanged {
+			continue
+		}
+		m := c.markup
+		if c.sum != nil && c.sum.Markup != nil {
+			m = c.sum.Markup
+		}
+		if m == nil {
+			continue
+		}
+		var ours []string
+		for _, a := range m.Authors {
+			if p := s.personNamed(party, a.Name); p != nil {
+				ours = append(ours, fmt.Sprintf("%s: %s", displayName(p), countPhrase(a.Insertions+a.Deletions+a.Formatting, a.Comments)))
+			}
+		}
+		if len(ours) > 0 {
+			out = append(out, fmt.Sprintf("%s v%d still carries review marks of your party (%s): the other side sees them. To take them out, accept or reject the changes and delete the comments, then send a new version.",
+				x.doc.Name, x.v.Number, strings.Join(ours, "; ")))
+		}
+	}
+	return out
 }
 
 // describe is a change's line in the text part.

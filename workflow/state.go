@@ -152,6 +152,22 @@ func draftStale(dr *store.Draft, latest int) bool {
 	return dr.Doc != "" && dr.Base > 0 && latest > dr.Base
 }
 
+// personNamed finds the person of party whose name an editor would
+// record as name ("Dave Axe", "dave", "dave@axe.test"), any case.
+func (s *state) personNamed(party int, name string) *store.Participant {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return nil
+	}
+	for _, p := range s.party(party) {
+		local, _, _ := strings.Cut(p.Address, "@")
+		if strings.EqualFold(name, p.Name) || strings.EqualFold(name, p.Address) || strings.EqualFold(name, local) {
+			return p
+		}
+	}
+	return nil
+}
+
 // turnFiles lists the versions turn t carried, "contract.docx v3, prices.xlsx v2".
 func (s *state) turnFiles(t *store.Turn) string {
 	files := make([]string, 0, len(t.Versions))

@@ -198,16 +198,22 @@ func (d *delivery) endTurn(tx *store.Tx, s *state, by *store.Participant, how, n
 	if err != nil {
 		return err
 	}
-	changes, atts := describeChanges(s, ch, true)
+	cmp := d.compare(tx, ch)
+	changes, atts := describeChanges(s, ch, cmp, true)
 	byName := fmt.Sprintf("%s (%s)", displayName(by), c.Parties[from].Name)
 	for _, p := range s.party(c.TurnParty) {
 		if err := d.post(tx, s, kindHandoff, p, displayName(by), handoffLetter(s, p, t, byName, changes, digest), atts); err != nil {
 			return err
 		}
 	}
-	changes, _ = describeChanges(s, ch, false)
+	changes, _ = describeChanges(s, ch, cmp, false)
+	marks := markupWarnings(s, from, ch, cmp)
 	for _, p := range s.party(from) {
-		if err := d.post(tx, s, kindConfirm, p, displayName(by), handedOverLetter(s, p, by, t, byName, changes, digest), nil); err != nil {
+		l := handedOverLetter(s, p, by, t, byName, changes, digest)
+		if len(marks) > 0 {
+			l.Sections = append(l.Sections, section{Title: "Review marks that went to the other side", Lines: marks})
+		}
+		if err := d.post(tx, s, kindConfirm, p, displayName(by), l, nil); err != nil {
 			return err
 		}
 	}
@@ -216,7 +222,7 @@ func (d *delivery) endTurn(tx *store.Tx, s *state, by *store.Participant, how, n
 
 // describeChanges lists changed documents for a letter and, when attach is
 // set, the attachments carrying their new versions ("contract (v2).docx").
-func describeChanges(s *state, ch []stored, attach bool) ([]change, []mail.OutgoingAttachment) {
+func describeChanges(s *state, ch []stored, cmp map[string]*comparison, attach bool) ([]change, []mail.OutgoingAttachment) {
 	var out []change
 	var atts []mail.OutgoingAttachment
 	listed := map[string]bool{}
@@ -233,6 +239,9 @@ func describeChanges(s *state, ch []stored, attach bool) ([]change, []mail.Outgo
 			c.Remark = remarkUnchanged
 		case x.split && x.prev == nil:
 			c.Remark = remarkSplit
+		}
+		if k := cmp[x.doc.ID]; k != nil && !x.unchanged {
+			c.What = changeLines(k)
 		}
 		if !x.unchanged && attach {
 			c.Attached = VersionedName(x.doc.Name, x.v.Number)

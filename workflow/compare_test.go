@@ -1,0 +1,102 @@
+package workflow_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// docx builds a minimal Word document: one w:p per paragraph, as Word
+// writes them (runs split mid-word), with tracked insertions and comments
+// by the authors given.
+func docx(t testing.TB, paras []string, insertedBy string, commentBy string) []byte {
+	t.Helper()
+	var body strings.Builder
+	for i, p := range paras {
+		half := len(p) / 2
+		fmt.Fprintf(&body, `<w:p w:rsidR="00A1%02d"><w:r><w:t>%s</w:t></w:r><w:r><w:t xml:space="preserve">%s</w:t></w:r>`, i, p[:half], p[half:])
+		if i == 0 && insertedBy != "" {
+			fmt.Fprintf(&body, `<w:ins w:id="1" w:author="%s" w:date="2026-11-02T10:00:00Z"><w:r><w:t> (inserted)</w:t></w:r></w:ins>`, insertedBy)
+		}
+		if i == 0 && commentBy != "" {
+			body.WriteString(`<w:commentRangeStart w:id="0"/><w:r><w:commentReference w:id="0"/></w:r>`)
+		}
+		body.WriteString(`</w:p>`)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	files := map[string]string{
+		"[Content_Types].xml": `<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>`,
+		"word/document.xml": `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>` +
+			body.String() + `</w:body></w:document>`,
+	}
+	if commentBy != "" {
+		files["word/comments.xml"] = `<?xml version="1.0" encoding="UTF-8"?><w:comments xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:comment w:id="0" w:author="` +
+			commentBy + `"><w:p><w:r><w:t>Internal: our floor is 4.2m</w:t></w:r></w:p></w:comment></w:comments>`
+	}
+	for _, name := range []string{"[Content_Types].xml", "word/document.xml", "word/comments.xml"} {
+		if files[name] == "" {
+			continue
+		}
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(files[name]))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestHandoffSaysWhatChanged: the handoff says what changed in a docx
+// against the version the receiving party had, in both parts, with the
+// markup it carries; the party that sent it is warned that its own
+// people's comments and tracked changes went along.
+func TestHandoffSaysWhatChanged(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	v1 := docx(t, []string{"The parties agree as follows.", "Clause 4: the price is 4.8m.", "Clause 5: delivery in May."}, "", "")
+	r.mustSend(&testMail{
+		from: alice, fromName: "Alice Acme", to: []string{"Bob Axe <" + bob + ">"}, cc: []string{carol, "Dave Axe <" + dave + ">", gw},
+		subject: "Services contract", msgid: "start-docx@acme.test", body: "Bob, our draft.",
+		files: []testFile{{"contract.docx", v1}, {"notes.txt", []byte("one\ntwo\nthree\n")}},
+	}, gw)
+	tags := tagsOf(t, r.newMail())
+
+	v2 := docx(t, []string{"The parties agree as follows.", "Clause 4: the price is 4.5m.", "Clause 5: delivery in May.", "Clause 6: law of Austria."}, "Dave Axe", "Bob Axe")
+	r.mustSend(&testMail{from: bob, fromName: "Bob Axe", to: []string{tags[bob]}, subject: "Re: Services contract", msgid: "bob-docx@axe.test",
+		body:  "Our price.",
+		files: []testFile{{"contract.docx", v2}, {"notes.txt", []byte("one\n2\nthree\n")}}}, tags[bob])
+	mails := r.newMail()
+	h := to(t, mails, alice)
+	for _, want := range []string{
+		"2 paragraphs changed, 1 added.",
+		"¶ 2: “Clause 4: the price is 4.8m.” → “Clause 4: the price is 4.5m.”",
+		"¶ 4 added: “Clause 6: law of Austria.”",
+		"Still carries 1 tracked change and 1 comment (Bob Axe: 1 comment; Dave Axe: 1 tracked change).",
+		"1 line changed.",
+		"line 2: “two” → “2”",
+	} {
+		if !strings.Contains(h.msg.Text, want) {
+			t.Errorf("alice's handoff text lacks %q:\n%s", want, h.msg.Text)
+		}
+	}
+	for _, want := range []string{"2 paragraphs changed, 1 added.", "law of Austria", "line 2: “two” → “2”"} {
+		if !strings.Contains(h.msg.HTML, want) {
+			t.Errorf("alice's handoff HTML lacks %q", want)
+		}
+	}
+	if strings.Contains(h.msg.Text, "Review marks") {
+		t.Errorf("ACME is warned of AXE's marks:\n%s", h.msg.Text)
+	}
+	for _, addr := range []string{bob, dave} {
+		m := to(t, mails, addr)
+		if !strings.Contains(m.msg.Text, "Review marks that went to the other side") ||
+			!strings.Contains(m.msg.Text, "contract.docx v2 still carries review marks of your party (Bob Axe: 1 comment; Dave Axe: 1 tracked change)") {
+			t.Errorf("%s is not warned of AXE's own marks:\n%s", addr, m.msg.Text)
+		}
+	}
+}

@@ -26,7 +26,7 @@ func TestOneAnswerPerMail(t *testing.T) {
 
 	for _, addr := range []string{alice, carol} {
 		h := to(t, mails, addr)
-		if h.kind != "handoff" || !strings.HasPrefix(h.msg.Subject, "Your turn: ") || len(h.atts) != 1 {
+		if h.kind != "handoff" || !strings.HasPrefix(h.msg.Text, "Your turn on ") || len(h.atts) != 1 {
 			t.Errorf("%s got %s %q with %v", addr, h.kind, h.msg.Subject, keys(h.atts))
 		}
 		for _, want := range []string{"handed over turn 2", "Clause 4 reworded.", "set the deadline to 2030-01-10"} {

@@ -38,14 +38,19 @@ const (
 	timeLayout    = "2006-01-02 15:04 UTC"
 )
 
-// subjectFor is the subject of a collaboration's mail: its own words kept
-// stable for threading (MAIL-NOTES), with the tag once at the end.
-func subjectFor(c *store.Collab, kind string) string {
-	prefix := "Re: "
-	if kind == kindHandoff {
-		prefix = "Your turn: "
-	}
-	return fmt.Sprintf("%s%s [tm:%s]", prefix, c.Subject, c.ID)
+// topicOf is a collaboration's conversation topic: its own words with the
+// tag once at the end (Thread-Topic, and the subject after "Re: ").
+func topicOf(c *store.Collab) string {
+	return fmt.Sprintf("%s [tm:%s]", c.Subject, c.ID)
+}
+
+// subjectFor is the subject of every mail of a collaboration: one subject
+// after the reply prefix, so that clients that thread by subject (Gmail,
+// Outlook) keep one conversation (MAIL-NOTES). Whose turn it is shows in the
+// inbox line all the same: the preheader, first in the body, is what
+// clients show beside the subject ("Your turn on …").
+func subjectFor(c *store.Collab) string {
+	return "Re: " + topicOf(c)
 }
 
 // noticeSubject is the subject of a notice answering a mail with subject.

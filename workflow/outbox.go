@@ -59,13 +59,17 @@ func (o *outbox) post(tx *store.Tx, s *state, kind string, to *store.Participant
 		From:      mail.Address{Name: viaName(byName), Addr: tag.Gateway()},
 		To:        mail.Address{Name: to.Name, Addr: to.Address},
 		ReplyTo:   &mail.Address{Addr: reply},
-		Subject:   subjectFor(c, kind),
+		Subject:   subjectFor(c),
 		InReplyTo: c.RootMsgID,
 		ListID:    fmt.Sprintf("%s <%s.%s>", listPhrase(c.Subject), c.ID, tag.Domain()),
 		ListPost:  reply,
-		Header:    [][2]string{{"X-Turnmail-Collab", c.ID}, {"X-Turnmail-Kind", kind}},
-		Text:      l.Text(),
-		HTML:      html,
+		Header: [][2]string{
+			{"X-Turnmail-Collab", c.ID}, {"X-Turnmail-Kind", kind},
+			// Outlook groups a conversation by these, whatever the subject.
+			{"Thread-Topic", topicOf(c)}, {"Thread-Index", message.ThreadIndex(c.Created, topicOf(c), o.now)},
+		},
+		Text: l.Text(),
+		HTML: html,
 	}
 	// Thread on the mail this person last had from the gateway, below the
 	// mail that started it all, which every first participant got.

@@ -67,7 +67,7 @@ func TestStartCollaboration(t *testing.T) {
 		t.Fatalf("recipients %v, want all four participants", got)
 	}
 	h := to(t, mails, bob)
-	if h.kind != "handoff" || !strings.HasPrefix(h.msg.Subject, "Your turn: Services contract") || !strings.Contains(h.msg.Subject, "[tm:"+c.ID+"]") {
+	if h.kind != "handoff" || h.msg.Subject != "Re: Services contract [tm:"+c.ID+"]" || !strings.HasPrefix(h.msg.Text, "Your turn on") || !strings.Contains(h.msg.Subject, "[tm:"+c.ID+"]") {
 		t.Errorf("bob got %s %q", h.kind, h.msg.Subject)
 	}
 	if got := h.atts["contract (v1).docx"]; !bytes.Equal(got, v1) {

@@ -158,7 +158,7 @@ func TestServeEndToEnd(t *testing.T) {
 	waitFor(t, "the handoff and the confirmation", func() bool { return len(outboxMail(t, outbox)) == 2 })
 	got := outboxMail(t, outbox)
 	h := got["bob@axe.test"][0]
-	if !strings.HasPrefix(h.Subject, "Your turn: Contract") || len(h.Attachments) != 1 || h.Attachments[0].Filename != "contract (v1).docx" {
+	if !strings.HasPrefix(h.Subject, "Re: Contract") || len(h.Attachments) != 1 || h.Attachments[0].Filename != "contract (v1).docx" {
 		t.Fatalf("bob's handoff: %q %+v", h.Subject, h.Attachments)
 	}
 	tag := h.ReplyTo[0].Addr
@@ -168,7 +168,7 @@ func TestServeEndToEnd(t *testing.T) {
 	waitFor(t, "alice's handoff", func() bool { return len(outboxMail(t, outbox)["alice@acme.test"]) == 2 })
 	var ah *message.Message
 	for _, m := range outboxMail(t, outbox)["alice@acme.test"] {
-		if strings.HasPrefix(m.Subject, "Your turn") {
+		if strings.HasPrefix(m.Text, "Your turn on") {
 			ah = m
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"regexp"
 	"strings"
 )
 
@@ -106,30 +107,56 @@ func (l *letter) HTML() (string, error) {
 var letterHTML = template.Must(template.New("letter").Funcs(template.FuncMap{
 	"lines": func(s string) []string { return strings.Split(s, "\n") },
 	"size":  humanSize,
+	"link":  linkify,
 }).Parse(`<!DOCTYPE html>
-<html><body style="margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222">
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="margin:0;padding:12px;font-family:Arial,Helvetica,sans-serif;font-size:14px;line-height:1.4;color:#222;word-wrap:break-word;overflow-wrap:anywhere">
 <div style="display:none;max-height:0;overflow:hidden">{{.Preheader}}</div>
-<p style="font-size:16px;font-weight:bold;margin:0 0 12px">{{.Preheader}}</p>
-{{range .Paras}}<p style="margin:0 0 10px">{{.}}</p>
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="max-width:640px;border-collapse:collapse"><tr><td>
+<p style="font-size:16px;font-weight:bold;margin:0 0 12px">{{link .Preheader}}</p>
+{{range .Paras}}<p style="margin:0 0 10px">{{link .}}</p>
 {{end}}{{if .Note}}<p style="margin:12px 0 4px;color:#555">{{.NoteBy}} wrote:</p>
-<blockquote style="margin:0 0 12px;padding:4px 12px;border-left:3px solid #4a7;color:#222">{{range lines .Note}}{{.}}<br>
+<blockquote style="margin:0 0 12px;padding:4px 12px;border-left:3px solid #4a7;color:#222">{{range lines .Note}}{{link .}}<br>
 {{end}}</blockquote>
-{{end}}{{if .Changes}}<table cellpadding="4" cellspacing="0" style="border-collapse:collapse;margin:8px 0">
-<tr style="background:#f2f2f2"><th align="left">Document</th><th align="left">Version</th><th align="left">Size</th><th align="left">Attached as</th></tr>
-{{range .Changes}}<tr><td>{{.Document}}</td><td>{{if eq .From 0}}new, v{{.To}}{{else if eq .From .To}}v{{.To}}{{else}}v{{.From}} → v{{.To}}{{end}}{{if .Remark}} ({{.Remark}}){{end}}</td><td>{{size .ToSize}}</td><td>{{.Attached}}</td></tr>
-{{if .What}}<tr><td colspan="4" style="padding:0 4px 8px 16px;color:#444;font-size:13px">{{range .What}}{{.}}<br>
-{{end}}</td></tr>
-{{end}}{{end}}</table>
-{{end}}{{range .Sections}}<p style="margin:12px 0 4px;font-weight:bold">{{.Title}}</p>
-<ul style="margin:0 0 10px;padding-left:20px">{{range .Lines}}<li>{{.}}</li>{{end}}</ul>
-{{end}}{{if .Digest}}<p style="margin:12px 0 4px;font-weight:bold">History</p>
-<table cellpadding="4" cellspacing="0" style="border-collapse:collapse;font-size:13px">
-<tr style="background:#f2f2f2"><th align="left">Turn</th><th align="left">Party</th><th align="left">Who</th><th align="left">When</th><th align="left">Files</th><th align="left">Note</th></tr>
-{{range .Digest}}<tr><td>{{.Turn}}</td><td>{{.Party}}</td><td>{{.Who}}</td><td>{{.When}}</td><td>{{.Files}}</td><td>{{.Note}}</td></tr>
+{{end}}{{if .Changes}}<p style="margin:12px 0 4px;font-weight:bold">Documents</p>
+<table role="presentation" width="100%" cellpadding="6" cellspacing="0" style="border-collapse:collapse;margin:0 0 8px">
+{{range .Changes}}<tr><td style="border-top:1px solid #ddd"><b>{{.Document}}</b>: {{if eq .From 0}}new, v{{.To}}{{else if eq .From .To}}v{{.To}}{{else}}v{{.From}} → v{{.To}}{{end}} ({{size .ToSize}}){{if .Remark}}, {{.Remark}}{{end}}{{if .Attached}}<br><span style="color:#555">attached as {{.Attached}}</span>{{end}}{{if .What}}
+<div style="margin:4px 0 0 8px;color:#444;font-size:13px">{{range .What}}{{.}}<br>
+{{end}}</div>{{end}}</td></tr>
 {{end}}</table>
-{{end}}{{if .Footer}}<p style="margin:16px 0 0;color:#888;font-size:12px">{{.Footer}}</p>{{end}}
+{{end}}{{range .Sections}}<p style="margin:12px 0 4px;font-weight:bold">{{link .Title}}</p>
+<ul style="margin:0 0 10px;padding-left:20px">{{range .Lines}}<li>{{link .}}</li>{{end}}</ul>
+{{end}}{{if .Digest}}<p style="margin:12px 0 4px;font-weight:bold">History</p>
+<table role="presentation" width="100%" cellpadding="6" cellspacing="0" style="border-collapse:collapse;font-size:13px">
+{{range .Digest}}<tr><td style="border-top:1px solid #ddd"><b>Turn {{.Turn}}</b> · {{.Party}} · {{.Who}} · {{.When}}{{if .Files}}<br>{{.Files}}{{end}}{{if .Note}}<br><span style="color:#555">{{link .Note}}</span>{{end}}</td></tr>
+{{end}}</table>
+{{end}}{{if .Footer}}<p style="margin:16px 0 0;color:#888;font-size:12px">{{link .Footer}}</p>{{end}}
+</td></tr></table>
 </body></html>
 `))
+
+// linkRe finds what the HTML part makes a link of: web and mailto URLs,
+// and mail addresses.
+var linkRe = regexp.MustCompile(`(?:https?://|mailto:)[^\s<>"“”()]+|[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+`)
+
+// linkify escapes s for HTML and makes every address and URL in it a link,
+// so that a reader can write to an address or follow a link with a tap.
+func linkify(s string) template.HTML {
+	var b strings.Builder
+	last := 0
+	for _, m := range linkRe.FindAllStringIndex(s, -1) {
+		b.WriteString(template.HTMLEscapeString(s[last:m[0]]))
+		text := strings.TrimRight(s[m[0]:m[1]], ".,;:!?")
+		href := text
+		if !strings.Contains(text, ":") {
+			href = "mailto:" + text
+		}
+		fmt.Fprintf(&b, `<a href="%s" style="color:#1a5fb4">%s</a>`, template.HTMLEscapeString(href), template.HTMLEscapeString(text))
+		last = m[0] + len(text)
+	}
+	b.WriteString(template.HTMLEscapeString(s[last:]))
+	return template.HTML(b.String())
+}
 
 // humanSize writes a byte count the way people read file sizes.
 func humanSize(n int64) string {

@@ -57,7 +57,19 @@ type Config struct {
 	// turns a person's weekly summaries off; nil when no HTTP listener is
 	// configured.
 	UnsubscribeURL func(address string) string
+	// MaxAttachmentBytes bounds the attachments of one mail, together:
+	// beyond it the files that do not fit are left out and the mail says
+	// so (a 20 MB PDF would otherwise make a 27 MB mail that many servers
+	// refuse). 0: no bound.
+	MaxAttachmentBytes int64
+	// DownloadURL, when set, gives a signed link to a collaboration's
+	// stored file, valid until expires, for the files left out; nil when
+	// no HTTP listener is configured.
+	DownloadURL func(cid, digest, filename string, expires time.Time) string
 }
+
+// downloadFor is how long a download link in a mail works.
+const downloadFor = 14 * 24 * time.Hour
 
 // SummaryConfig schedules the weekly summary (DESIGN §2.8): at Hour:00 on
 // Weekday, in each person's own time zone or else Location.

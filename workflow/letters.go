@@ -794,7 +794,21 @@ const (
 	remarkTwice     = "another attachment of the mail has the same name: this one was not stored"
 	remarkSplit     = "kept as a document of its own: another file of the mail already changed the document it resembles"
 	remarkKept      = "unchanged this turn, not attached"
+	remarkTooBig    = "not attached: too large for one mail (see below)"
 )
+
+// titleTooBig heads the files a mail left out for their size.
+const titleTooBig = "Files too large to attach"
+
+// leftOutFileLine says where to get a file left out of a mail for its
+// size: the link, valid until expires, or whom to ask when there is none.
+func leftOutFileLine(name string, size, limit int64, url string, expires time.Time) string {
+	line := fmt.Sprintf("%s (%s) is over this mail's %s for attachments", name, humanSize(size), humanSize(limit))
+	if url == "" {
+		return line + "; the gateway keeps it: ask the person who sent it, or the gateway's operator (turnmail export)."
+	}
+	return fmt.Sprintf("%s; download it until %s: %s", line, expires.UTC().Format("2006-01-02"), url)
+}
 
 // describe is a history row's line in the text part.
 func (r digestRow) describe() string {

@@ -45,6 +45,7 @@ func (o *outbox) post(tx *store.Tx, s *state, kind string, to *store.Participant
 		}
 		l.Paras = append([]string{deadlineLine(c, o.now, o.e.location(person))}, l.Paras...)
 	}
+	atts = o.fit(c, l, atts)
 	html, err := l.HTML()
 	if err != nil {
 		return err
@@ -108,4 +109,46 @@ func (o *outbox) enqueue(tx *store.Tx, cid, kind string, m *mail.Outgoing) error
 		return fmt.Errorf("index outbound message id: %w", err)
 	}
 	return nil
+}
+
+// fit leaves out of a mail the attachments beyond the configured total,
+// in order, and says so in l: with a download link when the gateway has
+// a public URL.
+func (o *outbox) fit(c *store.Collab, l *letter, atts []mail.OutgoingAttachment) []mail.OutgoingAttachment {
+	limit := o.e.cfg.MaxAttachmentBytes
+	if limit <= 0 {
+		return atts
+	}
+	var kept []mail.OutgoingAttachment
+	var left []string
+	total := int64(0)
+	for _, a := range atts {
+		if total+a.Blob.Size <= limit {
+			total += a.Blob.Size
+			kept = append(kept, a)
+			continue
+		}
+		url := ""
+		if o.e.cfg.DownloadURL != nil {
+			url = o.e.cfg.DownloadURL(c.ID, a.Blob.Digest, a.Filename, o.now.Add(downloadFor))
+		}
+		left = append(left, leftOutFileLine(a.Filename, a.Blob.Size, limit, url, o.now.Add(downloadFor)))
+		for i := range l.Changes {
+			if l.Changes[i].Attached == a.Filename {
+				l.Changes[i].Attached = ""
+				l.Changes[i].Remark = joinRemark(l.Changes[i].Remark, remarkTooBig)
+			}
+		}
+	}
+	if len(left) > 0 {
+		l.Sections = append(l.Sections, section{Title: titleTooBig, Lines: left})
+	}
+	return kept
+}
+
+func joinRemark(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + ", " + b
 }

@@ -69,6 +69,7 @@ type rigOptions struct {
 	summary        workflow.SummaryConfig
 	reminders      workflow.ReminderConfig
 	unsubscribeURL func(address string) string
+	maxAttach      int64     // workflow.Config.MaxAttachmentBytes
 	clock          time.Time // the engine's clock before its first reading; zero: 2026-11-02 09:00 UTC
 	// The [security] settings; trusted defaults to mx.gw.test, the
 	// authserv-id of the MTA the tests pretend stands in front.
@@ -107,7 +108,7 @@ func newRig(t testing.TB, opts rigOptions) *rig {
 	if opts.trusted == nil {
 		opts.trusted = []string{trustedMX}
 	}
-	r.cfg = workflow.Config{OutOfTurn: opts.outOfTurn, AllowedSenders: opts.allowed, Now: r.now, Summary: opts.summary, Reminders: opts.reminders, UnsubscribeURL: opts.unsubscribeURL,
+	r.cfg = workflow.Config{OutOfTurn: opts.outOfTurn, AllowedSenders: opts.allowed, Now: r.now, Summary: opts.summary, Reminders: opts.reminders, UnsubscribeURL: opts.unsubscribeURL, MaxAttachmentBytes: opts.maxAttach,
 		TrustedAuthservIDs: opts.trusted, Unauthenticated: opts.unauthenticated}
 	eng := workflow.New(st, r.tag, r.cfg, log)
 	r.eng = eng

@@ -61,3 +61,22 @@ func TestEveryMailCarriesTheState(t *testing.T) {
 		t.Errorf("alice's confirmation of /skip:\n%s", a.msg.Text)
 	}
 }
+
+// TestTooLargeToAttachWithoutLink: without an HTTP listener, a file over the
+// bound is left out with word of where it is kept; what fits is attached.
+func TestTooLargeToAttachWithoutLink(t *testing.T) {
+	r := newRig(t, rigOptions{maxAttach: 8000})
+	r.mustSend(&testMail{
+		from: alice, to: []string{"Bob Axe <" + bob + ">"}, cc: []string{gw}, subject: "Two files", msgid: "two@acme.test",
+		body: "Both.", files: []testFile{{"small.txt", fileData(1, 5000)}, {"large.pdf", fileData(2, 6000)}},
+	}, gw)
+	h := to(t, r.newMail(), bob)
+	if _, ok := h.atts["small (v1).txt"]; !ok || len(h.atts) != 1 {
+		t.Errorf("attached %v, want only the file that fits", keys(h.atts))
+	}
+	for _, want := range []string{"large.pdf: new, v1 (5.9 KB), not attached: too large for one mail", "large (v1).pdf (5.9 KB) is over this mail's 7.8 KB", "the gateway keeps it"} {
+		if !strings.Contains(h.msg.Text, want) {
+			t.Errorf("handoff lacks %q:\n%s", want, h.msg.Text)
+		}
+	}
+}

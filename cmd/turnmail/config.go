@@ -93,6 +93,12 @@ type OutboundConfig struct {
 	// StartTLS requires STARTTLS with a verified certificate before
 	// anything is sent to the smarthost. Default true.
 	StartTLS bool `toml:"starttls"`
+	// MaxAttachmentBytes bounds the attachments of one gateway mail,
+	// together; the files beyond it are left out and the mail says so,
+	// with a download link when [http] is set. Encoding adds a third, so
+	// the default 15 MiB makes mails of about 20 MB, which the big
+	// providers take. 0: no bound.
+	MaxAttachmentBytes int64 `toml:"max_attachment_bytes"`
 }
 
 // PolicyConfig is the [policy] section.
@@ -143,8 +149,9 @@ func defaultConfig() *Config {
 			MaxConnectionsPerClient: 20,
 		},
 		Outbound: OutboundConfig{
-			Mode:     OutboundFile,
-			StartTLS: true,
+			Mode:               OutboundFile,
+			StartTLS:           true,
+			MaxAttachmentBytes: 15 << 20,
 		},
 		Policy: PolicyConfig{
 			OutOfTurn: workflow.OutOfTurnAccept,
@@ -222,6 +229,9 @@ func (cfg *Config) resolve() error {
 		return fmt.Errorf("smtp.max_connections_per_client is %d: must be positive", cfg.SMTP.MaxConnectionsPerClient)
 	}
 
+	if cfg.Outbound.MaxAttachmentBytes < 0 {
+		return fmt.Errorf("outbound.max_attachment_bytes is %d: want 0 (no bound) or more", cfg.Outbound.MaxAttachmentBytes)
+	}
 	switch cfg.Outbound.Mode {
 	case OutboundFile:
 	case OutboundSMTP:

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
 	"net"
+	"mime"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -61,10 +64,12 @@ func (h *unsubscribeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// startHTTP serves the one-click unsubscribe endpoint on ln until stopped.
+// startHTTP serves the one-click unsubscribe endpoint and the download
+// links on ln until stopped.
 func startHTTP(ln net.Listener, h *unsubscribeHandler) (stop func(context.Context) error) {
 	mux := http.NewServeMux()
 	mux.Handle(unsubscribePath, h)
+	mux.Handle(downloadPath, &downloadHandler{tagger: h.tagger, engine: h.engine, log: h.log})
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -78,4 +83,54 @@ func startHTTP(ln net.Listener, h *unsubscribeHandler) (stop func(context.Contex
 		}
 	}()
 	return srv.Shutdown
+}
+
+// downloadPath is where the links to files too large for a mail point:
+// a signed token, then the file's name (for the browser's sake only).
+const downloadPath = "/download/"
+
+// downloadHandler serves the file a signed, unexpired download link names.
+type downloadHandler struct {
+	tagger *tag.Tagger
+	engine *workflow.Engine
+	log    *slog.Logger
+}
+
+func (h *downloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	rest, _ := strings.CutPrefix(r.URL.Path, downloadPath)
+	token, name, _ := strings.Cut(rest, "/")
+	cid, digest, ok := h.tagger.ParseDownloadToken(token, time.Now())
+	if !ok {
+		http.Error(w, "This download link is not valid, or has expired. Reply /status to the collaboration's mail for the current files.", http.StatusNotFound)
+		return
+	}
+	rc, blob, err := h.engine.OpenFile(cid, digest)
+	if errors.Is(err, workflow.ErrNoSuchFile) {
+		http.Error(w, "This file is no longer kept.", http.StatusGone)
+		return
+	}
+	if err != nil {
+		h.log.Error("download", "err", err, "collab", cid)
+		http.Error(w, "The gateway could not read the file just now; please try again later.", http.StatusServiceUnavailable)
+		return
+	}
+	defer rc.Close()
+	// The server's write timeout is for pages; a large file on a slow
+	// line needs longer.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(30 * time.Minute))
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", fmt.Sprint(blob.Size))
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base("/" + name)}))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := io.Copy(w, rc); err != nil {
+		h.log.Warn("download cut short", "err", err, "collab", cid)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -300,10 +301,14 @@ func newEngine(cfg *Config, st *store.Store, log *slog.Logger) (*workflow.Engine
 		Unauthenticated:    cfg.Security.Unauthenticated,
 		Summary:            summary,
 		Reminders:          workflow.ReminderConfig{HeldFor: cfg.Reminders.HeldFor.Duration, BeforeDeadline: cfg.Reminders.BeforeDeadline.Duration},
+		MaxAttachmentBytes: cfg.Outbound.MaxAttachmentBytes,
 	}
 	if cfg.HTTP.Listen != "" {
 		wcfg.UnsubscribeURL = func(address string) string {
 			return cfg.HTTP.PublicURL + unsubscribePath + tagger.AddressToken(address)
+		}
+		wcfg.DownloadURL = func(cid, digest, filename string, expires time.Time) string {
+			return cfg.HTTP.PublicURL + downloadPath + tagger.DownloadToken(cid, digest, expires) + "/" + url.PathEscape(filename)
 		}
 	}
 	return workflow.New(st, tagger, wcfg, log), tagger, nil

@@ -3,6 +3,7 @@ package tag
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func newTestTagger(t *testing.T) *Tagger {
@@ -224,6 +225,32 @@ func TestAddressToken(t *testing.T) {
 	} {
 		if addr, ok := tg.ParseAddressToken(bad); ok {
 			t.Errorf("token %q accepted as %q", bad, addr)
+		}
+	}
+}
+
+func TestDownloadToken(t *testing.T) {
+	tg := newTestTagger(t)
+	now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	digest := strings.Repeat("ab", 32)
+	tok := tg.DownloadToken("k7p2qz", digest, now.Add(7*24*time.Hour))
+	if cid, d, ok := tg.ParseDownloadToken(tok, now); !ok || cid != "k7p2qz" || d != digest {
+		t.Fatalf("ParseDownloadToken(%q) = %q, %q, %v", tok, cid, d, ok)
+	}
+	if _, _, ok := tg.ParseDownloadToken(tok, now.Add(7*24*time.Hour)); ok {
+		t.Error("an expired link was accepted")
+	}
+	other, _ := NewTagger("collab@gw.example", []byte("another-secret-of-16+"))
+	for name, bad := range map[string]string{
+		"other collaboration": strings.Replace(tok, "k7p2qz", "k7p2qa", 1),
+		"other blob":          strings.Replace(tok, digest, strings.Repeat("cd", 32), 1),
+		"later expiry":        strings.Replace(tok, "."+strings.Split(tok, ".")[2]+".", ".zzzzzz.", 1),
+		"other secret":        other.DownloadToken("k7p2qz", digest, now.Add(time.Hour)),
+		"truncated":           tok[:len(tok)-1],
+		"empty":               "",
+	} {
+		if _, _, ok := tg.ParseDownloadToken(bad, now); ok {
+			t.Errorf("%s: %q accepted", name, bad)
 		}
 	}
 }

@@ -32,7 +32,7 @@ func TestConfigDefaults(t *testing.T) {
 	want := &Config{
 		Gateway:  GatewayConfig{Address: "collab@localhost", DataDir: filepath.Join(wd, "data")},
 		SMTP:     SMTPConfig{Listen: "127.0.0.1:2525", MaxMessageBytes: 52428800, MaxPerSenderHour: 100, MaxConnections: 200, MaxConnectionsPerClient: 20},
-		Outbound: OutboundConfig{Mode: "file", Dir: filepath.Join(wd, "data", "outbox"), StartTLS: true},
+		Outbound: OutboundConfig{Mode: "file", Dir: filepath.Join(wd, "data", "outbox"), StartTLS: true, MaxAttachmentBytes: 15 << 20},
 		Policy:   PolicyConfig{OutOfTurn: "accept"},
 		Security: SecurityConfig{Unauthenticated: "confirm"},
 		IMAP: IMAPConfig{IMAPAccountConfig: IMAPAccountConfig{
@@ -130,7 +130,7 @@ starttls = false
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := OutboundConfig{Mode: "smtp", Dir: cfg.Outbound.Dir, Smarthost: "smtp.example.com:587", Username: "gw", Password: "from-env"}
+	want := OutboundConfig{Mode: "smtp", Dir: cfg.Outbound.Dir, Smarthost: "smtp.example.com:587", Username: "gw", Password: "from-env", MaxAttachmentBytes: 15 << 20}
 	if cfg.Outbound != want {
 		t.Errorf("outbound = %+v, want %+v", cfg.Outbound, want)
 	}

@@ -4,17 +4,17 @@ import (
 	"fmt"
 	"io"
 	"sort"
-
-	"go.etcd.io/bbolt"
 )
 
 // BlobAt reads a stored blob at any offset, inside one transaction: the
 // manifest says which chunk holds an offset. Formats whose index is at the
 // end (a zip's directory) need that; OpenBlob streams from the start. A
 // BlobAt is valid until its transaction ends. It does not check the
-// blob's digest, which only a read of the whole can.
+// blob's digest, which only a read of the whole can. ReadAt may be called
+// from several goroutines at once (two versions read side by side): the
+// reads of one transaction take turns.
 type BlobAt struct {
-	tx     *bbolt.Tx
+	tx     *Tx
 	digest string
 	m      manifest
 	starts []int64 // offset of each chunk
@@ -26,7 +26,7 @@ func (tx *Tx) BlobAt(digest string) (*BlobAt, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &BlobAt{tx: tx.tx, digest: digest}
+	b := &BlobAt{tx: tx, digest: digest}
 	data := tx.tx.Bucket(bucketBlobs).Get(sum)
 	if data == nil {
 		return nil, fmt.Errorf("open blob %s: %w", digest, ErrNotFound)
@@ -54,6 +54,8 @@ func (b *BlobAt) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("read blob %s at %d: negative offset", b.digest, off)
 	}
+	b.tx.readMu.Lock()
+	defer b.tx.readMu.Unlock()
 	n := 0
 	for n < len(p) {
 		at := off + int64(n)
@@ -62,7 +64,7 @@ func (b *BlobAt) ReadAt(p []byte, off int64) (int, error) {
 		}
 		i := sort.Search(len(b.starts), func(i int) bool { return b.starts[i] > at }) - 1
 		ref := b.m.chunks[i]
-		data := getChunk(b.tx, ref.sum[:])
+		data := getChunk(b.tx.tx, ref.sum[:])
 		if data == nil || len(data) != ref.size {
 			return n, fmt.Errorf("read blob %s: chunk %x: missing or wrong size: %w", b.digest, ref.sum, ErrCorrupt)
 		}

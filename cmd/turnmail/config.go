@@ -29,6 +29,18 @@ type Config struct {
 	Summary   SummaryConfig   `toml:"summary"`
 	Reminders RemindersConfig `toml:"reminders"`
 	HTTP      HTTPConfig      `toml:"http"`
+	Admin     AdminConfig     `toml:"admin"`
+}
+
+// AdminConfig is the [admin] section: health, metrics and profiles for the
+// operator.
+type AdminConfig struct {
+	// Listen is host:port for /healthz and /metrics (Prometheus). Default
+	// "127.0.0.1:8025"; "" turns it off. Keep it off the internet: it says
+	// how busy the gateway is and, with pprof, much more.
+	Listen string `toml:"listen"`
+	// Pprof serves net/http/pprof's /debug/pprof/ on Listen. Default false.
+	Pprof bool `toml:"pprof"`
 }
 
 // GatewayConfig is the [gateway] section.
@@ -159,6 +171,7 @@ func defaultConfig() *Config {
 		Security:  SecurityConfig{Unauthenticated: workflow.UnauthenticatedConfirm},
 		Summary:   SummaryConfig{Weekday: "monday", Hour: 8, Timezone: "UTC", SkipEmpty: true},
 		Reminders: RemindersConfig{HeldFor: Duration{72 * time.Hour}, BeforeDeadline: Duration{24 * time.Hour}},
+		Admin:     AdminConfig{Listen: "127.0.0.1:8025"},
 		IMAP: IMAPConfig{IMAPAccountConfig: IMAPAccountConfig{
 			TLS:          IMAPImplicit,
 			Mailbox:      "INBOX",
@@ -229,6 +242,11 @@ func (cfg *Config) resolve() error {
 		return fmt.Errorf("smtp.max_connections_per_client is %d: must be positive", cfg.SMTP.MaxConnectionsPerClient)
 	}
 
+	if cfg.Admin.Listen != "" {
+		if _, _, err := net.SplitHostPort(cfg.Admin.Listen); err != nil {
+			return fmt.Errorf("admin.listen %q: want host:port, or \"\" for none: %w", cfg.Admin.Listen, err)
+		}
+	}
 	if cfg.Outbound.MaxAttachmentBytes < 0 {
 		return fmt.Errorf("outbound.max_attachment_bytes is %d: want 0 (no bound) or more", cfg.Outbound.MaxAttachmentBytes)
 	}

@@ -40,6 +40,7 @@ func TestConfigDefaults(t *testing.T) {
 		}},
 		Summary:   SummaryConfig{Weekday: "monday", Hour: 8, Timezone: "UTC", SkipEmpty: true},
 		Reminders: RemindersConfig{HeldFor: Duration{72 * time.Hour}, BeforeDeadline: Duration{24 * time.Hour}},
+		Admin:     AdminConfig{Listen: "127.0.0.1:8025"},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)

@@ -48,6 +48,9 @@ type daemon struct {
 
 	httpLn      net.Listener // nil without [http] listen
 	stopHTTP    func(context.Context) error
+	adminLn     net.Listener // nil without [admin] listen
+	stopAdmin   func(context.Context) error
+	health      *health
 	stopPollers context.CancelFunc
 	pollers     sync.WaitGroup
 	stopBg      context.CancelFunc
@@ -94,6 +97,10 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	m := newMetrics(st)
+	sender = m.sender(sender)
+	inlet := m.deliverer(engine)
+	d.health = &health{st: st, now: time.Now}
 	d.worker = &outbound.Worker{
 		Queue: st, Blobs: st, Sender: sender, EnvFrom: tagger.Gateway(), Log: log.With("component", "outbound"),
 		Wake: st.Enqueued(), OnFailed: engine.DeliveryFailed,
@@ -118,7 +125,7 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 		MaxConnections: cfg.SMTP.MaxConnections, MaxConnectionsPerClient: cfg.SMTP.MaxConnectionsPerClient,
 	}
 	inlets := map[*smtpd.Server]net.Listener{}
-	smtpServer := smtpd.NewServer(serverCfg, tagger, engine, log)
+	smtpServer := smtpd.NewServer(serverCfg, tagger, inlet, log)
 	d.servers = append(d.servers, smtpServer)
 	inlets[smtpServer] = d.smtpLn
 	if cfg.LMTP.Listen != "" {
@@ -129,7 +136,7 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 		listeners = append(listeners, ln)
 		lmtpCfg := serverCfg
 		lmtpCfg.LMTP = true
-		lmtpd := smtpd.NewServer(lmtpCfg, tagger, engine, log)
+		lmtpd := smtpd.NewServer(lmtpCfg, tagger, inlet, log)
 		d.servers = append(d.servers, lmtpd)
 		inlets[lmtpd] = ln
 	}
@@ -145,7 +152,17 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 	})
 	d.bg.Go(func() { runTicks(bgCtx, engine, log, tickInterval) })
 	for srv, ln := range inlets {
-		go func() { d.serveErr <- srv.Serve(ln) }()
+		go func() {
+			err := srv.Serve(ln)
+			d.health.down.Add(1)
+			d.serveErr <- err
+		}()
+	}
+	if cfg.Admin.Listen != "" {
+		if d.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+			return nil, fmt.Errorf("admin listen: %w", err)
+		}
+		d.stopAdmin = startAdmin(d.adminLn, d.health, m, cfg.Admin.Pprof, log.With("component", "admin"))
 	}
 	if cfg.HTTP.Listen != "" {
 		if d.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
@@ -161,7 +178,7 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 			Mailbox: a.Mailbox, DoneMailbox: a.DoneMailbox, FailedMailbox: a.FailedMailbox,
 			IDLE: *a.IDLE, PollInterval: a.PollInterval.Duration,
 			MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxPerSenderHour: cfg.SMTP.MaxPerSenderHour, SpoolDir: spoolDir,
-		}, engine, st, log)
+		}, inlet, st, log)
 		d.pollers.Go(func() { p.Run(pollCtx) })
 	}
 
@@ -230,6 +247,12 @@ func (d *daemon) stopBackground() {
 
 // close stops the background work and closes the store.
 func (d *daemon) close() {
+	if d.stopAdmin != nil {
+		// Last: /healthz and /metrics watch the drain too.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		d.stopAdmin(ctx)
+		cancel()
+	}
 	if d.stopPollers != nil {
 		d.stopPollers()
 		d.pollers.Wait()

@@ -35,7 +35,7 @@ func startTestDaemon(t *testing.T, outbound string) (*Config, string, *daemon) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	configPath := filepath.Join(dir, "turnmail.toml")
-	text := fmt.Sprintf("[gateway]\naddress = \"collab@gw.test\"\ndata_dir = %s\n\n[smtp]\nlisten = \"127.0.0.1:0\"\n\n%s\n",
+	text := fmt.Sprintf("[gateway]\naddress = \"collab@gw.test\"\ndata_dir = %s\n\n[smtp]\nlisten = \"127.0.0.1:0\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\npprof = true\n\n%s\n",
 		strconv.Quote(filepath.Join(dir, "data")), outbound)
 	if err := os.WriteFile(configPath, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

@@ -53,6 +53,14 @@ func TestGolden(t *testing.T) {
 		ID: "p7", Address: "bea@globex.example", Name: "Bea Lind", Party: 1, Role: RoleLeader,
 		Added: at(2), Thread: []string{"h1.k7p2qz@gw.example", "h2.k7p2qz@gw.example"},
 	}
+	// unplaced has every field set, those that came later included: outside
+	// counsel Cc'd at the start, never placed, then removed. participant
+	// above keeps the encoding records had before them, which must still
+	// read as placed.
+	unplaced := &Participant{
+		ID: "p8", Address: "eve@lawfirm.example", Name: "Eve Counsel", Party: 1, Role: RoleContributor,
+		Added: at(2), Thread: []string{"h4.k7p2qz@gw.example"}, Pending: true, Removed: at(25),
+	}
 	turn := &Turn{
 		Number: 3, Party: 1, Started: at(10), Ended: at(20), EndedBy: "p7", How: "files",
 		Note: "Clause 4 reworded.", Stripped: "> On Monday Ann wrote:\n> see attached",
@@ -103,6 +111,7 @@ func TestGolden(t *testing.T) {
 		for _, err := range []error{
 			tx.PutCollab(collab),
 			tx.PutParticipant(cid, participant),
+			tx.PutParticipant(cid, unplaced),
 			tx.PutTurn(cid, turn),
 			tx.PutDocument(cid, document),
 			tx.PutVersion(cid, version),
@@ -148,7 +157,13 @@ func TestGolden(t *testing.T) {
 		c, err := tx.Collab(cid)
 		requireFull(t, c, err)
 		ps, err := tx.Participants(cid)
-		requireFull(t, ps, err)
+		if err == nil && len(ps) != 2 {
+			t.Fatalf("%d participants; want 2", len(ps))
+		}
+		requireFull(t, ps[1], err)
+		if !reflect.DeepEqual(ps[0], participant) || !ps[0].Placed() {
+			t.Errorf("a participant without the later fields reads back as %+v; want %+v, placed", ps[0], participant)
+		}
 		ts, err := tx.Turns(cid)
 		requireFull(t, ts, err)
 		ds, err := tx.Documents(cid)
@@ -185,6 +200,7 @@ func TestGolden(t *testing.T) {
 		{"meta-schema", bucketMeta, []byte("schema")},
 		{"collab", bucketCollabs, []byte(cid)},
 		{"participant", bucketParticipants, key(cidK, u32(7))},
+		{"participant-unplaced", bucketParticipants, key(cidK, u32(8))},
 		{"turn", bucketTurns, key(cidK, u32(3))},
 		{"document", bucketDocuments, key(cidK, u32(2))},
 		{"version", bucketVersions, key(cidK, u32(2), u32(4))},

@@ -97,6 +97,21 @@ type Participant struct {
 	// Kept per person so that nobody's References name mail of the other
 	// party's they never saw.
 	Thread []string `json:"thread,omitempty"`
+	// Pending marks someone in the collaboration but in neither party yet
+	// (outside counsel Cc'd at the start): Party means nothing until a
+	// leader places them, and they get no party's mail. The zero value is
+	// "placed", so that records written before the field read as placed.
+	Pending bool `json:"pending,omitempty"`
+	// Removed is when the person was taken out of the collaboration; zero
+	// while they are in it. The record stays so that the history can still
+	// name who ended a turn or wrote a version.
+	Removed time.Time `json:"removed,omitzero"`
+}
+
+// Placed reports whether p is in a party now: neither pending nor removed.
+// Only placed people get their party's mail and may act.
+func (p *Participant) Placed() bool {
+	return !p.Pending && p.Removed.IsZero()
 }
 
 // Turn is one numbered turn. A turn that has ended never changes.

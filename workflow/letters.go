@@ -210,18 +210,43 @@ func statusLetter(s *state, to *store.Participant, digest []digestRow) *letter {
 			l.Changes = append(l.Changes, change{Document: doc.Name, From: v.Number, To: v.Number, ToSize: v.Blob.Size})
 		}
 	}
-	for i, party := range c.Parties {
+	l.Sections = append(l.Sections, partySections(s, to)...)
+	l.Digest = digest
+	return l
+}
+
+// partySections lists each party's people and roles as to may see them:
+// ghosts of the other party are left out (DESIGN §1). People not yet placed
+// follow, with the command that places them in to's party.
+func partySections(s *state, to *store.Participant) []section {
+	var secs []section
+	for i, party := range s.c.Parties {
 		sec := section{Title: "Party " + party.Name}
 		for _, p := range s.party(i) {
 			if p.Role == store.RoleGhost && p.Party != to.Party {
 				continue
 			}
-			sec.Lines = append(sec.Lines, fmt.Sprintf("%s <%s>, %s", displayName(p), p.Address, p.Role))
+			sec.Lines = append(sec.Lines, fmt.Sprintf("%s, %s", personName(p), p.Role))
 		}
-		l.Sections = append(l.Sections, sec)
+		secs = append(secs, sec)
 	}
-	l.Digest = digest
-	return l
+	if len(s.pending) > 0 {
+		sec := section{Title: "Not yet in a party (they get no party's mail until a leader places them)"}
+		for _, p := range s.pending {
+			sec.Lines = append(sec.Lines, fmt.Sprintf("%s, %s: to place them in %s, a leader of it writes /move %s %s", personName(p), p.Role, s.c.Parties[to.Party].Name, p.Address, s.c.Parties[to.Party].Name))
+		}
+		secs = append(secs, sec)
+	}
+	return secs
+}
+
+// personName names a participant with their address: "Eve Law
+// <eve@lawfirm.test>", or the address alone.
+func personName(p *store.Participant) string {
+	if p.Name == "" {
+		return p.Address
+	}
+	return fmt.Sprintf("%s <%s>", p.Name, p.Address)
 }
 
 func helpSections() []section {
@@ -234,6 +259,10 @@ func helpSections() []section {
 		"/deadline YYYY-MM-DD: when it is due, the end of that day in your time zone; /deadline none removes it (leaders)",
 		"/timezone Europe/Paris: your time zone, for summaries and deadlines",
 		"/summary on, /summary off: your weekly summary of all your collaborations",
+		"/add ADDRESS [leader|contributor|follower|ghost] [PARTY]: add someone, a contributor of your party unless you say otherwise (leaders, to their own party; the owner, to either)",
+		"/remove ADDRESS: take someone out of the collaboration (leaders, of their own party; the owner, anyone but themselves)",
+		"/move ADDRESS PARTY: place someone not yet in a party, in your own (leaders); move anyone (owner)",
+		"/role ADDRESS leader|contributor|follower|ghost: change someone's role (leaders, in their own party; the owner, anyone); a ghost reads along and is never shown to the other party",
 		"/help: this list",
 		"/wrapup: end the collaboration and send everyone the final versions (owner)",
 		"/reopen: reopen a wrapped-up collaboration (owner)",
@@ -267,6 +296,63 @@ const (
 	whyDropUsage     = "write /drop and the document's name, or /drop all"
 	whyDropNone      = "your party has no draft of that name"
 )
+
+// Why a change of people was not carried out, for refusedCommandLetter.
+const (
+	whyPeopleLeader   = "only a leader can change who takes part"
+	whyAddUsage       = "write /add ADDRESS, optionally followed by a role (leader, contributor, follower, ghost) and a party"
+	whyRemoveUsage    = "write /remove ADDRESS"
+	whyMoveUsage      = "write /move ADDRESS PARTY"
+	whyRoleUsage      = "write /role ADDRESS ROLE, the role one of leader, contributor, follower, ghost"
+	whyBadAddress     = "that is not a mail address"
+	whyGatewayAddress = "that is an address of the gateway itself"
+	whyOwnerStays     = "the owner stays in the collaboration, in their party, as a leader"
+	whyPendingOwner   = "only the owner can remove someone who is not yet in a party"
+)
+
+// whyUnknownParty says a party name matched none of parties.
+func whyUnknownParty(name string, parties []string) string {
+	return fmt.Sprintf("there is no party %q: the parties are %s", name, strings.Join(parties, " and "))
+}
+
+// whyAddArg says an argument of /add is neither a role nor a party.
+func whyAddArg(arg string, roles, parties []string) string {
+	return fmt.Sprintf("%q is neither a role (%s) nor a party (%s)", arg, strings.Join(roles, ", "), strings.Join(parties, ", "))
+}
+
+// whyAlreadyIn says the person to add is in the collaboration already.
+func whyAlreadyIn(s *state, p *store.Participant) string {
+	if p.Pending {
+		return fmt.Sprintf("%s is in the collaboration already, not yet in a party: place them with /move %s PARTY", p.Address, p.Address)
+	}
+	return fmt.Sprintf("%s is in %s already, as a %s: use /move or /role to change that", p.Address, s.c.Parties[p.Party].Name, p.Role)
+}
+
+// whyNotIn says nobody of that address takes part.
+func whyNotIn(addr string) string {
+	return addr + " does not take part in this collaboration"
+}
+
+// whyOwnParty says a leader changes people of their own party only.
+func whyOwnParty(own, owner string) string {
+	return fmt.Sprintf("a leader changes the people of their own party (%s) only; the owner (%s) can do it for either party", own, owner)
+}
+
+// whyAlreadyThere says a move would change nothing.
+func whyAlreadyThere(addr, party string) string {
+	return fmt.Sprintf("%s is in %s already", addr, party)
+}
+
+// whyAlreadyRole says a role change would change nothing.
+func whyAlreadyRole(addr, role string) string {
+	return fmt.Sprintf("%s is a %s already", addr, role)
+}
+
+// whyLastLeader says the change would leave a party without a leader, so
+// nobody could end its turns.
+func whyLastLeader(addr, party string) string {
+	return fmt.Sprintf("%s is the only leader of %s, and a party needs one to end its turns: make someone else a leader first (/role ADDRESS leader)", addr, party)
+}
 
 // whyNotYourTurn says a command needs the turn that party holds.
 func whyNotYourTurn(holder string) string {
@@ -373,6 +459,111 @@ func settingLetter(p *store.Person, setting string) *letter {
 		return &letter{Preheader: "Weekly summaries are off. /summary on turns them back on."}
 	}
 	return &letter{Preheader: "Weekly summaries are on."}
+}
+
+// Kinds of change to who takes part, for peopleChange.
+const (
+	peopleAdd    = "add"
+	peopleRemove = "remove"
+	peopleMove   = "move"
+	peopleRole   = "role"
+)
+
+// peopleChange is one change to who takes part, as the letters tell it.
+type peopleChange struct {
+	kind  string // peopleAdd, …
+	by    string // who made it, as others see them
+	who   string // the person, with their address (personName)
+	party string // the party they are in now, or were in when removed ("" when pending)
+	from  string // for a move: the party they left, "" when they were in none
+	role  string // their role now
+	was   string // for a role change: their role before
+}
+
+// line says what happened, in one sentence for everyone but the person.
+func (ch peopleChange) line() string {
+	switch ch.kind {
+	case peopleAdd:
+		return fmt.Sprintf("%s added %s to %s as a %s.", ch.by, ch.who, ch.party, ch.role)
+	case peopleRemove:
+		if ch.party == "" {
+			return fmt.Sprintf("%s removed %s from the collaboration.", ch.by, ch.who)
+		}
+		return fmt.Sprintf("%s removed %s (%s) from the collaboration.", ch.by, ch.who, ch.party)
+	case peopleMove:
+		if ch.from == "" {
+			return fmt.Sprintf("%s placed %s in %s, as a %s.", ch.by, ch.who, ch.party, ch.role)
+		}
+		return fmt.Sprintf("%s moved %s from %s to %s, as a %s.", ch.by, ch.who, ch.from, ch.party, ch.role)
+	}
+	return fmt.Sprintf("%s made %s a %s of %s (was a %s).", ch.by, ch.who, ch.role, ch.party, ch.was)
+}
+
+// roleDuty says what a role lets its holder do, for the person holding it.
+func roleDuty(role string) string {
+	switch role {
+	case store.RoleLeader:
+		return "As a leader you end your party's turns (reply with the edited files, or with /done) and manage your party's people (/add, /remove, /move, /role)."
+	case store.RoleContributor:
+		return "As a contributor you send drafts (reply with your edited files) and comments (reply with text) to your own party; a leader of your party hands the turn to the other side."
+	case store.RoleFollower:
+		return "As a follower you get your party's mail and read along; you do not send documents."
+	}
+	return "As a ghost you get your party's mail and read along, like a follower, and the other party is never shown your name."
+}
+
+// peopleDoneLetter answers the leader who changed who takes part.
+func peopleDoneLetter(ch peopleChange) *letter {
+	return &letter{
+		Preheader: ch.line(),
+		Paras:     []string{"/status lists everyone in the collaboration."},
+	}
+}
+
+// peopleNewsLetter tells a participant that someone was added, removed,
+// moved or given another role.
+func peopleNewsLetter(s *state, ch peopleChange) *letter {
+	return &letter{Preheader: fmt.Sprintf("“%s”: %s", s.c.Subject, ch.line())}
+}
+
+// welcomeLetter greets someone who was added to a party or placed in one;
+// reply is their own reply address.
+func welcomeLetter(s *state, p *store.Participant, ch peopleChange, reply string) *letter {
+	what := fmt.Sprintf("%s added you to “%s” as a %s of %s.", ch.by, s.c.Subject, ch.role, ch.party)
+	if ch.kind == peopleMove {
+		what = fmt.Sprintf("%s placed you in %s on “%s”, as a %s: from now on you get %s's mail.", ch.by, ch.party, s.c.Subject, ch.role, ch.party)
+	}
+	l := &letter{
+		Preheader: what,
+		Paras: []string{
+			roleDuty(p.Role),
+			"Your own reply address for this collaboration is " + reply + ": it is the Reply-To of every gateway mail you get, and mail to it acts as you. Reply with /status on the first line to see where things stand.",
+		},
+		Sections: helpSections(),
+	}
+	for _, doc := range s.docs {
+		if v := s.latest[doc.ID]; v != nil {
+			l.Changes = append(l.Changes, change{Document: doc.Name, From: v.Number, To: v.Number, ToSize: v.Blob.Size})
+		}
+	}
+	return l
+}
+
+// removedLetter tells someone they were taken out of a collaboration. It is
+// the last mail they get about it.
+func removedLetter(s *state, ch peopleChange) *letter {
+	return &letter{
+		Preheader: fmt.Sprintf("%s removed you from “%s”.", ch.by, s.c.Subject),
+		Paras:     []string{"You will get no more mail about it, and mail you send to it changes nothing. If this is a mistake, ask " + ch.by + " to add you again."},
+	}
+}
+
+// roleLetter tells someone their role changed.
+func roleLetter(s *state, p *store.Participant, ch peopleChange) *letter {
+	return &letter{
+		Preheader: fmt.Sprintf("%s made you a %s of %s on “%s” (you were a %s).", ch.by, ch.role, ch.party, s.c.Subject, ch.was),
+		Paras:     []string{roleDuty(p.Role)},
+	}
 }
 
 // wrongAddressLetter answers a participant who wrote to someone else's

@@ -62,6 +62,10 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 			if err := d.setDeadline(tx, s, p, cmd); err != nil {
 				return err
 			}
+		case "add", "remove", "move", "role":
+			if err := d.changePeople(tx, s, p, cmd); err != nil {
+				return err
+			}
 		case "timezone", "summary":
 			if err := d.personSetting(tx, s, p, cmd); err != nil {
 				return err

@@ -166,6 +166,10 @@ func (e *Engine) plan(tx *store.Tx, now time.Time) (*tickPlan, error) {
 	var order []string
 	since := map[string]time.Time{} // when each person first joined anything
 	err = tx.EachParticipant(func(cid string, pt *store.Participant) error {
+		if !pt.Placed() {
+			// Someone removed, or not yet in a party, hears nothing of it.
+			return nil
+		}
 		pp := byAddr[pt.Address]
 		if pp == nil {
 			pp = &personPlan{address: pt.Address}

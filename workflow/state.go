@@ -1,7 +1,10 @@
 package workflow
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/turnmail/turnmail/store"
@@ -9,10 +12,15 @@ import (
 
 // state is one collaboration as loaded inside a transaction.
 type state struct {
-	c      *store.Collab
-	people []*store.Participant
-	docs   []*store.Document
-	latest map[string]*store.Version // document id → newest version
+	c *store.Collab
+	// people are the placed participants: in a party, getting its mail.
+	// Everything that mails a party or everyone goes through them, so that
+	// nobody pending or removed is mailed by a loop that forgot to check.
+	people  []*store.Participant
+	pending []*store.Participant // in the collaboration, in no party yet
+	gone    []*store.Participant // removed; kept to name them in the history
+	docs    []*store.Document
+	latest  map[string]*store.Version // document id → newest version
 }
 
 func loadState(tx *store.Tx, cid string) (*state, error) {
@@ -21,9 +29,11 @@ func loadState(tx *store.Tx, cid string) (*state, error) {
 		return nil, fmt.Errorf("load collaboration %s: %w", cid, err)
 	}
 	s := &state{c: c, latest: make(map[string]*store.Version)}
-	if s.people, err = tx.Participants(cid); err != nil {
+	ps, err := tx.Participants(cid)
+	if err != nil {
 		return nil, fmt.Errorf("load participants of %s: %w", cid, err)
 	}
+	s.group(ps)
 	if s.docs, err = tx.Documents(cid); err != nil {
 		return nil, fmt.Errorf("load documents of %s: %w", cid, err)
 	}
@@ -39,9 +49,40 @@ func loadState(tx *store.Tx, cid string) (*state, error) {
 	return s, nil
 }
 
-// byAddress finds the participant with address addr (any case).
+// group sorts participant records, in id order, into people, pending and
+// gone.
+func (s *state) group(ps []*store.Participant) {
+	s.people, s.pending, s.gone = nil, nil, nil
+	for _, p := range ps {
+		switch {
+		case !p.Removed.IsZero():
+			s.gone = append(s.gone, p)
+		case p.Pending:
+			s.pending = append(s.pending, p)
+		default:
+			s.people = append(s.people, p)
+		}
+	}
+}
+
+// regroup sorts the records again after someone was added, placed or
+// removed.
+func (s *state) regroup() {
+	all := slices.Concat(s.people, s.pending, s.gone)
+	slices.SortFunc(all, func(a, b *store.Participant) int { return cmp.Compare(pidNumber(a.ID), pidNumber(b.ID)) })
+	s.group(all)
+}
+
+// pidNumber is n of a participant id "p<n>", for ordering.
+func pidNumber(pid string) int {
+	n, _ := strconv.Atoi(strings.TrimPrefix(pid, "p"))
+	return n
+}
+
+// byAddress finds the participant with address addr (any case), placed or
+// pending; nil for a stranger or someone removed.
 func (s *state) byAddress(addr string) *store.Participant {
-	for _, p := range s.people {
+	for _, p := range slices.Concat(s.people, s.pending) {
 		if strings.EqualFold(p.Address, addr) {
 			return p
 		}
@@ -49,8 +90,20 @@ func (s *state) byAddress(addr string) *store.Participant {
 	return nil
 }
 
+// removed finds the removed participant with address addr, if any.
+func (s *state) removed(addr string) *store.Participant {
+	for _, p := range s.gone {
+		if strings.EqualFold(p.Address, addr) {
+			return p
+		}
+	}
+	return nil
+}
+
+// byID finds a participant by id, whether placed, pending or removed: the
+// history names people who have left.
 func (s *state) byID(pid string) *store.Participant {
-	for _, p := range s.people {
+	for _, p := range slices.Concat(s.people, s.pending, s.gone) {
 		if p.ID == pid {
 			return p
 		}
@@ -67,6 +120,17 @@ func (s *state) party(i int) []*store.Participant {
 		}
 	}
 	return ps
+}
+
+// partyIndex finds the party named name, whatever its case ("acme" is
+// ACME).
+func (s *state) partyIndex(name string) (int, bool) {
+	for i, p := range s.c.Parties {
+		if strings.EqualFold(p.Name, name) {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 func (s *state) partyNames() []string {

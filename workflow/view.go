@@ -188,6 +188,9 @@ func LoadView(tx *store.Tx, id string) (*CollabView, error) {
 		v.Parties[i] = PartyView{Name: party.Name, Participants: []ParticipantView{}}
 	}
 	for _, p := range ps {
+		if !p.Removed.IsZero() {
+			continue // named in the history through addrs, no longer in a party
+		}
 		if p.Party < 0 || p.Party >= len(v.Parties) {
 			return nil, fmt.Errorf("participant %s of %s: no party %d", p.ID, id, p.Party)
 		}

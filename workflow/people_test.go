@@ -1,0 +1,242 @@
+package workflow_test
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/turnmail/turnmail/store"
+)
+
+// people maps each participant's address to "PARTY/role", "pending/role"
+// or "removed".
+func (r *rig) people(c *store.Collab) map[string]string {
+	r.t.Helper()
+	var ps []*store.Participant
+	if err := r.st.View(func(tx *store.Tx) (err error) { ps, err = tx.Participants(c.ID); return err }); err != nil {
+		r.t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, p := range ps {
+		switch {
+		case !p.Removed.IsZero():
+			m[p.Address] = "removed"
+		case p.Pending:
+			m[p.Address] = "pending/" + p.Role
+		default:
+			m[p.Address] = c.Parties[p.Party].Name + "/" + p.Role
+		}
+	}
+	return m
+}
+
+// startPeople is the start of every people test: Alice (ACME, owner), Carol
+// (ACME, contributor), Bob (AXE, leader), Dave (AXE, contributor).
+var startPeople = map[string]string{alice: "ACME/leader", carol: "ACME/contributor", bob: "AXE/leader", dave: "AXE/contributor"}
+
+// TestPeopleCommands: /add, /remove, /move and /role, as DESIGN §2.6 and the
+// rules of people.go have them: who may do what, what is refused and why,
+// and who hears of it.
+func TestPeopleCommands(t *testing.T) {
+	const (
+		frank = "frank@axe.test"
+		gina  = "gina@axe.test"
+		eve   = "eve@lawfirm.test"
+		zed   = "zed@acme.test"
+	)
+	for _, tc := range []struct {
+		name, from, body string
+		answer           string            // in the sender's answer
+		changed          map[string]string // over startPeople
+		told             []string          // who else gets mail, besides the sender
+		check            func(t *testing.T, mails []*sent)
+	}{{
+		name: "leader adds a contributor to own party", from: bob, body: "/add frank@axe.test",
+		answer: "Bob Axe added frank@axe.test to AXE as a contributor.", changed: map[string]string{frank: "AXE/contributor"},
+		told: []string{frank, dave, alice, carol},
+		check: func(t *testing.T, mails []*sent) {
+			w := to(t, mails, frank)
+			tag := w.msg.ReplyTo[0].Addr
+			for _, want := range []string{"Bob Axe added you to “Services contract” as a contributor of AXE.", "As a contributor", "Your own reply address for this collaboration is " + tag, "contract.docx: v1", "/add ADDRESS"} {
+				if !strings.Contains(w.msg.Text, want) {
+					t.Errorf("welcome lacks %q:\n%s", want, w.msg.Text)
+				}
+			}
+			if !strings.Contains(to(t, mails, alice).msg.Text, "Bob Axe added frank@axe.test to AXE") {
+				t.Errorf("alice was not told: %s", to(t, mails, alice).msg.Text)
+			}
+		},
+	}, {
+		name: "a ghost is not announced to the other party", from: bob, body: "/add gina@axe.test ghost",
+		answer: "added gina@axe.test to AXE as a ghost", changed: map[string]string{gina: "AXE/ghost"},
+		told: []string{gina, dave},
+		check: func(t *testing.T, mails []*sent) {
+			if w := to(t, mails, gina); !strings.Contains(w.msg.Text, "the other party is never shown your name") {
+				t.Errorf("ghost's welcome:\n%s", w.msg.Text)
+			}
+		},
+	}, {
+		name: "party names match in any case, role and party in any order", from: alice, body: "/add eve@lawfirm.test acme follower",
+		answer: "added eve@lawfirm.test to ACME as a follower", changed: map[string]string{eve: "ACME/follower"},
+		told: []string{eve, carol, bob, dave},
+	}, {
+		name: "the owner adds to the other party", from: alice, body: "/add zed@acme.test AXE leader",
+		answer: "added zed@acme.test to AXE as a leader", changed: map[string]string{zed: "AXE/leader"},
+		told: []string{zed, carol, bob, dave},
+	}, {
+		name: "a leader adds to own party only", from: bob, body: "/add zed@acme.test ACME",
+		answer: "a leader changes the people of their own party (AXE) only",
+	}, {
+		name: "a contributor cannot add", from: dave, body: "/add frank@axe.test",
+		answer: "only a leader can change who takes part",
+	}, {
+		name: "someone in already", from: bob, body: "/add Dave@axe.test follower",
+		answer: "dave@axe.test is in AXE already, as a contributor: use /move or /role",
+	}, {
+		name: "not an address", from: bob, body: "/add frank",
+		answer: "that is not a mail address",
+	}, {
+		name: "the gateway's own address", from: bob, body: "/add collab@gw.test",
+		answer: "an address of the gateway itself",
+	}, {
+		name: "neither role nor party", from: bob, body: "/add frank@axe.test boss",
+		answer: `"boss" is neither a role (leader, contributor, follower, ghost) nor a party (ACME, AXE)`,
+	}, {
+		name: "leader removes one of own party", from: bob, body: "/remove dave@axe.test",
+		answer: "Bob Axe removed dave@axe.test (AXE) from the collaboration.", changed: map[string]string{dave: "removed"},
+		told: []string{dave, alice, carol},
+		check: func(t *testing.T, mails []*sent) {
+			if m := to(t, mails, dave); !strings.Contains(m.msg.Text, "Bob Axe removed you from “Services contract”.") || !strings.Contains(m.msg.Text, "no more mail") {
+				t.Errorf("dave's mail:\n%s", m.msg.Text)
+			}
+		},
+	}, {
+		name: "the owner stays", from: bob, body: "/remove alice@acme.test",
+		answer: "the owner stays in the collaboration",
+	}, {
+		name: "a leader removes from own party only", from: bob, body: "/remove carol@acme.test",
+		answer: "own party (AXE) only; the owner (Alice Acme) can do it for either party",
+	}, {
+		name: "a party keeps a leader", from: bob, body: "/remove bob@axe.test",
+		answer: "bob@axe.test is the only leader of AXE",
+	}, {
+		name: "not in it", from: bob, body: "/remove nobody@axe.test",
+		answer: "nobody@axe.test does not take part",
+	}, {
+		name: "the owner removes anyone", from: alice, body: "/remove dave@axe.test",
+		answer: "Alice Acme removed dave@axe.test (AXE)", changed: map[string]string{dave: "removed"},
+		told: []string{dave, carol, bob},
+	}, {
+		name: "a leader moves nobody into the other party", from: bob, body: "/move dave@axe.test ACME",
+		answer: "own party (AXE) only",
+	}, {
+		name: "the owner moves anyone", from: alice, body: "/move dave@axe.test acme",
+		answer: "Alice Acme moved dave@axe.test from AXE to ACME, as a contributor.", changed: map[string]string{dave: "ACME/contributor"},
+		told: []string{dave, carol, bob},
+		check: func(t *testing.T, mails []*sent) {
+			if m := to(t, mails, dave); !strings.Contains(m.msg.Text, "placed you in ACME") {
+				t.Errorf("dave's mail:\n%s", m.msg.Text)
+			}
+		},
+	}, {
+		name: "no such party", from: alice, body: "/move dave@axe.test Globex",
+		answer: `there is no party "Globex": the parties are ACME and AXE`,
+	}, {
+		name: "already there", from: alice, body: "/move dave@axe.test AXE",
+		answer: "dave@axe.test is in AXE already",
+	}, {
+		name: "role changes stay inside the party", from: bob, body: "/role dave@axe.test LEADER",
+		answer: "Bob Axe made dave@axe.test a leader of AXE (was a contributor).", changed: map[string]string{dave: "AXE/leader"},
+		told: []string{dave},
+		check: func(t *testing.T, mails []*sent) {
+			if m := to(t, mails, dave); !strings.Contains(m.msg.Text, "As a leader you end your party's turns") {
+				t.Errorf("dave's mail:\n%s", m.msg.Text)
+			}
+		},
+	}, {
+		name: "the last leader cannot step down", from: bob, body: "/role bob@axe.test follower",
+		answer: "bob@axe.test is the only leader of AXE",
+	}, {
+		name: "a new leader first, then the old one steps down", from: bob, body: "/role dave@axe.test leader\n/role bob@axe.test contributor",
+		answer: "Bob Axe made you a contributor of AXE on “Services contract” (you were a leader).", changed: map[string]string{dave: "AXE/leader", bob: "AXE/contributor"},
+		told: []string{dave},
+	}, {
+		name: "a leader sets roles in own party only", from: bob, body: "/role carol@acme.test follower",
+		answer: "own party (AXE) only",
+	}, {
+		name: "the owner stays a leader", from: alice, body: "/role alice@acme.test follower",
+		answer: "the owner stays in the collaboration, in their party, as a leader",
+	}, {
+		name: "unknown role", from: bob, body: "/role dave@axe.test boss",
+		answer: "write /role ADDRESS ROLE",
+	}, {
+		name: "same role", from: bob, body: "/role dave@axe.test contributor",
+		answer: "dave@axe.test is a contributor already",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, rigOptions{})
+			c := r.start(fileData(1, 2000))
+			tags := tagsOf(t, r.newMail())
+			r.mustSend(&testMail{from: tc.from, to: []string{tags[tc.from]}, subject: "Re: Services contract", msgid: "people@test",
+				body: tc.body}, tags[tc.from])
+			mails := r.newMail()
+			if a := to(t, mails, tc.from); !strings.Contains(a.msg.Text, tc.answer) {
+				t.Errorf("%s's answer lacks %q:\n%s", tc.from, tc.answer, a.msg.Text)
+			}
+			want := maps.Clone(startPeople)
+			maps.Copy(want, tc.changed)
+			if got := r.people(c); !maps.Equal(got, want) {
+				t.Errorf("people %v, want %v", got, want)
+			}
+			got := sorted(recipients(mails))
+			if w := sorted(append([]string{tc.from}, tc.told...)); strings.Join(got, " ") != strings.Join(w, " ") {
+				t.Errorf("mail went to %v, want %v", got, w)
+			}
+			if tc.check != nil {
+				tc.check(t, mails)
+			}
+		})
+	}
+}
+
+// TestRemovedAndBack: someone removed changes nothing and hears nothing,
+// not even a weekly summary; added again, their old reply address works
+// again.
+func TestRemovedAndBack(t *testing.T) {
+	r := newRig(t, rigOptions{summary: weekly})
+	c := r.start(fileData(1, 2000))
+	tags := tagsOf(t, r.newMail())
+	n := 0
+	send := func(from, body string, files ...testFile) []*sent {
+		t.Helper()
+		n++
+		r.mustSend(&testMail{from: from, to: []string{tags[from]}, subject: "Re: Services contract", msgid: fmt.Sprintf("rb-%d@test", n),
+			body: body, files: files}, tags[from])
+		return r.newMail()
+	}
+	send(bob, "/remove dave@axe.test")
+	if mails := send(dave, "My edit.", testFile{"contract.docx", fileData(2, 2000)}); len(mails) != 0 {
+		t.Errorf("a removed person's mail was answered: %s", describe(mails))
+	}
+	if ins := r.inbound(); ins[len(ins)-1].Outcome != store.OutcomeStranger {
+		t.Errorf("a removed person's mail: outcome %s", ins[len(ins)-1].Outcome)
+	}
+	if mails := send(bob, "Only us now.\n"); strings.Join(recipients(mails), " ") != "" {
+		t.Errorf("bob's comment went to %s, and nobody else is left in AXE", describe(mails))
+	}
+	r.tick(monday(1))
+	if got, want := sorted(recipients(r.newMail())), sorted([]string{alice, carol, bob}); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("weekly summaries went to %v, want %v", got, want)
+	}
+	mails := send(bob, "/add dave@axe.test follower")
+	if w := to(t, mails, dave); w.msg.ReplyTo[0].Addr != tags[dave] {
+		t.Errorf("dave came back with reply address %s, had %s", w.msg.ReplyTo[0].Addr, tags[dave])
+	}
+	if got := r.people(c)[dave]; got != "AXE/follower" {
+		t.Errorf("dave is %s", got)
+	}
+	if mails := send(dave, "/status"); !strings.Contains(to(t, mails, dave).msg.Text, "dave@axe.test, follower") {
+		t.Errorf("dave's status:\n%s", to(t, mails, dave).msg.Text)
+	}
+}

@@ -29,7 +29,7 @@ func (o *outbox) post(tx *store.Tx, s *state, kind string, to *store.Participant
 	if l.Footer == "" {
 		l.Footer = footerPlain
 	}
-	if kind != kindBinder && kind != kindFailure && to.Party >= 0 && to.Party < len(c.Parties) {
+	if kind != kindBinder && kind != kindFailure && to.Placed() && to.Party >= 0 && to.Party < len(c.Parties) {
 		drafts, err := tx.Drafts(c.ID, to.Party)
 		if err != nil {
 			return fmt.Errorf("load drafts for %s: %w", to.ID, err)

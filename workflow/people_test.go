@@ -215,7 +215,10 @@ func TestRemovedAndBack(t *testing.T) {
 			body: body, files: files}, tags[from])
 		return r.newMail()
 	}
-	send(bob, "/remove dave@axe.test")
+	send(dave, "My annex.", testFile{"annex.docx", fileData(3, 500)})
+	if m := to(t, send(bob, "/remove dave@axe.test"), dave); strings.Contains(m.msg.Text, "Drafts of") {
+		t.Errorf("the removed person's last mail lists the party's drafts:\n%s", m.msg.Text)
+	}
 	if mails := send(dave, "My edit.", testFile{"contract.docx", fileData(2, 2000)}); len(mails) != 0 {
 		t.Errorf("a removed person's mail was answered: %s", describe(mails))
 	}

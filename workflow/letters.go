@@ -566,6 +566,40 @@ func roleLetter(s *state, p *store.Participant, ch peopleChange) *letter {
 	}
 }
 
+// startedPartiesLetter tells the owner, with her confirmation of the start,
+// who the gateway put in which party, and who is in none yet.
+func startedPartiesLetter(s *state, owner *store.Participant) *letter {
+	own := s.c.Parties[owner.Party].Name
+	l := &letter{
+		Preheader: "The gateway put people in parties by mail domain: To recipients lead, Cc recipients contribute. /add, /remove, /move and /role change that.",
+		Sections:  partySections(s, owner),
+	}
+	for _, p := range s.pending {
+		l.Paras = append(l.Paras, fmt.Sprintf("%s is of neither party's mail domain, so is in no party yet and gets none of either party's mail. To place them in %s, reply with this line: /move %s %s", personName(p), own, p.Address, own))
+	}
+	return l
+}
+
+// pendingLetter is the one mail someone gets while they are in a
+// collaboration but in no party; owner started it.
+func pendingLetter(s *state, p *store.Participant, owner *store.Participant) *letter {
+	return &letter{
+		Preheader: fmt.Sprintf("You are in “%s”, started by %s, but not yet in a party.", s.c.Subject, displayName(owner)),
+		Paras: []string{
+			fmt.Sprintf("Your address is of neither party's mail domain (%s), so the gateway did not put you in either party's private circle. Until a leader places you in one, you get none of its mail, and what you send to the collaboration changes nothing.", strings.Join(s.partyNames(), ", ")),
+			fmt.Sprintf("%s (%s), or a leader of the party you work with, places you with /move %s PARTY. You will get a mail when that happens.", displayName(owner), owner.Address, p.Address),
+		},
+	}
+}
+
+// notPlacedLetter answers mail from someone not yet in a party.
+func notPlacedLetter(s *state, owner *store.Participant) *letter {
+	return &letter{
+		Preheader: fmt.Sprintf("Your mail about “%s” changed nothing: you are not yet in a party.", s.c.Subject),
+		Paras:     []string{fmt.Sprintf("Ask %s (%s), or a leader of the party you work with, to place you; until then nothing you send is passed on. You will get a mail when you are placed.", displayName(owner), owner.Address)},
+	}
+}
+
 // wrongAddressLetter answers a participant who wrote to someone else's
 // reply address; own is theirs.
 func wrongAddressLetter(s *state, whose, own string) *letter {

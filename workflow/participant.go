@@ -14,6 +14,9 @@ import (
 // files or the text by the turn rules of DESIGN §2.4–2.7. Whatever it does,
 // the sender hears of it: nothing a participant sends is silently dropped.
 func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant) error {
+	if p.Pending {
+		return d.fromPending(tx, s, p)
+	}
 	c := s.c
 	reply, rest := d.replyText()
 	cmds, note := ParseCommands(reply)

@@ -333,3 +333,15 @@ func (s *state) keepsLeader(p *store.Participant) string {
 	}
 	return whyLastLeader(p.Address, s.c.Parties[p.Party].Name)
 }
+
+// fromPending answers mail from someone not yet in a party: it changes
+// nothing, and they are told so, at most once a day (an auto-responder that
+// slipped through detection would otherwise be answered for ever).
+func (d *delivery) fromPending(tx *store.Tx, s *state, p *store.Participant) error {
+	d.record(s.c.ID, store.OutcomeRejected, "sender is not yet in a party")
+	first, err := tx.MarkOnce(fmt.Sprintf("pending\x00%s\x00%s\x00%s", s.c.ID, p.ID, d.now.Format("2006-01-02")), d.now)
+	if err != nil || !first {
+		return err
+	}
+	return d.answer(tx, s, p, notPlacedLetter(s, s.byID(s.c.Owner)))
+}

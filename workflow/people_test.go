@@ -243,3 +243,137 @@ func TestRemovedAndBack(t *testing.T) {
 		t.Errorf("dave's status:\n%s", to(t, mails, dave).msg.Text)
 	}
 }
+
+// TestOutsideCounsel is issue 9's case: Alice (ACME) writes to Bob (AXE)
+// and Cc's her counsel Eve, of a third domain. Eve is in neither party's
+// private circle until a leader places her: AXE's "INTERNAL" comment never
+// reaches her; placed in ACME by Alice, she gets ACME's mail, never AXE's.
+func TestOutsideCounsel(t *testing.T) {
+	const eve = "eve@lawfirm.test"
+	r := newRig(t, rigOptions{})
+	r.mustSend(&testMail{
+		from: alice, fromName: "Alice Acme", to: []string{"Bob Axe <" + bob + ">"}, cc: []string{dave, "Eve Law <" + eve + ">", gw},
+		subject: "Services contract", msgid: "start-eve@acme.test", body: "Bob, here is our draft.",
+		files: []testFile{{"contract.docx", fileData(1, 3000)}},
+	}, gw)
+	c := r.collab()
+	if got, want := r.people(c), map[string]string{alice: "ACME/leader", bob: "AXE/leader", dave: "AXE/contributor", eve: "pending/contributor"}; !maps.Equal(got, want) {
+		t.Fatalf("people %v, want %v", got, want)
+	}
+	mails := r.newMail()
+	tags := tagsOf(t, mails)
+	e := to(t, mails, eve)
+	if len(e.atts) != 0 || !strings.Contains(e.msg.Text, "You are in “Services contract”, started by Alice Acme, but not yet in a party.") {
+		t.Errorf("eve's one mail (%s, %v):\n%s", e.kind, keys(e.atts), e.msg.Text)
+	}
+	a := to(t, mails, alice)
+	text := strings.ReplaceAll(a.msg.Text, "\r\n", "\n")
+	for _, want := range []string{
+		"Party ACME:\n  Alice Acme <alice@acme.test>, leader",
+		"Party AXE:\n  Bob Axe <bob@axe.test>, leader\n  dave@axe.test, contributor",
+		"Eve Law <eve@lawfirm.test>, contributor",
+		"reply with this line: /move eve@lawfirm.test ACME",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("alice's confirmation lacks %q:\n%s", want, text)
+		}
+	}
+
+	n := 0
+	send := func(from, body string, files ...testFile) []*sent {
+		t.Helper()
+		n++
+		r.mustSend(&testMail{from: from, to: []string{tags[from]}, subject: "Re: Services contract", msgid: fmt.Sprintf("eve-%d@test", n),
+			body: body, files: files}, tags[from])
+		return r.newMail()
+	}
+	var eveGot []*sent
+	keep := func(mails []*sent) []*sent {
+		for _, m := range mails {
+			if m.out.Msg.To.Addr == eve {
+				eveGot = append(eveGot, m)
+			}
+		}
+		return mails
+	}
+
+	if got := recipients(keep(send(dave, "INTERNAL: our walk-away price is 4.2m"))); strings.Join(got, " ") != bob {
+		t.Errorf("dave's comment went to %v, want bob alone", got)
+	}
+	// Eve's own mail changes nothing, and she is told why (once a day).
+	mails = keep(send(eve, "My markup.", testFile{"contract.docx", fileData(2, 3000)}))
+	if m := to(t, mails, eve); len(mails) != 1 || !strings.Contains(m.msg.Text, "changed nothing: you are not yet in a party") {
+		t.Errorf("eve's answer %s:\n%s", describe(mails), m.msg.Text)
+	}
+	if len(r.versions(c.ID, "contract.docx")) != 1 || r.collab().Turn != 2 {
+		t.Error("a pending person's file was applied")
+	}
+	if mails := keep(send(eve, "/status")); len(mails) != 0 {
+		t.Errorf("eve answered twice in a day: %s", describe(mails))
+	}
+
+	// Alice places her in ACME.
+	mails = keep(send(alice, "/move eve@lawfirm.test ACME"))
+	if got := r.people(c)[eve]; got != "ACME/contributor" {
+		t.Fatalf("eve is %s after /move", got)
+	}
+	if m := to(t, mails, eve); !strings.Contains(m.msg.Text, "Alice Acme placed you in ACME on “Services contract”, as a contributor") {
+		t.Errorf("eve's welcome:\n%s", m.msg.Text)
+	}
+	if m := to(t, mails, bob); !strings.Contains(m.msg.Text, "placed Eve Law <eve@lawfirm.test> in ACME") {
+		t.Errorf("bob was not told:\n%s", m.msg.Text)
+	}
+
+	// From now on she is ACME: AXE's internal mail never, its handoffs yes.
+	keep(send(dave, "INTERNAL: we could even go to 4.0m"))
+	mails = keep(send(bob, "Our markup, clause 4.", testFile{"contract.docx", fileData(3, 3000)}))
+	if h := to(t, mails, eve); h.kind != "handoff" || len(h.atts) != 1 {
+		t.Errorf("eve got %s with %v, want ACME's handoff", h.kind, keys(h.atts))
+	}
+	mails = keep(send(alice, "Eve, can we accept clause 4?"))
+	if m := to(t, mails, eve); m.kind != "comment" || !strings.Contains(m.msg.Text, "can we accept clause 4?") {
+		t.Errorf("eve did not get ACME's comment: %s", m.kind)
+	}
+	if m := keep(send(eve, "Yes, with the cap.")); strings.Join(recipients(m), " ") != alice {
+		t.Errorf("eve's comment went to %v, want alice alone", recipients(m))
+	}
+	for _, m := range eveGot {
+		if all := m.msg.Subject + m.msg.Text + m.msg.HTML; strings.Contains(all, "INTERNAL") || strings.Contains(all, "walk-away") {
+			t.Errorf("AXE's internal mail reached eve (%s):\n%s", m.kind, m.msg.Text)
+		}
+	}
+}
+
+// TestPlacingPeople: who may place, or remove, someone not yet in a party.
+func TestPlacingPeople(t *testing.T) {
+	const eve = "eve@lawfirm.test"
+	for _, tc := range []struct {
+		name, from, body, answer, eveIs string
+	}{
+		{"a leader places them in own party", bob, "/move eve@lawfirm.test axe", "bob@axe.test placed eve@lawfirm.test in AXE, as a contributor.", "AXE/contributor"},
+		{"a leader places them in own party only", bob, "/move eve@lawfirm.test ACME", "own party (AXE) only", "pending/contributor"},
+		{"a contributor does not place", dave, "/move eve@lawfirm.test AXE", "only a leader can change who takes part", "pending/contributor"},
+		{"only the owner removes them", bob, "/remove eve@lawfirm.test", "only the owner can remove someone who is not yet in a party", "pending/contributor"},
+		{"the owner removes them", alice, "/remove eve@lawfirm.test", "Alice Acme removed eve@lawfirm.test from the collaboration.", "removed"},
+		{"the owner sets their role", alice, "/role eve@lawfirm.test ghost", "made eve@lawfirm.test a ghost", "pending/ghost"},
+		{"adding them again", alice, "/add eve@lawfirm.test", "is in the collaboration already, not yet in a party: place them with /move eve@lawfirm.test PARTY", "pending/contributor"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, rigOptions{})
+			r.mustSend(&testMail{
+				from: alice, fromName: "Alice Acme", to: []string{bob}, cc: []string{dave, eve, gw},
+				subject: "Services contract", msgid: "start-eve@acme.test", body: "Draft.",
+				files: []testFile{{"contract.docx", fileData(1, 3000)}},
+			}, gw)
+			c := r.collab()
+			tags := tagsOf(t, r.newMail())
+			r.mustSend(&testMail{from: tc.from, to: []string{tags[tc.from]}, subject: "Re: x", msgid: "place@test", body: tc.body}, tags[tc.from])
+			if m := to(t, r.newMail(), tc.from); !strings.Contains(m.msg.Text, tc.answer) {
+				t.Errorf("answer lacks %q:\n%s", tc.answer, m.msg.Text)
+			}
+			if got := r.people(c)[eve]; got != tc.eveIs {
+				t.Errorf("eve is %s, want %s", got, tc.eveIs)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/turnmail/turnmail/mail"
@@ -12,8 +13,12 @@ import (
 // start creates a collaboration from a mail to the plain gateway address with
 // attachments (DESIGN §2.1): two parties by mail domain, the sender owner and
 // leader, To recipients leaders and Cc recipients contributors of their party.
-// Turn 1 is the sender's and ends at once with the attachments as version 1;
-// turn 2 goes to the other party.
+// The starter's domain is her party's; the other party's is its first
+// leader's, the first To recipient outside her domain. Anyone of a third
+// domain (outside counsel, of either side) is pending: in the collaboration
+// but in no party's private circle until a leader places them. Turn 1 is
+// the sender's and ends at once with the attachments as version 1; turn 2
+// goes to the other party.
 func (d *delivery) start(tx *store.Tx) error {
 	msg := d.msg
 	if msg.From == nil {
@@ -44,18 +49,32 @@ func (d *delivery) start(tx *store.Tx) error {
 		Turn: 1, TurnParty: 0, TurnSince: d.now, RootMsgID: msg.MessageID,
 	}
 	s := &state{c: c, latest: map[string]*store.Version{}}
-	add := func(a mail.Address, party int, role string) *store.Participant {
+	add := func(a mail.Address, party int, role string, pending bool) *store.Participant {
 		addr := strings.ToLower(a.Addr)
 		if p := s.byAddress(addr); p != nil {
 			return p
 		}
-		p := &store.Participant{ID: s.nextPID(), Address: addr, Name: a.Name, Party: party, Role: role, Added: d.now}
-		s.people = append(s.people, p)
+		p := &store.Participant{ID: s.nextPID(), Address: addr, Name: a.Name, Party: party, Role: role, Added: d.now, Pending: pending}
+		if pending {
+			s.pending = append(s.pending, p)
+		} else {
+			s.people = append(s.people, p)
+		}
 		return p
 	}
-	owner := add(*msg.From, 0, store.RoleLeader)
+	owner := add(*msg.From, 0, store.RoleLeader, false)
 	c.Owner = owner.ID
 	home := domainOf(owner.Address)
+	// The other party's domain: the first To recipient's outside the
+	// starter's domain; when all her To recipients are colleagues, the first
+	// such Cc recipient's. "" when everyone shares her domain.
+	otherDom := ""
+	for _, a := range slices.Concat(msg.To, msg.Cc) {
+		if k, _, _ := d.e.tag.Classify(a.Addr); k == tag.AddrForeign && domainOf(a.Addr) != home {
+			otherDom = domainOf(a.Addr)
+			break
+		}
+	}
 	var ours []mail.Address // the starter's To recipients of their own domain
 	for _, list := range []struct {
 		addrs []mail.Address
@@ -65,14 +84,20 @@ func (d *delivery) start(tx *store.Tx) error {
 			if k, _, _ := d.e.tag.Classify(a.Addr); k != tag.AddrForeign || s.byAddress(a.Addr) != nil {
 				continue // the gateway itself, or someone listed twice
 			}
-			party := 1
-			if domainOf(a.Addr) == home {
-				party = 0
+			switch domainOf(a.Addr) {
+			case home:
 				if list.role == store.RoleLeader {
 					ours = append(ours, a)
 				}
+				add(a, 0, list.role, false)
+			case otherDom:
+				add(a, 1, list.role, false)
+			default:
+				// Neither side's: whose counsel they are is for a leader
+				// to say. Put in a party, they would read its internal
+				// mail, perhaps the other side's.
+				add(a, 1, list.role, true)
 			}
-			add(a, party, list.role)
 		}
 	}
 	if len(s.party(1)) == 0 {
@@ -91,7 +116,7 @@ func (d *delivery) start(tx *store.Tx) error {
 		other[0].Role = store.RoleLeader // someone must be able to end their turn
 	}
 	c.Parties = partyNames(home, other)
-	for _, p := range s.people {
+	for _, p := range slices.Concat(s.people, s.pending) {
 		if err := tx.PutParticipant(cid, p); err != nil {
 			return fmt.Errorf("store participant: %w", err)
 		}
@@ -106,10 +131,20 @@ func (d *delivery) start(tx *store.Tx) error {
 	}
 	reply, rest := d.replyText()
 	_, note := ParseCommands(reply)
-	d.record(cid, store.OutcomeStarted, fmt.Sprintf("%d document(s), %d participant(s)", len(ch), len(s.people)))
-	d.logAfterCommit("collaboration started", "collab", cid, "owner", owner.Address, "documents", len(ch))
+	d.record(cid, store.OutcomeStarted, fmt.Sprintf("%d document(s), %d participant(s), %d not yet in a party", len(ch), len(s.people), len(s.pending)))
+	d.logAfterCommit("collaboration started", "collab", cid, "owner", owner.Address, "documents", len(ch), "pending", len(s.pending))
 	if err := d.endTurn(tx, s, owner, "start", note, rest, ch); err != nil {
 		return err
+	}
+	// The owner's confirmation says who is where, and who still needs a
+	// place: the gateway guessed from mail domains, and only she knows.
+	if err := d.post(tx, s, kindConfirm, owner, displayName(owner), startedPartiesLetter(s, owner), nil); err != nil {
+		return err
+	}
+	for _, p := range s.pending {
+		if err := d.post(tx, s, kindConfirm, p, displayName(owner), pendingLetter(s, p, owner), nil); err != nil {
+			return err
+		}
 	}
 	return d.tellLeftOut(tx, s, owner)
 }

@@ -34,17 +34,20 @@ type TurnHeld struct {
 // CollabView is everything there is to tell about one collaboration. Its
 // slices are never nil, so that JSON says [] rather than null.
 type CollabView struct {
-	ID        string         `json:"id"`
-	Subject   string         `json:"subject"`
-	State     string         `json:"state"`
-	Created   time.Time      `json:"created"`
-	Wrapped   time.Time      `json:"wrapped,omitzero"`
-	Owner     string         `json:"owner"` // address
-	Turn      TurnHeld       `json:"turn"`
-	Parties   []PartyView    `json:"parties"`
-	Documents []DocumentView `json:"documents"`
-	Drafts    []DraftView    `json:"drafts"`
-	Turns     []TurnView     `json:"turns"` // the ended turns, oldest first
+	ID      string      `json:"id"`
+	Subject string      `json:"subject"`
+	State   string      `json:"state"`
+	Created time.Time   `json:"created"`
+	Wrapped time.Time   `json:"wrapped,omitzero"`
+	Owner   string      `json:"owner"` // address
+	Turn    TurnHeld    `json:"turn"`
+	Parties []PartyView `json:"parties"`
+	// Pending are the people in the collaboration but in no party yet
+	// (outside counsel a leader has still to place), in id order.
+	Pending   []ParticipantView `json:"pending"`
+	Documents []DocumentView    `json:"documents"`
+	Drafts    []DraftView       `json:"drafts"`
+	Turns     []TurnView        `json:"turns"` // the ended turns, oldest first
 }
 
 // PartyView is one party and its participants, in the order the store
@@ -54,11 +57,14 @@ type PartyView struct {
 	Participants []ParticipantView `json:"participants"`
 }
 
-// ParticipantView is one person in a party.
+// ParticipantView is one person in a party, or not yet in one. Party is
+// the name of the party they are in: "" (and left out of the JSON) for
+// someone pending.
 type ParticipantView struct {
 	Address string `json:"address"`
 	Name    string `json:"name"`
 	Role    string `json:"role"`
+	Party   string `json:"party,omitempty"`
 }
 
 // DocumentView is one document and all its versions, oldest first.
@@ -180,6 +186,7 @@ func LoadView(tx *store.Tx, id string) (*CollabView, error) {
 		Owner:     address(c.Owner),
 		Turn:      TurnHeld{Number: c.Turn, Party: partyName(c, c.TurnParty), Since: c.TurnSince},
 		Parties:   make([]PartyView, len(c.Parties)),
+		Pending:   []ParticipantView{},
 		Documents: []DocumentView{},
 		Drafts:    []DraftView{},
 		Turns:     []TurnView{},
@@ -188,14 +195,17 @@ func LoadView(tx *store.Tx, id string) (*CollabView, error) {
 		v.Parties[i] = PartyView{Name: party.Name, Participants: []ParticipantView{}}
 	}
 	for _, p := range ps {
-		if !p.Removed.IsZero() {
+		switch {
+		case !p.Removed.IsZero():
 			continue // named in the history through addrs, no longer in a party
-		}
-		if p.Party < 0 || p.Party >= len(v.Parties) {
+		case p.Pending:
+			v.Pending = append(v.Pending, ParticipantView{Address: p.Address, Name: p.Name, Role: p.Role})
+			continue
+		case p.Party < 0 || p.Party >= len(v.Parties):
 			return nil, fmt.Errorf("participant %s of %s: no party %d", p.ID, id, p.Party)
 		}
 		v.Parties[p.Party].Participants = append(v.Parties[p.Party].Participants,
-			ParticipantView{Address: p.Address, Name: p.Name, Role: p.Role})
+			ParticipantView{Address: p.Address, Name: p.Name, Role: p.Role, Party: c.Parties[p.Party].Name})
 	}
 
 	docs, err := tx.Documents(id)

@@ -34,8 +34,9 @@ func viewStore(t *testing.T) *store.Store {
 }
 
 // openViewStore opens a store in dir holding the lease: two parties, three
-// people, two documents (one with two versions), a draft of an existing and
-// of a new document, two ended turns. A second, wrapped collaboration was
+// people, someone not yet in a party, someone removed (who wrote a version),
+// two documents (one with two versions), a draft of an existing and of a new
+// document, two ended turns. A second, wrapped collaboration was
 // started later and names a party it does not have.
 func openViewStore(dir string) (*store.Store, error) {
 	st, err := store.Open(filepath.Join(dir, "turnmail.db"), nil)
@@ -57,7 +58,7 @@ func openViewStore(dir string) (*store.Store, error) {
 		for _, c := range []*store.Collab{{
 			ID: id, Subject: "Lease", State: store.StateActive, Owner: "p1", Created: viewT0,
 			Turn: 3, TurnParty: 0, TurnSince: viewT1, Parties: []store.Party{{Name: "Globex"}, {Name: "Initech"}},
-			NextPID: 3, NextDoc: 2,
+			NextPID: 5, NextDoc: 2,
 		}, {
 			ID: "aaaaaa", Subject: "Old news", State: store.StateWrapped, Owner: "p1", Created: viewT1,
 			Wrapped: viewT1, Turn: 2, TurnParty: 7, Parties: []store.Party{{Name: "Solo"}},
@@ -70,6 +71,8 @@ func openViewStore(dir string) (*store.Store, error) {
 			{ID: "p1", Address: "alice@globex.example", Name: "Alice", Party: 0, Role: store.RoleLeader, Added: viewT0},
 			{ID: "p2", Address: "carol@globex.example", Party: 0, Role: store.RoleContributor, Added: viewT0},
 			{ID: "p3", Address: "bob@initech.example", Name: "Bob", Party: 1, Role: store.RoleLeader, Added: viewT0},
+			{ID: "p4", Address: "eve@lawfirm.example", Name: "Eve", Party: 1, Role: store.RoleContributor, Added: viewT0, Pending: true},
+			{ID: "p5", Address: "rita@initech.example", Party: 1, Role: store.RoleContributor, Added: viewT0, Removed: viewT1},
 		} {
 			if err := tx.PutParticipant(id, p); err != nil {
 				return err
@@ -83,7 +86,7 @@ func openViewStore(dir string) (*store.Store, error) {
 		for _, v := range []*store.Version{
 			{Doc: "d1", Number: 1, Blob: lease1, Filename: "lease.docx", Turn: 1, Author: "p1", Time: viewT0},
 			{Doc: "d1", Number: 2, Blob: lease2, Filename: "lease bob.docx", Turn: 2, Author: "p3", Time: viewT1},
-			{Doc: "d2", Number: 1, Blob: annex, Filename: "annex.pdf", Turn: 2, Author: "p3", Time: viewT1},
+			{Doc: "d2", Number: 1, Blob: annex, Filename: "annex.pdf", Turn: 2, Author: "p5", Time: viewT1},
 		} {
 			if err := tx.PutVersion(id, v); err != nil {
 				return err
@@ -136,12 +139,14 @@ const viewGolden = `{
         {
           "address": "alice@globex.example",
           "name": "Alice",
-          "role": "leader"
+          "role": "leader",
+          "party": "Globex"
         },
         {
           "address": "carol@globex.example",
           "name": "",
-          "role": "contributor"
+          "role": "contributor",
+          "party": "Globex"
         }
       ]
     },
@@ -151,9 +156,17 @@ const viewGolden = `{
         {
           "address": "bob@initech.example",
           "name": "Bob",
-          "role": "leader"
+          "role": "leader",
+          "party": "Initech"
         }
       ]
+    }
+  ],
+  "pending": [
+    {
+      "address": "eve@lawfirm.example",
+      "name": "Eve",
+      "role": "contributor"
     }
   ],
   "documents": [
@@ -189,7 +202,7 @@ const viewGolden = `{
           "size": 5,
           "filename": "annex.pdf",
           "turn": 2,
-          "author": "bob@initech.example",
+          "author": "rita@initech.example",
           "time": "2026-04-03T11:00:00Z"
         }
       ]
@@ -290,6 +303,7 @@ func TestLoadViewEmpty(t *testing.T) {
 		Owner:     "p1", // no participant record: the id itself
 		Turn:      workflow.TurnHeld{Number: 2, Party: "party 7"},
 		Parties:   []workflow.PartyView{{Name: "Solo", Participants: []workflow.ParticipantView{}}},
+		Pending:   []workflow.ParticipantView{},
 		Documents: []workflow.DocumentView{}, Drafts: []workflow.DraftView{}, Turns: []workflow.TurnView{},
 	}
 	if !reflect.DeepEqual(v, want) {
@@ -299,7 +313,7 @@ func TestLoadViewEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{`"documents":[]`, `"drafts":[]`, `"turns":[]`, `"participants":[]`, `"turn":{"number":2,"party":"party 7"}`} {
+	for _, s := range []string{`"documents":[]`, `"drafts":[]`, `"turns":[]`, `"participants":[]`, `"pending":[]`, `"turn":{"number":2,"party":"party 7"}`} {
 		if !strings.Contains(string(b), s) {
 			t.Errorf("JSON has no %s: %s", s, b)
 		}

@@ -20,8 +20,9 @@ import (
 	"github.com/turnmail/turnmail/store"
 )
 
-// The fixture: one collaboration, two parties, three participants, a
-// document with two versions and a pending draft, two ended turns.
+// The fixture: one collaboration, two parties, three participants and
+// outside counsel not yet in a party, a document with two versions and a
+// pending draft, two ended turns.
 var (
 	t0       = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 	t1       = t0.Add(26 * time.Hour)
@@ -56,12 +57,13 @@ func fillStore(t *testing.T, st *store.Store) {
 		c := &store.Collab{
 			ID: fixtureID, Subject: "Services agreement", State: store.StateActive, Owner: "p1",
 			Created: t0, Turn: 3, TurnParty: 0, TurnSince: t1,
-			Parties: []store.Party{{Name: "ACME"}, {Name: "AXE"}}, NextPID: 4, NextDoc: 2,
+			Parties: []store.Party{{Name: "ACME"}, {Name: "AXE"}}, NextPID: 5, NextDoc: 2,
 		}
 		ps := []*store.Participant{
 			{ID: "p1", Address: "alice@acme.com", Name: "Alice", Party: 0, Role: store.RoleLeader, Added: t0},
 			{ID: "p2", Address: "carol@acme.com", Name: "Carol", Party: 0, Role: store.RoleContributor, Added: t0},
 			{ID: "p3", Address: "bob@axe.com", Name: "Bob", Party: 1, Role: store.RoleLeader, Added: t0},
+			{ID: "p4", Address: "eve@lawfirm.com", Name: "Eve", Party: 1, Role: store.RoleContributor, Added: t0, Pending: true},
 		}
 		turns := []*store.Turn{
 			{Number: 1, Party: 0, Started: t0, Ended: t0, EndedBy: "p1", How: "start", Note: "Here is our draft.",
@@ -208,11 +210,12 @@ func TestShow(t *testing.T) {
 		Turn: turnHeld{Number: 3, Party: "ACME", Since: t1},
 		Parties: []partyDetail{
 			{Name: "ACME", Participants: []participantDetail{
-				{Address: "alice@acme.com", Name: "Alice", Role: "leader"},
-				{Address: "carol@acme.com", Name: "Carol", Role: "contributor"},
+				{Address: "alice@acme.com", Name: "Alice", Role: "leader", Party: "ACME"},
+				{Address: "carol@acme.com", Name: "Carol", Role: "contributor", Party: "ACME"},
 			}},
-			{Name: "AXE", Participants: []participantDetail{{Address: "bob@axe.com", Name: "Bob", Role: "leader"}}},
+			{Name: "AXE", Participants: []participantDetail{{Address: "bob@axe.com", Name: "Bob", Role: "leader", Party: "AXE"}}},
 		},
+		Pending: []participantDetail{{Address: "eve@lawfirm.com", Name: "Eve", Role: "contributor"}},
 		Documents: []docDetail{{Name: "contract.docx", Versions: []versionDetail{
 			{Number: 1, SHA256: sha(v1Bytes), Size: int64(len(v1Bytes)), Filename: "contract.docx", Turn: 1, Author: "alice@acme.com", Time: t0},
 			{Number: 2, SHA256: sha(v2Bytes), Size: int64(len(v2Bytes)), Filename: v2Filename, Turn: 2, Author: "bob@axe.com", Time: t1},
@@ -256,10 +259,17 @@ func TestShow(t *testing.T) {
 		}
 	}
 	first := func(v any) any { return v.([]any)[0] }
-	checkKeys("show", obj, "id", "subject", "state", "created", "owner", "turn", "parties", "documents", "drafts", "turns")
+	checkKeys("show", obj, "id", "subject", "state", "created", "owner", "turn", "parties", "pending", "documents", "drafts", "turns")
 	checkKeys("turn", obj["turn"], "number", "party", "since")
 	checkKeys("party", first(obj["parties"]), "name", "participants")
-	checkKeys("participant", first(first(obj["parties"]).(map[string]any)["participants"]), "address", "name", "role")
+	checkKeys("participant", first(first(obj["parties"]).(map[string]any)["participants"]), "address", "name", "role", "party")
+	checkKeys("pending", first(obj["pending"]), "address", "name", "role")
+	if pp := first(obj["pending"]).(map[string]any); pp["address"] != "eve@lawfirm.com" || pp["party"] != nil {
+		t.Errorf("pending: %v, want eve without a party", pp)
+	}
+	if p := first(first(obj["parties"]).(map[string]any)["participants"]).(map[string]any); p["party"] != "ACME" {
+		t.Errorf("participant's party %v, want ACME", p["party"])
+	}
 	checkKeys("document", first(obj["documents"]), "name", "versions")
 	checkKeys("version", first(first(obj["documents"]).(map[string]any)["versions"]), "number", "sha256", "size", "filename", "turn", "author", "time")
 	checkKeys("draft", first(obj["drafts"]), "party", "name", "filename", "author", "size")
@@ -270,7 +280,7 @@ func TestShow(t *testing.T) {
 	if err := runShow(context.Background(), a, []string{fixtureID}); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"Services agreement", "held by ACME", "carol@acme.com", v2Filename, "Our comments."} {
+	for _, s := range []string{"Services agreement", "held by ACME", "carol@acme.com", "(no party yet)  eve@lawfirm.com", v2Filename, "Our comments."} {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("show does not say %q:\n%s", s, buf.String())
 		}

@@ -72,6 +72,9 @@ func writeDetail(w io.Writer, d *collabDetail) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", oneLine(p.Name), oneLine(pp.Address), oneLine(pp.Name), pp.Role)
 		}
 	}
+	for _, pp := range d.Pending {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", "(no party yet)", oneLine(pp.Address), oneLine(pp.Name), pp.Role)
+	}
 
 	fmt.Fprintln(tw, "\nDOCUMENT\tVERSION\tSIZE\tTURN\tAUTHOR\tTIME\tFILENAME")
 	for _, doc := range d.Documents {

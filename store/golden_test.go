@@ -45,7 +45,7 @@ func TestGolden(t *testing.T) {
 
 	collab := &Collab{
 		ID: cid, Subject: "Contract for the Hamburg office", State: StateWrapped, Owner: "p1",
-		Created: at(1), Wrapped: at(50), Turn: 3, TurnParty: 1, TurnSince: at(20),
+		Created: at(1), Wrapped: at(50), ClosingNote: "Signed by both sides.\nThank you all.", Turn: 3, TurnParty: 1, TurnSince: at(20),
 		Parties: []Party{{Name: "Acme"}, {Name: "Globex"}}, NextPID: 8, NextDoc: 3,
 		RootMsgID: "root.1@mail.acme.example", Deadline: at(59), DeadlineDate: "2025-03-04",
 	}

@@ -65,6 +65,9 @@ type Collab struct {
 	// of DeadlineDate in the time zone of whoever set it.
 	Deadline     time.Time `json:"deadline,omitzero"`
 	DeadlineDate string    `json:"deadline_date,omitempty"` // as given: "2026-12-05"
+	// ClosingNote is the owner's note on the /wrapup mail, which the closing
+	// binder and the export open with; "" while active and after /reopen.
+	ClosingNote string `json:"closing_note,omitempty"`
 }
 
 // Overdue reports whether an active collaboration is past its deadline.

@@ -45,7 +45,7 @@ type digestRow struct {
 	Who   string
 	When  string
 	Files string // the versions it carried, or "skipped"
-	Note  string // the gist of the note
+	Note  string // the gist of the note; the whole note in the binder
 }
 
 // section is a titled list of lines.
@@ -128,7 +128,7 @@ var letterHTML = template.Must(template.New("letter").Funcs(template.FuncMap{
 <ul style="margin:0 0 10px;padding-left:20px">{{range .Lines}}<li>{{link .}}</li>{{end}}</ul>
 {{end}}{{if .Digest}}<p style="margin:12px 0 4px;font-weight:bold">History</p>
 <table role="presentation" width="100%" cellpadding="6" cellspacing="0" style="border-collapse:collapse;font-size:13px">
-{{range .Digest}}<tr><td style="border-top:1px solid #ddd"><b>Turn {{.Turn}}</b> · {{.Party}} · {{.Who}} · {{.When}}{{if .Files}}<br>{{.Files}}{{end}}{{if .Note}}<br><span style="color:#555">{{link .Note}}</span>{{end}}</td></tr>
+{{range .Digest}}<tr><td style="border-top:1px solid #ddd"><b>Turn {{.Turn}}</b> · {{.Party}} · {{.Who}} · {{.When}}{{if .Files}}<br>{{.Files}}{{end}}{{if .Note}}<br><span style="color:#555">{{range $i, $l := lines .Note}}{{if $i}}<br>{{end}}{{link $l}}{{end}}</span>{{end}}</td></tr>
 {{end}}</table>
 {{end}}{{if .Footer}}<p style="margin:16px 0 0;color:#888;font-size:12px">{{link .Footer}}</p>{{end}}
 </td></tr></table>

@@ -184,13 +184,34 @@ func commentLetter(s *state, by *store.Participant, note string) *letter {
 	}
 }
 
-// binderLetter closes a wrapped-up collaboration: the final versions and
-// the full history.
-func binderLetter(s *state, by *store.Participant, changes []change, digest []digestRow) *letter {
+// binderLetter closes a wrapped-up collaboration: the owner's closing note,
+// the final versions and the full history, every note whole.
+func binderLetter(s *state, by *store.Participant, changes []change, rows []digestRow) *letter {
 	return &letter{
 		Preheader: fmt.Sprintf("“%s” is wrapped up: the final versions and the full history.", s.c.Subject),
-		Paras:     []string{fmt.Sprintf("%s wrapped up the collaboration after %d turn(s).", displayName(by), len(digest))},
-		Changes:   changes, Digest: digest,
+		Paras:     []string{fmt.Sprintf("%s wrapped up the collaboration after %d turn(s).", displayName(by), len(rows))},
+		NoteBy:    displayName(by), Note: s.c.ClosingNote,
+		Changes: changes, Digest: rows,
+	}
+}
+
+// reopenedLetter tells to that by reopened a wrapped-up collaboration, and
+// whose turn it is now.
+func reopenedLetter(s *state, by, to *store.Participant) *letter {
+	c := s.c
+	holder := c.Parties[c.TurnParty].Name
+	what := fmt.Sprintf("You will get the files when %s hands the turn over.", holder)
+	switch {
+	case to.Role == store.RoleFollower || to.Role == store.RoleGhost:
+		what = "You follow this collaboration; its leaders hand the turn over."
+	case s.holds(to) && to.Role == store.RoleLeader:
+		what = "Your party holds the turn: reply with your edited files to hand it over, or with /done on the first line to hand it over without files."
+	case s.holds(to):
+		what = "Your party holds the turn: files you send go to your party's leaders as a draft, and travel with the turn when a leader hands it over."
+	}
+	return &letter{
+		Preheader: fmt.Sprintf("%s reopened “%s”: turn %d is with %s.", displayName(by), c.Subject, c.Turn, holder),
+		Paras:     []string{what},
 	}
 }
 
@@ -1041,8 +1062,13 @@ func (r digestRow) describe() string {
 	if r.Files != "" {
 		s += " · " + r.Files
 	}
-	if r.Note != "" {
-		s += "\n    " + r.Note
+	// A note of several lines (the binder's are whole) keeps its lines, each
+	// indented under its row.
+	for line := range strings.Lines(r.Note) {
+		if line = strings.TrimRight(line, " \t\r\n"); line != "" {
+			line = "    " + line
+		}
+		s += "\n" + line
 	}
 	return s
 }

@@ -89,11 +89,9 @@ func (d *delivery) fromParticipant(tx *store.Tx, s *state, p *store.Participant)
 	}
 	d.record(c.ID, store.OutcomeCommand, commandNames(cmds))
 	if reopen {
-		c.State, c.Wrapped, c.TurnSince = store.StateActive, time.Time{}, d.now
-		if err := tx.PutCollab(c); err != nil {
-			return fmt.Errorf("store collaboration: %w", err)
+		if err := d.reopen(tx, s, p); err != nil {
+			return err
 		}
-		d.logAfterCommit("collaboration reopened", "collab", c.ID)
 	}
 	if c.State == store.StateWrapped {
 		if len(d.msg.Attachments) > 0 || (note != "" && len(cmds) == 0) {
@@ -120,7 +118,9 @@ func (d *delivery) act(tx *store.Tx, s *state, p *store.Participant, end string,
 		err = d.files(tx, s, p, note, rest)
 	case end != "":
 		err = d.handOver(tx, s, p, end, note, rest)
-	case note != "":
+	case note != "" && !wrap:
+		// With /wrapup the note is the closing note, for everyone: not a
+		// comment for the owner's party.
 		err = d.comment(tx, s, p, note)
 	case len(cmds) == 0:
 		err = d.empty(tx, s, p)
@@ -129,7 +129,7 @@ func (d *delivery) act(tx *store.Tx, s *state, p *store.Participant, end string,
 		return err
 	}
 	if wrap {
-		return d.wrapUp(tx, s, p)
+		return d.wrapUp(tx, s, p, note)
 	}
 	return nil
 }

@@ -48,6 +48,10 @@ type CollabView struct {
 	Documents []DocumentView    `json:"documents"`
 	Drafts    []DraftView       `json:"drafts"`
 	Turns     []TurnView        `json:"turns"` // the ended turns, oldest first
+
+	// ClosingNote is the owner's note on the /wrapup mail, whole; "" when
+	// there was none, or the collaboration is active.
+	ClosingNote string `json:"closing_note,omitempty"`
 }
 
 // PartyView is one party and its participants, in the order the store
@@ -191,6 +195,7 @@ func LoadView(tx *store.Tx, id string) (*CollabView, error) {
 		Drafts:    []DraftView{},
 		Turns:     []TurnView{},
 	}
+	v.ClosingNote = c.ClosingNote
 	for i, party := range c.Parties {
 		v.Parties[i] = PartyView{Name: party.Name, Participants: []ParticipantView{}}
 	}

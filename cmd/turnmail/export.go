@@ -19,19 +19,26 @@ import (
 	"github.com/turnmail/turnmail/store"
 )
 
-const exportUsage = `export ID DIR
+const exportUsage = `export [--zip] ID DIR
 
 Writes every version of every document of collaboration ID to
-DIR/<document>/v<N>-<filename>, and its history (parties, then each turn: who
-handed over, when, how, which versions, the note) to DIR/history.md. Version
-files already there with the same content are left alone; history.md is
-rewritten.`
+DIR/<document>/v<N>-<filename>, and its history (parties, the closing note,
+then each turn: who handed over, when, how, which versions, the note) to
+DIR/history.md. Version files already there with the same content are left
+alone; history.md is rewritten.
+
+With --zip, writes one file instead, DIR/<ID>.zip: the final version of each
+document at the top, named with its version ("contract (v3).docx"), every
+version under versions/<document>/v<N>-<filename>, history.html (one page,
+nothing else needed to read it), history.md, and manifest.json:
+{"files": [{"path", "sha256", "size"}]} for every other file of the zip.`
 
 // historyFile is the name of the history written by export.
 const historyFile = "history.md"
 
 func runExport(ctx context.Context, a *app, args []string) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	asZip := fs.Bool("zip", false, "write one zip, DIR/<ID>.zip")
 	if err := a.parse(fs, exportUsage, args, 2); err != nil {
 		return err
 	}
@@ -42,6 +49,14 @@ func runExport(ctx context.Context, a *app, args []string) error {
 	d, err := viewCollab(a, collabID(fs.Arg(0)))
 	if err != nil {
 		return err
+	}
+	if *asZip {
+		path, n, err := exportZip(ctx, a.st, d, dir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "exported %d versions and the history to %s\n", n, path)
+		return nil
 	}
 	n, err := exportCollab(ctx, a.st, d, dir)
 	if err != nil {
@@ -171,6 +186,10 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 func writeHistory(w io.Writer, d *collabDetail) {
 	fmt.Fprintf(w, "# %s\n\n", oneLine(d.Subject))
 	fmt.Fprintf(w, "Collaboration %s, %s. Started %s by %s.\n", d.ID, d.State, formatTime(d.Created), d.Owner)
+	if note := strings.TrimSpace(d.ClosingNote); note != "" {
+		fmt.Fprintf(w, "\n## Closing note\n\nWrapped up on %s.\n\n", formatTime(d.Wrapped))
+		writeQuote(w, note)
+	}
 
 	fmt.Fprintf(w, "\n## Parties\n\n")
 	for _, p := range d.Parties {
@@ -194,12 +213,17 @@ func writeHistory(w io.Writer, d *collabDetail) {
 		}
 		if note := strings.TrimSpace(t.Note); note != "" {
 			fmt.Fprintln(w)
-			for line := range strings.Lines(note) {
-				fmt.Fprintf(w, "> %s\n", strings.TrimRight(line, "\r\n"))
-			}
+			writeQuote(w, note)
 		}
 	}
 	if d.State != store.StateWrapped {
 		fmt.Fprintf(w, "\n### Turn %d: %s\n\nOpen since %s.\n", d.Turn.Number, oneLine(d.Turn.Party), formatTime(d.Turn.Since))
+	}
+}
+
+// writeQuote writes text as a Markdown quote, line by line.
+func writeQuote(w io.Writer, text string) {
+	for line := range strings.Lines(text) {
+		fmt.Fprintf(w, "> %s\n", strings.TrimRight(line, "\r\n"))
 	}
 }

@@ -109,10 +109,15 @@ func (s *Store) PutBlob(r io.Reader) (mail.Blob, error) {
 	}
 	sum := h.Sum(nil)
 	blob := mail.Blob{Digest: hex.EncodeToString(sum), Size: m.size}
-	if ok, err := s.hasBlob(sum); err != nil || ok {
+	var stored bool
+	err := s.guard.lookup([sha256.Size]byte(sum), func() (err error) {
+		stored, err = s.hasBlob(sum)
+		return err
+	})
+	if err != nil || stored {
 		return blob, err
 	}
-	err := s.update(func(tx *bbolt.Tx) error {
+	err = s.update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketBlobs)
 		if b.Get(sum) != nil {
 			return nil // stored meanwhile by another PutBlob
@@ -164,9 +169,11 @@ func (s *Store) stageChunk(w *blobWriter, sum [sha256.Size]byte, data []byte) er
 		return nil
 	}
 	var stored bool
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		stored = tx.Bucket(bucketChunks).Get(sum[:]) != nil
-		return nil
+	err := s.guard.lookup(sum, func() error {
+		return s.db.View(func(tx *bbolt.Tx) error {
+			stored = tx.Bucket(bucketChunks).Get(sum[:]) != nil
+			return nil
+		})
 	})
 	if err != nil || stored {
 		return err

@@ -61,6 +61,12 @@
 // crash in between leaves chunks, or a manifest, that nothing references, and
 // Sweep removes them.
 //
+// PurgeCollab deletes one collaboration's records and, in the same
+// transaction, the blobs that nothing else references and the chunks that no
+// remaining blob uses: a blob or chunk shared with another collaboration
+// stays. It runs beside PutBlob, which it never races: what a PutBlob met in
+// the last hour is kept, and left to Sweep.
+//
 // A chunk's bytes are appended to chunkdata under the next sequence number,
 // and only its small index entry goes in at a random place in chunks. Keyed by
 // digest, as in schema 1, every new chunk landed among stored ones and bbolt
@@ -155,9 +161,14 @@ type Options struct {
 	// writer runs. Every write fails.
 	ReadOnly bool
 	// Fault, when set, is called at the start of every write transaction
-	// (Update, PutBlob's writes, queue marks, Sweep); a non-nil error fails
-	// that transaction. It exists so tests can inject store failures.
+	// (Update, PutBlob's writes, queue marks, Sweep, PurgeCollab); a non-nil
+	// error fails that transaction. It exists so tests can inject store
+	// failures.
 	Fault func() error
+	// Now is the clock by which a blob that PutBlob met lately is kept from
+	// PurgeCollab; nil means time.Now. Tests that purge "months later" on a
+	// clock of their own set it to that clock.
+	Now func() time.Time
 }
 
 // Store is an open turnmail database. It is safe for concurrent use.
@@ -166,6 +177,7 @@ type Store struct {
 	fault    func() error
 	enqueued chan struct{}
 	writers  sync.Pool // of *blobWriter
+	guard    blobGuard
 }
 
 var (
@@ -199,6 +211,10 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s := &Store{db: db, fault: o.Fault, enqueued: make(chan struct{}, 1)}
+	s.guard.now = o.Now
+	if s.guard.now == nil {
+		s.guard.now = time.Now
+	}
 	if o.ReadOnly {
 		err = db.View(checkSchema)
 	} else {

@@ -133,6 +133,13 @@ func TestMarkOnce(t *testing.T) {
 		if !tx.Marked("summary/alice@acme.com/2025-W10") || tx.Marked("summary/alice@acme.com/2025-W12") || tx.Marked("") {
 			t.Error("Marked disagrees with MarkOnce")
 		}
+		// MarkedAt says when the marker was set, too.
+		if at, ok, err := tx.MarkedAt("summary/alice@acme.com/2025-W10"); !ok || err != nil || !at.Equal(day(1)) {
+			t.Errorf("MarkedAt: %s %v %v", at, ok, err)
+		}
+		if _, ok, err := tx.MarkedAt("summary/alice@acme.com/2025-W12"); ok || err != nil {
+			t.Errorf("MarkedAt of no marker: %v %v", ok, err)
+		}
 		return nil
 	})
 	if err != nil {

@@ -37,6 +37,18 @@ func (tx *Tx) Marked(key string) bool {
 	return tx.bucket(bucketMarks).Get([]byte(key)) != nil
 }
 
+// MarkedAt reports whether the marker key is set, and the time MarkOnce
+// recorded with it.
+func (tx *Tx) MarkedAt(key string) (time.Time, bool, error) {
+	m, err := get[markRecord](tx.bucket(bucketMarks), []byte(key))
+	if errors.Is(err, ErrNotFound) {
+		return time.Time{}, false, nil
+	} else if err != nil {
+		return time.Time{}, false, fmt.Errorf("mark %q: %w", key, err)
+	}
+	return m.At, true, nil
+}
+
 // PruneMarks deletes the markers under prefix set before before, and says
 // how many. Only markers whose meaning has a horizon may go: a marker that
 // keeps something from happening again forever must stay.

@@ -53,6 +53,7 @@ type Config struct {
 	Unauthenticated string
 	Summary         SummaryConfig
 	Reminders       ReminderConfig
+	Retention       RetentionConfig
 	// UnsubscribeURL, when set, gives the RFC 8058 one-click address that
 	// turns a person's weekly summaries off; nil when no HTTP listener is
 	// configured.

@@ -29,6 +29,7 @@ const (
 	kindSummary  = "summary"  // the weekly summary
 	kindReminder = "reminder" // a turn held long, a deadline near or passed
 	kindHold     = "hold"     // a held mail: confirm that you sent it
+	kindPurge    = "purge"    // to the owner: a wrapped-up collaboration is purged in a week
 )
 
 const (
@@ -212,6 +213,18 @@ func reopenedLetter(s *state, by, to *store.Participant) *letter {
 	return &letter{
 		Preheader: fmt.Sprintf("%s reopened “%s”: turn %d is with %s.", displayName(by), c.Subject, c.Turn, holder),
 		Paras:     []string{what},
+	}
+}
+
+// purgeWarningLetter tells the owner of a wrapped-up collaboration that the
+// gateway deletes its data at purge, and how to keep it.
+func purgeWarningLetter(c *store.Collab, purge time.Time) *letter {
+	return &letter{
+		Preheader: fmt.Sprintf("“%s”, wrapped up on %s, will be deleted from the gateway on %s.", c.Subject, c.Wrapped.UTC().Format("2006-01-02"), purge.UTC().Format(timeLayout)),
+		Paras: []string{
+			"Its documents, every version, the notes and the history go for good; the mails people received keep what they carried.",
+			"To keep it, reply to this mail with /reopen on the first line: a reopened collaboration is not deleted. You can wrap it up again afterwards with /wrapup, which starts the time again.",
+		},
 	}
 }
 

@@ -68,6 +68,7 @@ type rigOptions struct {
 	// The scheduler's settings, as workflow.Config has them.
 	summary        workflow.SummaryConfig
 	reminders      workflow.ReminderConfig
+	retention      workflow.RetentionConfig
 	unsubscribeURL func(address string) string
 	maxAttach      int64     // workflow.Config.MaxAttachmentBytes
 	clock          time.Time // the engine's clock before its first reading; zero: 2026-11-02 09:00 UTC
@@ -92,7 +93,9 @@ func newRig(t testing.TB, opts rigOptions) *rig {
 	if r.clock.IsZero() {
 		r.clock = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	}
-	st, err := store.Open(r.path, &store.Options{Fault: r.fault.check})
+	// The store's clock is the engine's, so that a purge "months later"
+	// finds the blobs as old as the rig's mail made them.
+	st, err := store.Open(r.path, &store.Options{Fault: r.fault.check, Now: r.peek})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +111,7 @@ func newRig(t testing.TB, opts rigOptions) *rig {
 	if opts.trusted == nil {
 		opts.trusted = []string{trustedMX}
 	}
-	r.cfg = workflow.Config{OutOfTurn: opts.outOfTurn, AllowedSenders: opts.allowed, Now: r.now, Summary: opts.summary, Reminders: opts.reminders, UnsubscribeURL: opts.unsubscribeURL, MaxAttachmentBytes: opts.maxAttach,
+	r.cfg = workflow.Config{OutOfTurn: opts.outOfTurn, AllowedSenders: opts.allowed, Now: r.now, Summary: opts.summary, Reminders: opts.reminders, Retention: opts.retention, UnsubscribeURL: opts.unsubscribeURL, MaxAttachmentBytes: opts.maxAttach,
 		TrustedAuthservIDs: opts.trusted, Unauthenticated: opts.unauthenticated}
 	eng := workflow.New(st, r.tag, r.cfg, log)
 	r.eng = eng
@@ -144,6 +147,13 @@ func (r *rig) now() time.Time {
 	r.clockM.Lock()
 	defer r.clockM.Unlock()
 	r.clock = r.clock.Add(time.Hour)
+	return r.clock
+}
+
+// peek reads the engine's clock without moving it.
+func (r *rig) peek() time.Time {
+	r.clockM.Lock()
+	defer r.clockM.Unlock()
 	return r.clock
 }
 

@@ -20,14 +20,17 @@ const tickBatch = 250
 type TickReport struct {
 	Summaries int // weekly summaries
 	Reminders int // reminders to turn holders
+	Warnings  int // owners told that a wrapped-up collaboration is purged in a week
+	Purged    int // wrapped-up collaborations deleted
 }
 
 // Tick runs every scheduled job as if the clock said now: the weekly
-// summaries whose slot has come (DESIGN §2.8) and the reminders whose
-// trigger has passed (§2.9). Each mail is queued in the same transaction as
-// the marker that makes it go out once, so ticks may run any number of
-// times, concurrently, after restarts or downtime: a missed week is sent
-// once, at the next tick.
+// summaries whose slot has come (DESIGN §2.8), the reminders whose trigger
+// has passed (§2.9) and, with a retention period, the owners' warnings a week
+// before a wrapped-up collaboration is purged and the purges that are due
+// (§2.7). Each mail is queued in the same transaction as the marker that
+// makes it go out once, so ticks may run any number of times, concurrently,
+// after restarts or downtime: a missed week is sent once, at the next tick.
 func (e *Engine) Tick(ctx context.Context, now time.Time) (TickReport, error) {
 	now = now.UTC()
 	var rep TickReport
@@ -56,9 +59,13 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) (TickReport, error) {
 				if err != nil {
 					return err
 				}
-				if sent == kindSummary {
+				switch sent {
+				case "":
+				case kindSummary:
 					r.Summaries++
-				} else if sent != "" {
+				case kindPurge:
+					r.Warnings++
+				default:
 					r.Reminders++
 				}
 			}
@@ -69,12 +76,31 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) (TickReport, error) {
 		}
 		rep.Summaries += r.Summaries
 		rep.Reminders += r.Reminders
+		rep.Warnings += r.Warnings
 	}
-	if rep.Summaries+rep.Reminders > 0 {
-		e.log.Info("scheduled mail queued", "now", now, "summaries", rep.Summaries, "reminders", rep.Reminders)
+	// Each purge is a transaction of its own: a collaboration is deleted
+	// whole or not at all, and a tick never holds the store for many. One
+	// that fails does not keep the others from theirs; the next tick tries
+	// it again.
+	var failed []error
+	for _, cid := range plan.purge {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		purged, err := e.purge(cid, now)
+		if err != nil {
+			failed = append(failed, err) // the store's error names the collaboration
+			continue
+		}
+		if purged {
+			rep.Purged++
+		}
+	}
+	if rep.Summaries+rep.Reminders+rep.Warnings > 0 {
+		e.log.Info("scheduled mail queued", "now", now, "summaries", rep.Summaries, "reminders", rep.Reminders, "purge_warnings", rep.Warnings)
 	}
 	e.pruneMarks(now)
-	return rep, nil
+	return rep, errors.Join(failed...)
 }
 
 // markHorizon is how long markers that only matter for a while are kept:
@@ -123,6 +149,8 @@ type tickPlan struct {
 	collabs map[string]*store.Collab // active ones
 	people  []*personPlan            // due for a summary
 	remind  []reminder
+	warn    []string // wrapped-up collaborations whose owner is to be told of the purge
+	purge   []string // wrapped-up collaborations to purge
 }
 
 // personPlan is one person whose weekly summary slot has come.
@@ -148,6 +176,14 @@ type reminder struct {
 func (e *Engine) plan(tx *store.Tx, now time.Time) (*tickPlan, error) {
 	p := &tickPlan{e: e, now: now, collabs: map[string]*store.Collab{}}
 	err := tx.EachCollab(func(c *store.Collab) error {
+		switch warn, purge, err := e.retention(tx, c, now); {
+		case err != nil:
+			return err
+		case warn:
+			p.warn = append(p.warn, c.ID)
+		case purge:
+			p.purge = append(p.purge, c.ID)
+		}
 		if c.State == store.StateActive {
 			p.collabs[c.ID] = c
 			for _, r := range e.reminders(c, now) {
@@ -234,6 +270,9 @@ func (p *tickPlan) jobs() []func(*store.Tx, *outbox) (string, error) {
 	}
 	for _, pp := range p.people {
 		jobs = append(jobs, func(tx *store.Tx, o *outbox) (string, error) { return p.sendSummary(tx, o, pp) })
+	}
+	for _, cid := range p.warn {
+		jobs = append(jobs, func(tx *store.Tx, o *outbox) (string, error) { return p.sendPurgeWarning(tx, o, cid) })
 	}
 	return jobs
 }

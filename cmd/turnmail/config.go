@@ -7,6 +7,7 @@ import (
 	netmail "net/mail"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ type Config struct {
 	Reminders RemindersConfig `toml:"reminders"`
 	HTTP      HTTPConfig      `toml:"http"`
 	Admin     AdminConfig     `toml:"admin"`
+	Retention RetentionConfig `toml:"retention"`
 }
 
 // AdminConfig is the [admin] section: health, metrics and profiles for the
@@ -312,7 +314,72 @@ func (cfg *Config) resolve() error {
 	if err := cfg.Reminders.check(); err != nil {
 		return err
 	}
+	if err := cfg.Retention.check(); err != nil {
+		return err
+	}
 	return cfg.HTTP.check()
+}
+
+// RetentionConfig is the [retention] section: how long the gateway keeps a
+// wrapped-up collaboration.
+type RetentionConfig struct {
+	// PurgeAfter deletes a wrapped-up collaboration's data this long after
+	// it was wrapped up: its documents and every version, notes, history,
+	// mail, and the blobs no other collaboration shares. Its owner is told
+	// a week before, and /reopen keeps it. A duration in days ("90d") or
+	// as Go writes it ("2160h"), at least a week. Default "": never.
+	PurgeAfter Days `toml:"purge_after"`
+}
+
+func (c *RetentionConfig) check() error {
+	if d := c.PurgeAfter.Duration; d != 0 && d < workflow.PurgeNotice {
+		return fmt.Errorf("retention.purge_after %s: want at least 7d, the week's notice the owner gets", c.PurgeAfter)
+	}
+	return nil
+}
+
+// Days is a long time.Duration written as a string in TOML, in days ("90d")
+// or as time.ParseDuration reads it ("2160h"); "" is zero.
+type Days struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Days) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		d.Duration = 0
+		return nil
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.ParseUint(n, 10, 16)
+		if err != nil {
+			return fmt.Errorf("%q: want a number of days, such as \"90d\"", s)
+		}
+		d.Duration = time.Duration(days) * 24 * time.Hour
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q: want days, such as \"90d\", or a duration, such as \"2160h\"", s)
+	}
+	if v < 0 {
+		return fmt.Errorf("%q: must not be negative", s)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler: whole days as days.
+func (d Days) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+func (d Days) String() string {
+	const day = 24 * time.Hour
+	switch {
+	case d.Duration == 0:
+		return ""
+	case d.Duration%day == 0:
+		return strconv.FormatInt(int64(d.Duration/day), 10) + "d"
+	}
+	return d.Duration.String()
 }
 
 // checkOpen refuses a gateway that listens beyond loopback while anyone may

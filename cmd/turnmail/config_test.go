@@ -249,3 +249,33 @@ password = "p2"
 		t.Errorf("second [[imap.accounts]]: %+v", w[2])
 	}
 }
+
+func TestConfigRetention(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		want  time.Duration
+		err   string
+	}{
+		{`""`, 0, ""},
+		{`"90d"`, 90 * 24 * time.Hour, ""},
+		{`"2160h"`, 2160 * time.Hour, ""},
+		{`"7d"`, 7 * 24 * time.Hour, ""},
+		{`"0s"`, 0, ""},
+		{`"6d"`, 0, "at least 7d"},
+		{`"100h"`, 0, "at least 7d"},
+		{`"-2160h"`, 0, "must not be negative"},
+		{`"-90d"`, 0, "want a number of days"},
+		{`"ninety days"`, 0, "want days"},
+		{`90`, 0, "purge_after"},
+	} {
+		cfg, err := LoadConfig(writeConfig(t, "[retention]\npurge_after = "+tt.value+"\n"))
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("purge_after = %s: %v", tt.value, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("purge_after = %s: error %v, want one saying %q", tt.value, err, tt.err)
+		case err == nil && cfg.Retention.PurgeAfter.Duration != tt.want:
+			t.Errorf("purge_after = %s is %v, want %v", tt.value, cfg.Retention.PurgeAfter.Duration, tt.want)
+		}
+	}
+}

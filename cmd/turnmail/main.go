@@ -302,6 +302,7 @@ func newEngine(cfg *Config, st *store.Store, log *slog.Logger) (*workflow.Engine
 		Summary:            summary,
 		Reminders:          workflow.ReminderConfig{HeldFor: cfg.Reminders.HeldFor.Duration, BeforeDeadline: cfg.Reminders.BeforeDeadline.Duration},
 		MaxAttachmentBytes: cfg.Outbound.MaxAttachmentBytes,
+		Retention:          workflow.RetentionConfig{PurgeAfter: cfg.Retention.PurgeAfter.Duration},
 	}
 	if cfg.HTTP.Listen != "" {
 		wcfg.UnsubscribeURL = func(address string) string {

@@ -3,10 +3,13 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -165,5 +168,68 @@ func TestExportZip(t *testing.T) {
 	}
 	if again, err := os.ReadFile(path); err != nil || !bytes.Equal(again, first) {
 		t.Errorf("a second export wrote another zip (%v)", err)
+	}
+}
+
+// TestExportZipMemory exports a 24 MB document, which the zip holds twice
+// (at the top and under versions/): the zip is streamed from the store, and
+// the heap grows by a fraction of the document.
+func TestExportZipMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 48 MB zip")
+	}
+	env := newTestEnv(t)
+	st := openTestStore(t, env.cfg)
+	const size = 24 << 20
+	b, err := st.PutBlob(io.LimitReader(rand.NewChaCha8([32]byte{1}), size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Update(func(tx *store.Tx) error {
+		if err := tx.PutDocument(fixtureID, &store.Document{ID: "d2", Name: "scan.pdf", Created: t1}); err != nil {
+			return err
+		}
+		return tx.PutVersion(fixtureID, &store.Version{Doc: "d2", Number: 1, Blob: b, Filename: "scan.pdf", Turn: 2, Author: "p3", Time: t1})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := viewCollab(&app{st: st}, fixtureID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var peak uint64
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	done, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > base.HeapInuse {
+				peak = max(peak, ms.HeapInuse-base.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	path, n, err := exportZip(context.Background(), st, d, t.TempDir())
+	close(done)
+	<-sampled
+	if err != nil || n != 3 {
+		t.Fatalf("export: %d versions, %v", n, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() < 2*size {
+		t.Fatalf("the zip: %v, %v", fi, err)
+	}
+	t.Logf("zip of %d MB, heap grew by %.1f MB at most", fi.Size()>>20, float64(peak)/(1<<20))
+	if peak > size/2 {
+		t.Errorf("the heap grew by %d MB exporting a %d MB document: the export holds it", peak>>20, size>>20)
 	}
 }

@@ -87,6 +87,31 @@ func (s *Store) Due(now time.Time, limit int) ([]mail.QueuedMail, error) {
 	return due, nil
 }
 
+// NextDue returns the earliest NextTry of a queued message that is after
+// t, and false when none is: when the outbound worker must wake next.
+func (s *Store) NextDue(after time.Time) (time.Time, bool, error) {
+	var next time.Time
+	var ok bool
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		// The due index orders by NextTry: the first key past every entry
+		// at t is the answer.
+		c := tx.Bucket(bucketOutboxDue).Cursor()
+		past := dueKey(after, math.MaxUint64)
+		k, _ := c.Seek(past)
+		if bytes.Equal(k, past) {
+			k, _ = c.Next()
+		}
+		if k != nil {
+			next, ok = timeOfDueKey(k), true
+		}
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due outbound: %w", err)
+	}
+	return next, ok, nil
+}
+
 // MarkSent records that a queued message was delivered.
 func (s *Store) MarkSent(id uint64, at time.Time) error {
 	return s.mark(id, func(o *Outbound) {
@@ -153,4 +178,10 @@ func putOutbound(tx *bbolt.Tx, o *Outbound) error {
 // dueKey is the due index's key: NextTry, then ID.
 func dueKey(next time.Time, id uint64) []byte {
 	return binary.BigEndian.AppendUint64(appendTime(make([]byte, 0, 20), next), id)
+}
+
+// timeOfDueKey is the NextTry of a due index key.
+func timeOfDueKey(k []byte) time.Time {
+	sec := int64(binary.BigEndian.Uint64(k) ^ (1 << 63))
+	return time.Unix(sec, int64(binary.BigEndian.Uint32(k[8:12]))).UTC()
 }

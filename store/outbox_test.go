@@ -64,6 +64,21 @@ func TestOutbox(t *testing.T) {
 			t.Errorf("%s: due %v, want %v", what, got, want)
 		}
 	}
+	nextDue := func(after time.Time, want time.Time) {
+		t.Helper()
+		next, ok, err := s.NextDue(after)
+		if err != nil {
+			t.Fatalf("next due: %v", err)
+		}
+		if ok != !want.IsZero() || !next.Equal(want) {
+			t.Errorf("next due after %v: %v %v, want %v", after, next, ok, want)
+		}
+	}
+	nextDue(at(2), at(3))
+	nextDue(at(3), at(5)) // strictly after
+	nextDue(at(4), at(5))
+	nextDue(at(5), at(60))
+	nextDue(at(60), time.Time{})
 	checkDue("before any", due(at(2), 0))
 	checkDue("at 5", due(at(5), 0), 2, 1, 3)
 	checkDue("limit 2", due(at(5), 2), 2, 1)
@@ -85,6 +100,8 @@ func TestOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkDue("after marks, at 10", due(at(10), 0))
+	nextDue(at(10), at(30)) // the retry; sent and failed messages wait for nothing
+	nextDue(at(4), at(30))
 	checkDue("after marks, at 60", due(at(60), 0), 2, 4)
 	qs, _ = s.Due(at(30), 0)
 	if len(qs) != 1 || qs[0].Attempts != 1 {

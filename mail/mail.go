@@ -181,8 +181,11 @@ type QueuedMail struct {
 // methods are safe for concurrent use.
 type Queue interface {
 	// Due returns up to limit queued messages whose next attempt is at or
-	// before now, the longest waiting first.
+	// before now, the earliest first.
 	Due(now time.Time, limit int) ([]QueuedMail, error)
+	// NextDue returns the earliest next attempt of a queued message that is
+	// after t, and false when there is none: when a worker must wake.
+	NextDue(after time.Time) (time.Time, bool, error)
 	MarkSent(id uint64, at time.Time) error
 	MarkRetry(id uint64, next time.Time, reason string) error
 	MarkFailed(id uint64, at time.Time, reason string) error

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/turnmail/turnmail/mail"
@@ -13,35 +14,52 @@ import (
 )
 
 const (
-	// sendTimeout bounds one send, also the one still in flight at shutdown:
-	// it runs on its own context so that shutdown finishes it rather than
-	// abandoning it half-written.
-	sendTimeout = 5 * time.Minute
-	// dueBatch is how many due messages one Queue.Due call returns.
-	dueBatch = 50
+	// sendTimeout bounds one send whatever the Sender does with its own
+	// bounds (SMTPSender has its own, shorter ones).
+	sendTimeout = 10 * time.Minute
+	// DefaultConcurrency is how many messages a Worker sends at once when
+	// Concurrency is not set.
+	DefaultConcurrency = 4
+	// DefaultPollInterval is how often a Worker looks at the queue when
+	// nothing wakes it.
+	DefaultPollInterval = 30 * time.Second
 )
 
 // Worker drains a Queue: every message due is rendered and sent through
-// Sender. Success marks it sent; a permanent failure (IsPermanent), or the
-// MaxAttempts-th failure, marks it failed, logs at error level and calls
-// OnFailed; any other failure schedules a retry after Backoff. Retries render
-// the same Outgoing, hence the same Message-ID.
+// Sender, up to Concurrency at once, each by one sender only. Success marks
+// it sent; a permanent failure (IsPermanent), or the MaxAttempts-th failure,
+// marks it failed, logs at error level and calls OnFailed; any other failure
+// schedules a retry after Backoff. Retries render the same Outgoing, hence
+// the same Message-ID.
+//
+// Delivery is at least once: a message whose send was interrupted (shutdown,
+// a crash between the server's 250 and MarkSent) is sent again, with the
+// same Message-ID, by which the receiving side can tell the copies apart.
 type Worker struct {
-	Queue   mail.Queue
-	Blobs   mail.BlobOpener
-	Sender  Sender
-	EnvFrom string       // MAIL FROM of every message
+	Queue  mail.Queue
+	Blobs  mail.BlobOpener
+	Sender Sender
+	// EnvFrom is the MAIL FROM of every message.
+	EnvFrom string
 	Log     *slog.Logger // nil: slog.Default()
 	// Wake, when it receives, makes Run look at the queue at once; nil is
 	// allowed.
-	Wake         <-chan struct{}
-	PollInterval time.Duration // 0: 30 seconds
+	Wake <-chan struct{}
+	// Drain, once closed, makes Run send what is due and return when it has,
+	// without waiting for mail due later: the first phase of a shutdown
+	// (the second is cancelling Run's context). nil is allowed.
+	Drain <-chan struct{}
+	// PollInterval is how often Run looks at the queue when neither Wake nor
+	// the next due message wakes it, for mail that another process queued.
+	// 0: DefaultPollInterval.
+	PollInterval time.Duration
+	Concurrency  int // messages sent at once; 0: DefaultConcurrency
 	// Backoff is the wait after the attempt-th failed attempt (1-based).
 	// nil: 1m, 5m, 15m, 1h, 4h, then 8h each.
 	Backoff     func(attempt int) time.Duration
 	MaxAttempts int // 0: 20
 	// OnFailed, if set, is called after a message is marked failed, e.g. to
-	// tell the collaboration's owner.
+	// tell the collaboration's owner. Calls may run concurrently.
 	OnFailed func(q mail.QueuedMail, err error)
 	Now      func() time.Time // nil: time.Now
 }
@@ -55,67 +73,136 @@ func DefaultBackoff(attempt int) time.Duration {
 	return 8 * time.Hour
 }
 
-// Run drains the queue whenever Wake receives and every PollInterval, until
-// ctx is done. The message in flight when ctx ends is finished first.
+// Run drains the queue until ctx is done: at once, whenever Wake receives,
+// when the earliest message waiting falls due, and every PollInterval. When
+// Drain is closed it returns once what is due has been tried. When ctx is
+// done it aborts the sends in flight (the SMTPSender closes its
+// connection), leaves their messages queued as they were, to be sent again
+// at the next start, and returns as soon as the sends have.
 func (w *Worker) Run(ctx context.Context) {
+	if err := w.loop(ctx, w.Drain); err != nil && ctx.Err() == nil {
+		w.log().Error("drain outbound queue", "err", err)
+	}
+}
+
+// Flush sends everything due now, each message at most once, and returns
+// when it has; mail due later is left. ctx ends it as it ends Run. Errors are
+// the queue's; delivery failures are recorded in the queue.
+func (w *Worker) Flush(ctx context.Context) error {
+	now := make(chan struct{})
+	close(now)
+	return w.loop(ctx, now)
+}
+
+// loop is Run and Flush. Once drain is closed, each message is tried at
+// most once more, so that a retry due at once cannot keep it going.
+func (w *Worker) loop(ctx context.Context, drain <-chan struct{}) error {
+	n := w.Concurrency
+	if n <= 0 {
+		n = DefaultConcurrency
+	}
 	interval := w.PollInterval
 	if interval <= 0 {
-		interval = 30 * time.Second
+		interval = DefaultPollInterval
 	}
+	// inflight holds the messages being sent: the one claim on each, so no
+	// two senders of this process ever send one message.
+	inflight := make(map[uint64]bool, n)
+	done := make(chan uint64, n)
+	var senders sync.WaitGroup
+	defer senders.Wait()
+	var tried map[uint64]bool // once draining
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-w.Wake:
-		case <-timer.C:
+		if tried == nil && closed(drain) {
+			tried = make(map[uint64]bool)
+			drain = nil
 		}
-		if err := w.Flush(ctx); err != nil && ctx.Err() == nil {
-			w.log().Error("drain outbound queue", "err", err)
-		}
-		timer.Reset(interval)
-	}
-}
-
-// Flush sends everything due now once and returns. It stops taking messages
-// when ctx is done (returning ctx's error) but finishes the one in flight.
-// Errors are the queue's; delivery failures are recorded in the queue.
-func (w *Worker) Flush(ctx context.Context) error {
-	seen := make(map[uint64]bool)
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		due, err := w.Queue.Due(w.now(), dueBatch)
-		if err != nil {
-			return fmt.Errorf("list due outbound mail: %w", err)
-		}
-		progress := false
-		for _, q := range due {
-			if err := ctx.Err(); err != nil {
-				return err
+		var due []mail.QueuedMail
+		if len(inflight) < n {
+			var err error
+			// The messages in flight are due too: ask for enough besides.
+			due, err = w.Queue.Due(w.now(), len(inflight)+n)
+			if err != nil && tried != nil && len(inflight) == 0 {
+				return fmt.Errorf("list due outbound mail: %w", err)
+			} else if err != nil {
+				w.log().Error("list due outbound mail", "err", err)
 			}
-			// A retry due again at once (a zero Backoff) waits for the next Flush.
-			if seen[q.ID] {
+		}
+		for _, q := range due {
+			if len(inflight) == n {
+				break
+			}
+			if inflight[q.ID] || tried[q.ID] {
 				continue
 			}
-			seen[q.ID] = true
-			progress = true
-			if err := w.deliverRecovered(ctx, q); err != nil {
-				return err
+			if tried != nil {
+				tried[q.ID] = true
 			}
+			inflight[q.ID] = true
+			senders.Go(func() {
+				defer func() { done <- q.ID }()
+				w.deliverRecovered(ctx, q)
+			})
 		}
-		if !progress || len(due) < dueBatch {
+		if tried != nil && len(inflight) == 0 {
 			return nil
+		}
+
+		// Sleep until something can be done: a sender is free, mail was
+		// queued, or the earliest waiting message falls due.
+		wake := w.Wake
+		if tried != nil {
+			wake = nil // draining: what is due has been taken
+		} else {
+			wait := interval
+			if next, ok, err := w.Queue.NextDue(w.now()); err != nil {
+				w.log().Error("find next due outbound mail", "err", err)
+			} else if ok {
+				wait = min(wait, max(next.Sub(w.now()), 0))
+			}
+			timer.Reset(wait)
+		}
+		select {
+		case <-ctx.Done():
+			// The sends see ctx too and return promptly.
+			return ctx.Err()
+		case id := <-done:
+			delete(inflight, id)
+		case <-wake:
+		case <-drain:
+		case <-timer.C:
+		}
+		// Every sender that finished meanwhile frees its claim.
+		for more := true; more; {
+			select {
+			case id := <-done:
+				delete(inflight, id)
+			default:
+				more = false
+			}
 		}
 	}
 }
 
-// deliver makes one attempt at q and records the outcome. It returns only
-// the queue's errors.
+func closed(c <-chan struct{}) bool {
+	if c == nil {
+		return false
+	}
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// deliver makes one attempt at q and records the outcome. An attempt cut
+// short because ctx is done is not recorded: the message stays as it was,
+// due, and is sent at the next start.
 func (w *Worker) deliver(ctx context.Context, q mail.QueuedMail) error {
-	log := w.log().With("outbox_id", q.ID, "message_id", q.Msg.MessageID, "to", q.Msg.To.Addr)
+	log := w.log().With("outbox_id", q.ID, "collab", q.Collab, "message_id", q.Msg.MessageID, "to", q.Msg.To.Addr)
 	err := w.send(ctx, &q.Msg)
 	now := w.now()
 	if err == nil {
@@ -123,6 +210,10 @@ func (w *Worker) deliver(ctx context.Context, q mail.QueuedMail) error {
 		if err := w.Queue.MarkSent(q.ID, now); err != nil {
 			return fmt.Errorf("mark outbound %d sent: %w", q.ID, err)
 		}
+		return nil
+	}
+	if ctx.Err() != nil && !IsPermanent(err) {
+		log.Info("outbound mail interrupted, stays queued", "err", err)
 		return nil
 	}
 
@@ -157,23 +248,25 @@ func (w *Worker) deliver(ctx context.Context, q mail.QueuedMail) error {
 	return nil
 }
 
-// deliverRecovered is deliver with a panic past the send (in OnFailed, say,
-// or the Queue) recovered and logged with its stack: it costs that message's
-// bookkeeping, not the worker, and the next message goes on.
-func (w *Worker) deliverRecovered(ctx context.Context, q mail.QueuedMail) (err error) {
+// deliverRecovered is deliver with its queue errors logged and a panic past
+// the send (in OnFailed, say, or the Queue) recovered and logged with its
+// stack: it costs that message's bookkeeping, not the worker, and the next
+// message goes on.
+func (w *Worker) deliverRecovered(ctx context.Context, q mail.QueuedMail) {
 	defer func() {
 		if r := recover(); r != nil {
 			w.log().Error("outbound panic", "panic", r, "outbox_id", q.ID, "stack", string(debug.Stack()))
-			err = nil
 		}
 	}()
-	return w.deliver(ctx, q)
+	if err := w.deliver(ctx, q); err != nil {
+		w.log().Error("record outbound attempt", "err", err, "outbox_id", q.ID)
+	}
 }
 
-// send renders and sends m on a context of its own, bounded by sendTimeout,
-// that outlives ctx. A panic counts as a failure worth retrying.
+// send renders and sends m, within sendTimeout and until ctx is done. A
+// panic counts as a failure worth retrying.
 func (w *Worker) send(ctx context.Context, m *mail.Outgoing) (err error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sort"
@@ -61,6 +62,18 @@ func (q *outQueue) Due(now time.Time, limit int) ([]mail.QueuedMail, error) {
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].ID < due[j].ID })
 	return due[:min(limit, len(due))], nil
+}
+
+func (q *outQueue) NextDue(after time.Time) (time.Time, bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var next time.Time
+	for _, it := range q.items {
+		if it.state == "queued" && it.next.After(after) && (next.IsZero() || it.next.Before(next)) {
+			next = it.next
+		}
+	}
+	return next, !next.IsZero(), nil
 }
 
 func (q *outQueue) mark(id uint64, state string, next time.Time, reason string) error {
@@ -327,17 +340,18 @@ func TestWorkerRun(t *testing.T) {
 	}
 }
 
-func TestWorkerFinishesInFlight(t *testing.T) {
+// TestWorkerAbortsInFlight: cancelling Run aborts the send in flight, on a
+// relay that never greets, and leaves its message queued as it was.
+func TestWorkerAbortsInFlight(t *testing.T) {
 	w, q, clock, _ := newTestWorker(t, &outBackend{})
-	started := make(chan struct{})
-	release := make(chan struct{})
-	w.Sender = outSenderFunc(func(ctx context.Context, _ string, m *mail.Outgoing, write func(io.Writer) error) error {
-		close(started)
-		<-release
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		return write(io.Discard)
+	relay := &rawRelay{} // accepts, never greets
+	w.Sender = &SMTPSender{Addr: relay.start(t), GreetingTimeout: time.Hour, Timeout: time.Hour}
+	var sending sync.WaitGroup
+	sending.Add(1)
+	inner := w.Sender
+	w.Sender = outSenderFunc(func(ctx context.Context, from string, m *mail.Outgoing, write func(io.Writer) error) error {
+		sending.Done()
+		return inner.Send(ctx, from, m, write)
 	})
 	id := q.add(testOutgoing("bob@axe.example"), clock.Now())
 
@@ -347,15 +361,125 @@ func TestWorkerFinishesInFlight(t *testing.T) {
 		w.Run(ctx)
 		close(done)
 	}()
-	<-started
+	sending.Wait()
 	cancel()
-	close(release)
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
-	if it := q.get(id); it.state != "sent" {
+	if it := q.get(id); it.state != "queued" || it.q.Attempts != 0 || !it.next.Equal(clock.Now()) {
 		t.Errorf("message in flight at shutdown: %+v", it)
+	}
+}
+
+// TestWorkerDrain: once Drain is closed, Run sends what is due, leaves what
+// is due later, and returns.
+func TestWorkerDrain(t *testing.T) {
+	be := &outBackend{}
+	w, q, clock, _ := newTestWorker(t, be)
+	drain := make(chan struct{})
+	w.Drain = drain
+	w.PollInterval = time.Hour
+	now := q.add(testOutgoing("a@axe.example"), clock.Now())
+	later := q.add(testOutgoing("b@axe.example"), clock.Now().Add(time.Hour))
+	close(drain)
+	done := make(chan struct{})
+	go func() {
+		w.Run(context.Background())
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after Drain")
+	}
+	if it := q.get(now); it.state != "sent" {
+		t.Errorf("message due: %+v", it)
+	}
+	if it := q.get(later); it.state != "queued" || it.q.Attempts != 0 {
+		t.Errorf("message due later: %+v", it)
+	}
+}
+
+// TestWorkerConcurrency: Concurrency senders at once and no more, each
+// message sent once, through a real smarthost that holds the first messages
+// until four are in its hands.
+func TestWorkerConcurrency(t *testing.T) {
+	const senders, messages = 4, 12
+	var mu sync.Mutex
+	active, most := 0, 0
+	full := make(chan struct{}) // closed when the first senders are all in
+	var fill sync.Once
+	be := &outBackend{data: func() error {
+		mu.Lock()
+		active++
+		most = max(most, active)
+		if active == senders {
+			fill.Do(func() { close(full) })
+		}
+		mu.Unlock()
+		// One sender at a time would wait here in vain, and most would
+		// say so.
+		select {
+		case <-full:
+		case <-time.After(5 * time.Second):
+		}
+		mu.Lock()
+		active--
+		mu.Unlock()
+		return nil
+	}}
+	w, q, clock, _ := newTestWorker(t, be)
+	w.Concurrency = senders
+	var ids []uint64
+	for i := range messages {
+		ids = append(ids, q.add(testOutgoing(fmt.Sprintf("p%d@axe.example", i)), clock.Now()))
+	}
+	flush(t, w)
+	for _, id := range ids {
+		if it := q.get(id); it.state != "sent" {
+			t.Errorf("message %d: %+v", id, it)
+		}
+	}
+	got := be.received()
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[r.to]++
+	}
+	if len(got) != messages || len(seen) != messages {
+		t.Errorf("smarthost got %d messages for %d recipients, want %d each once", len(got), len(seen), messages)
+	}
+	if most != senders {
+		t.Errorf("at most %d messages at once in the smarthost, want %d", most, senders)
+	}
+}
+
+// TestWorkerWakesOnTime: a retry falls due long before the next poll, and
+// Run sends it then, without a Wake.
+func TestWorkerWakesOnTime(t *testing.T) {
+	var mu sync.Mutex
+	fails := 1
+	be := &outBackend{rcpt: func(string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if fails > 0 {
+			fails--
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+		}
+		return nil
+	}}
+	w, q, _, _ := newTestWorker(t, be)
+	w.Now = nil // the real clock: the timer is what is tested
+	w.PollInterval = time.Hour
+	w.Backoff = func(int) time.Duration { return 200 * time.Millisecond }
+	id := q.add(testOutgoing("bob@axe.example"), time.Now())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx)
+	mailtest.WaitFor(t, "the retry", func() bool { return q.get(id).state == "sent" })
+	if it := q.get(id); it.q.Attempts != 1 {
+		t.Errorf("after the retry: %+v", it)
 	}
 }

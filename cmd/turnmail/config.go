@@ -113,6 +113,16 @@ type OutboundConfig struct {
 	// the default 15 MiB makes mails of about 20 MB, which the big
 	// providers take. 0: no bound.
 	MaxAttachmentBytes int64 `toml:"max_attachment_bytes"`
+	// Concurrency is how many messages are sent at once, each over its own
+	// connection to the smarthost. Default 4.
+	Concurrency int `toml:"concurrency"`
+	// Timeout bounds one attempt at one message for mode "smtp", from the
+	// connection to the smarthost's reply to the data; the connection, the
+	// greeting and each reply before the message (EHLO, STARTTLS, AUTH) have
+	// 30 seconds of it, so a smarthost that takes the connection and says
+	// nothing is given up on soon. A message is tried again later. Default
+	// "5m".
+	Timeout Duration `toml:"timeout"`
 }
 
 // PolicyConfig is the [policy] section.
@@ -166,6 +176,8 @@ func defaultConfig() *Config {
 			Mode:               OutboundFile,
 			StartTLS:           true,
 			MaxAttachmentBytes: 15 << 20,
+			Concurrency:        4,
+			Timeout:            Duration{5 * time.Minute},
 		},
 		Policy: PolicyConfig{
 			OutOfTurn: workflow.OutOfTurnAccept,
@@ -265,6 +277,12 @@ func (cfg *Config) resolve() error {
 		if _, _, err := net.SplitHostPort(cfg.Outbound.Smarthost); err != nil {
 			return fmt.Errorf("outbound.smarthost %q: want host:port: %w", cfg.Outbound.Smarthost, err)
 		}
+	}
+	if cfg.Outbound.Concurrency <= 0 {
+		return fmt.Errorf("outbound.concurrency is %d: must be positive", cfg.Outbound.Concurrency)
+	}
+	if cfg.Outbound.Timeout.Duration <= 0 {
+		return fmt.Errorf("outbound.timeout is %v: must be positive", cfg.Outbound.Timeout)
 	}
 	if cfg.Outbound.Dir == "" {
 		cfg.Outbound.Dir = filepath.Join(dataDir, "outbox")

@@ -30,9 +30,10 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{
-		Gateway:  GatewayConfig{Address: "collab@localhost", DataDir: filepath.Join(wd, "data")},
-		SMTP:     SMTPConfig{Listen: "127.0.0.1:2525", MaxMessageBytes: 52428800, MaxPerSenderHour: 100, MaxConnections: 200, MaxConnectionsPerClient: 20},
-		Outbound: OutboundConfig{Mode: "file", Dir: filepath.Join(wd, "data", "outbox"), StartTLS: true, MaxAttachmentBytes: 15 << 20},
+		Gateway: GatewayConfig{Address: "collab@localhost", DataDir: filepath.Join(wd, "data")},
+		SMTP:    SMTPConfig{Listen: "127.0.0.1:2525", MaxMessageBytes: 52428800, MaxPerSenderHour: 100, MaxConnections: 200, MaxConnectionsPerClient: 20},
+		Outbound: OutboundConfig{Mode: "file", Dir: filepath.Join(wd, "data", "outbox"), StartTLS: true, MaxAttachmentBytes: 15 << 20,
+			Concurrency: 4, Timeout: Duration{5 * time.Minute}},
 		Policy:   PolicyConfig{OutOfTurn: "accept"},
 		Security: SecurityConfig{Unauthenticated: "confirm"},
 		IMAP: IMAPConfig{IMAPAccountConfig: IMAPAccountConfig{
@@ -127,11 +128,14 @@ smarthost = "smtp.example.com:587"
 username = "gw"
 password = "from-file"
 starttls = false
+concurrency = 8
+timeout = "90s"
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := OutboundConfig{Mode: "smtp", Dir: cfg.Outbound.Dir, Smarthost: "smtp.example.com:587", Username: "gw", Password: "from-env", MaxAttachmentBytes: 15 << 20}
+	want := OutboundConfig{Mode: "smtp", Dir: cfg.Outbound.Dir, Smarthost: "smtp.example.com:587", Username: "gw", Password: "from-env",
+		MaxAttachmentBytes: 15 << 20, Concurrency: 8, Timeout: Duration{90 * time.Second}}
 	if cfg.Outbound != want {
 		t.Errorf("outbound = %+v, want %+v", cfg.Outbound, want)
 	}
@@ -156,6 +160,8 @@ func TestConfigErrors(t *testing.T) {
 		{"mode", "[outbound]\nmode = \"sendmail\"\n", `outbound.mode "sendmail"`},
 		{"no smarthost", "[outbound]\nmode = \"smtp\"\n", "outbound.smarthost is required"},
 		{"bad smarthost", "[outbound]\nmode = \"smtp\"\nsmarthost = \"smtp.example.com\"\n", "outbound.smarthost \"smtp.example.com\": want host:port"},
+		{"concurrency", "[outbound]\nconcurrency = 0\n", "outbound.concurrency is 0: must be positive"},
+		{"outbound timeout", "[outbound]\ntimeout = \"0s\"\n", "outbound.timeout is 0s: must be positive"},
 		{"out of turn", "[policy]\nout_of_turn = \"ignore\"\n", `policy.out_of_turn "ignore"`},
 		{"imap addr", "[imap]\naddr = \"imap.example.com\"\n", `imap.addr "imap.example.com": want host:port`},
 		{"imap tls", "[imap]\naddr = \"h:993\"\ntls = \"ssl\"\nusername = \"u\"\npassword = \"p\"\n", `imap.tls "ssl"`},

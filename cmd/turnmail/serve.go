@@ -20,7 +20,9 @@ import (
 )
 
 // drainTimeout bounds how long SIGTERM waits for SMTP sessions in flight and
-// the message being sent before cutting them off.
+// the mail they queued before cutting them off: the whole shutdown takes
+// little more, whatever the smarthost does (systemd's default stop timeout
+// is 90 s).
 const drainTimeout = 30 * time.Second
 
 // tickInterval is how often serve runs the scheduled jobs. A slot is met
@@ -45,6 +47,12 @@ type daemon struct {
 	servers  []*smtpd.Server // SMTP, and LMTP when configured
 	serveErr chan error
 	worker   *outbound.Worker
+	// drainWorker, closed, makes the worker send what is due and stop;
+	// stopWorker cuts its sends; workerDone is closed when it has stopped.
+	drainWorker  chan struct{}
+	stopWorker   context.CancelFunc
+	workerDone   chan struct{}
+	drainTimeout time.Duration // drainTimeout, but for tests
 
 	httpLn      net.Listener // nil without [http] listen
 	stopHTTP    func(context.Context) error
@@ -73,7 +81,7 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 	} else if err != nil {
 		return nil, err
 	}
-	d := &daemon{log: log, st: st, serveErr: make(chan error, 2)}
+	d := &daemon{log: log, st: st, serveErr: make(chan error, 2), drainTimeout: drainTimeout}
 	var listeners []net.Listener
 	defer func() {
 		if err != nil {
@@ -101,9 +109,10 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 	sender = m.sender(sender)
 	inlet := m.deliverer(engine)
 	d.health = &health{st: st, now: time.Now}
+	d.drainWorker = make(chan struct{})
 	d.worker = &outbound.Worker{
 		Queue: st, Blobs: st, Sender: sender, EnvFrom: tagger.Gateway(), Log: log.With("component", "outbound"),
-		Wake: st.Enqueued(), OnFailed: engine.DeliveryFailed,
+		Wake: st.Enqueued(), Drain: d.drainWorker, Concurrency: cfg.Outbound.Concurrency, OnFailed: engine.DeliveryFailed,
 	}
 	// Spool on the data directory's disk, not in /tmp, which may be RAM.
 	spoolDir := filepath.Join(cfg.Gateway.DataDir, "spool")
@@ -141,12 +150,17 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 		inlets[lmtpd] = ln
 	}
 
-	// The worker and the control socket have their own context: they keep
+	// The worker and the control socket have their own contexts: they keep
 	// running while the inlets drain, so mail caused by the last messages
 	// still goes out.
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	d.stopWorker, d.workerDone = stopWorker, make(chan struct{})
+	go func() {
+		defer close(d.workerDone)
+		d.worker.Run(workerCtx)
+	}()
 	bgCtx, cancel := context.WithCancel(context.Background())
 	d.stopBg = cancel
-	d.bg.Go(func() { d.worker.Run(bgCtx) })
 	d.bg.Go(func() {
 		serveCtl(bgCtx, ctlLn, &app{cfg: cfg, log: log.With("component", "ctl"), st: st, engine: engine})
 	})
@@ -201,7 +215,7 @@ func (d *daemon) wait(ctx context.Context) error {
 		serveErr = fmt.Errorf("smtp server: %w", err)
 	}
 	d.log.Info("shutting down: no new mail taken in, draining")
-	drainCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	drainCtx, cancel := context.WithTimeout(context.Background(), d.drainTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, srv := range d.servers {
@@ -224,19 +238,22 @@ func (d *daemon) wait(ctx context.Context) error {
 	d.stopPollers()
 	wg.Go(d.pollers.Wait)
 	wg.Wait()
-	// Stop the worker first (it finishes the message in flight), then send
-	// what the last messages queued, within the same bound: two senders at
-	// once could send one message twice.
-	d.stopBackground()
-	if err := d.worker.Flush(drainCtx); err != nil {
-		d.log.Warn("outbound flush at shutdown", "err", err)
+	// The worker sends what the last messages queued, within what is left
+	// of the bound; then the sends still in flight are cut (a smarthost that
+	// never answers must not hold the shutdown), and their mail stays
+	// queued for the next start.
+	close(d.drainWorker)
+	select {
+	case <-d.workerDone:
+	case <-drainCtx.Done():
+		d.log.Warn("outbound sends cut off at shutdown, their mail stays queued")
 	}
 	d.close()
 	d.log.Info("stopped")
 	return serveErr
 }
 
-// stopBackground stops the outbound worker and the control socket and waits
+// stopBackground stops the control socket and the scheduled jobs and waits
 // for them.
 func (d *daemon) stopBackground() {
 	if d.stopBg != nil {
@@ -256,6 +273,10 @@ func (d *daemon) close() {
 	if d.stopPollers != nil {
 		d.stopPollers()
 		d.pollers.Wait()
+	}
+	if d.stopWorker != nil {
+		d.stopWorker()
+		<-d.workerDone
 	}
 	d.stopBackground()
 	if err := d.st.Close(); err != nil {
@@ -303,7 +324,7 @@ func newSender(cfg *Config) (outbound.Sender, string, error) {
 		}
 		return &outbound.SMTPSender{
 			Addr: cfg.Outbound.Smarthost, HeloName: hostnameOr(host), Username: cfg.Outbound.Username,
-			Password: cfg.Outbound.Password, StartTLS: cfg.Outbound.StartTLS,
+			Password: cfg.Outbound.Password, StartTLS: cfg.Outbound.StartTLS, Timeout: cfg.Outbound.Timeout.Duration,
 		}, "smtp://" + cfg.Outbound.Smarthost, nil
 	default:
 		return &outbound.FileSender{Dir: cfg.Outbound.Dir}, cfg.Outbound.Dir, nil

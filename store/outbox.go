@@ -14,9 +14,10 @@ import (
 
 // Outbound states.
 const (
-	OutboundQueued = "queued" // waiting for its next attempt
-	OutboundSent   = "sent"   // accepted by the smarthost or written to the outbox folder
-	OutboundFailed = "failed" // given up
+	OutboundQueued  = "queued"  // waiting for its next attempt
+	OutboundSent    = "sent"    // accepted by the smarthost or written to the outbox folder
+	OutboundFailed  = "failed"  // given up
+	OutboundDropped = "dropped" // given up by an operator (turnmail queue drop)
 )
 
 // Enqueue adds a message to the outbound queue, assigning o.ID, setting
@@ -141,27 +142,136 @@ func (s *Store) MarkFailed(id uint64, at time.Time, reason string) error {
 	})
 }
 
-// mark changes a queued message in its own short write transaction. Marking
-// one that is no longer queued is an error: its outcome is already recorded.
-func (s *Store) mark(id uint64, change func(*Outbound)) error {
+// RetryOutbound makes a queued or failed message due at now, or at once if
+// it was due already, and returns it as it is now. A failed message keeps
+// its attempts: one that had used them all gets one more.
+func (s *Store) RetryOutbound(id uint64, now time.Time) (*Outbound, error) {
+	o, err := s.change(id, retriable, func(o *Outbound) { retry(o, now) })
+	if err != nil {
+		return nil, fmt.Errorf("retry outbound %d: %w", id, err)
+	}
+	s.signalEnqueued()
+	return o, nil
+}
+
+// RetryOutbounds makes every failed message, and every queued one waiting
+// past now, due at now, in one transaction, and returns how many it changed.
+func (s *Store) RetryOutbounds(now time.Time) (int, error) {
+	n := 0
 	err := s.update(func(tx *bbolt.Tx) error {
-		o, err := get[Outbound](tx.Bucket(bucketOutbox), u64Key(id))
+		n = 0
+		var changed []*Outbound
+		err := scan(tx.Bucket(bucketOutbox), nil, func(o *Outbound) error {
+			if retriable(o) == nil && (o.State == OutboundFailed || o.NextTry.After(now)) {
+				changed = append(changed, o)
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
+		for _, o := range changed {
+			if err := unindex(tx, o); err != nil {
+				return err
+			}
+			retry(o, now)
+			if err := putOutbound(tx, o); err != nil {
+				return err
+			}
+		}
+		n = len(changed)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("retry outbound mail: %w", err)
+	}
+	if n > 0 {
+		s.signalEnqueued()
+	}
+	return n, nil
+}
+
+// DropOutbound gives up on a queued or failed message for an operator: its
+// state becomes dropped and it is never tried again; the record stays. A
+// message being sent at that moment may still go out.
+func (s *Store) DropOutbound(id uint64, at time.Time) (*Outbound, error) {
+	o, err := s.change(id, retriable, func(o *Outbound) {
+		o.State, o.Done = OutboundDropped, at
+	})
+	if err != nil {
+		return nil, fmt.Errorf("drop outbound %d: %w", id, err)
+	}
+	return o, nil
+}
+
+// retriable is nil for a message an operator may retry or drop: a queued
+// or failed one.
+func retriable(o *Outbound) error {
+	if o.State != OutboundQueued && o.State != OutboundFailed {
+		return fmt.Errorf("state is %s, not %s or %s", o.State, OutboundQueued, OutboundFailed)
+	}
+	return nil
+}
+
+// retry makes o due at now, or keeps it due as it was.
+func retry(o *Outbound, now time.Time) {
+	if o.State != OutboundQueued || o.NextTry.After(now) {
+		o.NextTry = now
+	}
+	o.State, o.Done = OutboundQueued, time.Time{}
+}
+
+// signalEnqueued wakes the worker, as a committed Enqueue does.
+func (s *Store) signalEnqueued() {
+	select {
+	case s.enqueued <- struct{}{}:
+	default:
+	}
+}
+
+// mark changes a queued message in its own short write transaction. Marking
+// one that is no longer queued is an error: its outcome is already recorded.
+func (s *Store) mark(id uint64, change func(*Outbound)) error {
+	_, err := s.change(id, func(o *Outbound) error {
 		if o.State != OutboundQueued {
 			return fmt.Errorf("state is %s, not %s", o.State, OutboundQueued)
 		}
-		if err := tx.Bucket(bucketOutboxDue).Delete(dueKey(o.NextTry, o.ID)); err != nil {
+		return nil
+	}, change)
+	if err != nil {
+		return fmt.Errorf("mark outbound %d: %w", id, err)
+	}
+	return nil
+}
+
+// change applies change to message id in its own short write transaction,
+// if check allows it, keeping the due index, and returns the message as it
+// is now.
+func (s *Store) change(id uint64, check func(*Outbound) error, change func(*Outbound)) (*Outbound, error) {
+	var o *Outbound
+	err := s.update(func(tx *bbolt.Tx) error {
+		var err error
+		if o, err = get[Outbound](tx.Bucket(bucketOutbox), u64Key(id)); err != nil {
+			return err
+		}
+		if err := check(o); err != nil {
+			return err
+		}
+		if err := unindex(tx, o); err != nil {
 			return err
 		}
 		change(o)
 		return putOutbound(tx, o)
 	})
-	if err != nil {
-		return fmt.Errorf("mark outbound %d: %w", id, err)
+	return o, err
+}
+
+// unindex removes o's entry from the due index, if it has one.
+func unindex(tx *bbolt.Tx, o *Outbound) error {
+	if o.State != OutboundQueued {
+		return nil
 	}
-	return nil
+	return tx.Bucket(bucketOutboxDue).Delete(dueKey(o.NextTry, o.ID))
 }
 
 // putOutbound writes o and, while it is queued, its entry in the due index.

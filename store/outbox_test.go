@@ -162,3 +162,107 @@ func TestOutboxZeroTime(t *testing.T) {
 		t.Errorf("due: %v, %v", qs, err)
 	}
 }
+
+// TestOutboxOperator: what turnmail queue retry and drop do, on a real file
+// that is closed and opened again in between.
+func TestOutboxOperator(t *testing.T) {
+	s, path := openTest(t, nil)
+	t0 := day(1)
+	at := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+	update(t, s, func(tx *Tx) error {
+		for _, o := range []*Outbound{
+			{Created: t0, NextTry: at(60)}, // 1: waiting for a retry
+			{Created: t0, NextTry: at(1)},  // 2: due
+			{Created: t0, NextTry: at(1)},  // 3: to fail
+			{Created: t0, NextTry: at(1)},  // 4: to be sent
+			{Created: t0, NextTry: at(1)},  // 5: to be dropped
+		} {
+			if err := tx.Enqueue(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	<-s.Enqueued()
+	if err := s.MarkFailed(3, at(2), "550 5.1.1 no such user"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkSent(4, at(2)); err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.DropOutbound(5, at(3))
+	if err != nil || o.State != OutboundDropped || !o.Done.Equal(at(3)) {
+		t.Fatalf("drop: %+v, %v", o, err)
+	}
+	for _, id := range []uint64{4, 5} {
+		if _, err := s.DropOutbound(id, at(3)); err == nil {
+			t.Errorf("dropping outbound %d (%s) succeeded", id, []string{4: "sent", 5: "dropped"}[id])
+		}
+		if _, err := s.RetryOutbound(id, at(3)); err == nil {
+			t.Errorf("retrying outbound %d succeeded", id)
+		}
+	}
+	if _, err := s.RetryOutbound(99, at(3)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("retry of an unknown id: %v", err)
+	}
+
+	// Retrying the failed one makes it due now, its attempt and reason kept.
+	o, err = s.RetryOutbound(3, at(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.State != OutboundQueued || !o.NextTry.Equal(at(10)) || !o.Done.IsZero() || o.Attempts != 1 || o.LastError == "" {
+		t.Errorf("retried failed message: %+v", o)
+	}
+	select {
+	case <-s.Enqueued():
+	default:
+		t.Error("retry did not wake the worker")
+	}
+	// Retrying a due one leaves it as due as it was.
+	if o, err := s.RetryOutbound(2, at(10)); err != nil || !o.NextTry.Equal(at(1)) {
+		t.Errorf("retried due message: %+v, %v", o, err)
+	}
+
+	s.Close()
+	s, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ids := func(now time.Time) []uint64 {
+		t.Helper()
+		qs, err := s.Due(now, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []uint64
+		for _, q := range qs {
+			out = append(out, q.ID)
+		}
+		return out
+	}
+	if got := ids(at(10)); !reflect.DeepEqual(got, []uint64{2, 3}) {
+		t.Errorf("due after retry: %v, want [2 3]", got)
+	}
+
+	// --all takes the waiting one; dropped and sent ones stay as they are.
+	if err := s.MarkFailed(2, at(11), "554 5.7.1 refused"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.RetryOutbounds(at(12))
+	if err != nil || n != 2 {
+		t.Errorf("retry all: %d, %v; want 2 (the waiting and the failed one)", n, err)
+	}
+	if got := ids(at(12)); !reflect.DeepEqual(got, []uint64{3, 1, 2}) {
+		t.Errorf("due after retry all: %v, want [3 1 2]", got)
+	}
+	if next, ok, _ := s.NextDue(at(12)); ok {
+		t.Errorf("something still waits, until %v", next)
+	}
+	for id, want := range map[uint64]string{4: OutboundSent, 5: OutboundDropped} {
+		if o, err := s.Outbound(id); err != nil || o.State != want {
+			t.Errorf("outbound %d: %+v, %v; want %s", id, o, err, want)
+		}
+	}
+}

@@ -333,10 +333,7 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 		return nil
 	})
 	if err == nil && enqueued {
-		select {
-		case s.enqueued <- struct{}{}:
-		default:
-		}
+		s.signalEnqueued()
 	}
 	return err
 }

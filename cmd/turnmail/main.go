@@ -35,6 +35,7 @@ Commands:
   reprocess  run a kept message through the rules again
   release    apply a held message
   drop       give up on a held message
+  queue      list outbound mail waiting or failed; retry or drop it
   tick       run the scheduled jobs (weekly summaries, reminders) once
   version    print the version and the revision it was built from (also --version)
   help       show help for a command: turnmail help <command>
@@ -90,6 +91,7 @@ var commands = []*command{
 	{name: "release", usage: releaseUsage, writes: true, run: runRelease},
 	{name: "drop", usage: dropUsage, writes: true, run: runDrop},
 	{name: "tick", usage: tickUsage, writes: true, run: runTick},
+	{name: "queue", usage: queueUsage, writes: true, run: runQueue},
 }
 
 func lookup(name string) *command {
@@ -220,11 +222,15 @@ func parseFlags(fs *flag.FlagSet, usage string, args []string, nargs int) (confi
 	} else if err != nil {
 		return "", badUsage(fs, usage, err.Error())
 	}
-	if fs.NArg() != nargs {
+	if nargs != anyArgs && fs.NArg() != nargs {
 		return "", badUsage(fs, usage, fmt.Sprintf("wrong number of arguments: want %d, got %d", nargs, fs.NArg()))
 	}
 	return configPath, nil
 }
+
+// anyArgs, as parseFlags' nargs, leaves counting the arguments to the
+// command (turnmail queue, whose subcommands take different numbers).
+const anyArgs = -1
 
 // parse parses a command's args (see parseFlags) and, from the shell, opens
 // the store.

@@ -237,7 +237,7 @@ func (d *delivery) decide(tx *store.Tx) error {
 		// Reply-All that kept it): the address does not name them, so
 		// nothing changes, but they are told where to write.
 		d.record(m.cid, store.OutcomeRejected, fmt.Sprintf("sent by %s to the tagged address of %s", p.ID, m.pid))
-		return d.answer(tx, s, p, wrongAddressLetter(s, s.who(m.pid), d.e.tag.Address(m.cid, p.ID)))
+		return d.answer(tx, s, p, wrongAddressLetter(s, s.whoFor(m.pid, p), d.e.tag.Address(m.cid, p.ID)))
 	case d.confirms(s, p, m):
 		return d.confirm(tx, s, p)
 	}

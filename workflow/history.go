@@ -23,7 +23,9 @@ func fullHistory(tx *store.Tx, s *state) ([]digestRow, error) {
 	return history(tx, s, strings.TrimSpace)
 }
 
-// history lists the ended turns, each note as note gives it.
+// history lists the ended turns, each note as note gives it. Both parties
+// read the same rows, so someone who has become a ghost since ending a turn
+// is not named in them.
 func history(tx *store.Tx, s *state, note func(string) string) ([]digestRow, error) {
 	turns, err := tx.Turns(s.c.ID)
 	if err != nil {
@@ -32,7 +34,7 @@ func history(tx *store.Tx, s *state, note func(string) string) ([]digestRow, err
 	rows := make([]digestRow, 0, len(turns))
 	for _, t := range turns {
 		rows = append(rows, digestRow{
-			Turn: t.Number, Party: s.c.Parties[t.Party].Name, Who: s.who(t.EndedBy),
+			Turn: t.Number, Party: s.c.Parties[t.Party].Name, Who: s.whoFor(t.EndedBy, nil),
 			When: t.Ended.UTC().Format(timeLayout), Files: turnFilesLine(s, t), Note: note(t.Note),
 		})
 	}

@@ -274,6 +274,11 @@ func partySections(s *state, to *store.Participant) []section {
 	return secs
 }
 
+// ghostName stands for a ghost of party in mail the other party reads.
+func ghostName(party string) string {
+	return "someone of " + party
+}
+
 // personName names a participant with their address: "Eve Law
 // <eve@lawfirm.test>", or the address alone.
 func personName(p *store.Participant) string {
@@ -845,7 +850,7 @@ func weekSection(s *state, pt *store.Participant, turns []*store.Turn, overdue b
 			sec.Lines = append(sec.Lines, fmt.Sprintf("%s: %s ended turn %d", when, party, t.Number))
 			continue
 		}
-		line := fmt.Sprintf("%s: %s (%s) ended turn %d", when, s.who(t.EndedBy), party, t.Number)
+		line := fmt.Sprintf("%s: %s (%s) ended turn %d", when, s.whoFor(t.EndedBy, pt), party, t.Number)
 		if files := turnFilesLine(s, t); files != "" {
 			line += ": " + files
 		}

@@ -3,6 +3,7 @@ package workflow_test
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -375,5 +376,71 @@ func TestPlacingPeople(t *testing.T) {
 				t.Errorf("eve is %s, want %s", got, tc.eveIs)
 			}
 		})
+	}
+}
+
+// TestGhostNeverNamed: a ghost is never named in mail to the other party:
+// not when added, not in /status, not in the history of handoffs and
+// statuses, not in the weekly summary, even for a turn they ended as a
+// leader before they became a ghost.
+func TestGhostNeverNamed(t *testing.T) {
+	r := newRig(t, rigOptions{summary: weekly})
+	r.start(fileData(1, 2000))
+	tags := tagsOf(t, r.newMail())
+	n := 0
+	send := func(from, body string, files ...testFile) []*sent {
+		t.Helper()
+		n++
+		r.mustSend(&testMail{from: from, to: []string{tags[from]}, subject: "Re: Services contract", msgid: fmt.Sprintf("ghost-%d@test", n),
+			body: body, files: files}, tags[from])
+		return r.newMail()
+	}
+	send(alice, "/add gina@acme.test ghost\n/role carol@acme.test leader")
+	send(bob, "Our markup.", testFile{"contract.docx", fileData(2, 2000)})
+	send(carol, "Clause 7 reworded.", testFile{"contract.docx", fileData(3, 2000)}) // turn 3, by Carol as a leader
+	send(alice, "/role carol@acme.test ghost")
+
+	// From here on, nothing AXE reads may name Carol or Gina.
+	var axe []*sent
+	for _, m := range slices.Concat(
+		send(bob, "/status"),
+		send(bob, "Back to you.", testFile{"contract.docx", fileData(4, 2000)}),
+		send(alice, "/done\nFine by us."),
+		send(dave, "/status"),
+	) {
+		if a := m.out.Msg.To.Addr; a == bob || a == dave {
+			axe = append(axe, m)
+		}
+	}
+	r.tick(monday(1))
+	for _, m := range r.newMail() {
+		if a := m.out.Msg.To.Addr; a == bob || a == dave {
+			axe = append(axe, m)
+		}
+	}
+	if len(axe) < 6 {
+		t.Fatalf("AXE got %s: too little to tell", describe(axe))
+	}
+	kinds := map[string]bool{}
+	for _, m := range axe {
+		kinds[m.kind] = true
+		all := strings.ToLower(m.msg.Subject + m.msg.Text + m.msg.HTML + m.out.Msg.From.Name)
+		for _, ghost := range []string{"carol", "gina"} {
+			if strings.Contains(all, ghost) {
+				t.Errorf("%s's %s names %s:\n%s", m.out.Msg.To.Addr, m.kind, ghost, m.msg.Text)
+			}
+		}
+		if m.kind != "summary" && !strings.Contains(m.msg.Text, "Turn 3 · ACME · someone of ACME") {
+			t.Errorf("%s's %s history does not stand in for the ghost:\n%s", m.out.Msg.To.Addr, m.kind, m.msg.Text)
+		}
+	}
+	for _, k := range []string{"reply", "handoff", "confirm", "summary"} {
+		if !kinds[k] {
+			t.Errorf("AXE got no %s (%v): the test does not look at it", k, kinds)
+		}
+	}
+	// Their own party still sees them.
+	if m := to(t, send(alice, "/status"), alice); !strings.Contains(m.msg.Text, "carol@acme.test, ghost") || !strings.Contains(m.msg.Text, "gina@acme.test, ghost") {
+		t.Errorf("alice's status does not list ACME's ghosts:\n%s", m.msg.Text)
 	}
 }

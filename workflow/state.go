@@ -179,6 +179,18 @@ func (s *state) who(pid string) string {
 	return displayName(p)
 }
 
+// whoFor names participant pid in mail to reader: a ghost of another party
+// than the reader's is only "someone of" their party, for a ghost is never
+// shown to the other party (DESIGN §1). A nil reader is anyone, as in the
+// history digest that both parties read.
+func (s *state) whoFor(pid string, reader *store.Participant) string {
+	p := s.byID(pid)
+	if p != nil && p.Role == store.RoleGhost && (reader == nil || reader.Pending || p.Party != reader.Party) && p.Party < len(s.c.Parties) {
+		return ghostName(s.c.Parties[p.Party].Name)
+	}
+	return s.who(pid)
+}
+
 func displayName(p *store.Participant) string {
 	if p.Name != "" {
 		return p.Name

@@ -229,9 +229,9 @@ func (d *delivery) decide(tx *store.Tx) error {
 	switch {
 	case p == nil:
 		// Strangers change nothing and hear nothing back: answering would
-		// confirm the address to whoever is probing it.
-		d.record(m.cid, store.OutcomeStranger, "sender is not a participant")
-		return nil
+		// confirm the address to whoever is probing it. A colleague of a
+		// participant is told of to that participant's party instead.
+		return d.fromStranger(tx, s, m)
 	case m.pid != "" && p.ID != m.pid:
 		// A participant writing to someone else's reply address (a
 		// Reply-All that kept it): the address does not name them, so

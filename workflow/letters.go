@@ -639,6 +639,27 @@ func notPlacedLetter(s *state, owner *store.Participant) *letter {
 	}
 }
 
+// colleagueLetter tells to that who (address addr), of their party's mail
+// domain but not in the collaboration, wrote to it with files, and how to
+// add them.
+func colleagueLetter(s *state, to *store.Participant, who, addr string, files []string) *letter {
+	party := s.c.Parties[to.Party].Name
+	l := &letter{
+		Preheader: fmt.Sprintf("%s wrote to “%s”, but does not take part in it, so nothing of their mail was applied.", who, s.c.Subject),
+	}
+	if len(files) > 0 {
+		l.Paras = append(l.Paras, "They sent: "+strings.Join(files, ", ")+".")
+	}
+	add := fmt.Sprintf("/add %s contributor", addr)
+	if to.Role == store.RoleLeader {
+		l.Paras = append(l.Paras, fmt.Sprintf("They share a mail domain with %s. To add them to %s, reply with this line: %s (or leader, follower, ghost instead of contributor).", party, party, add))
+	} else {
+		l.Paras = append(l.Paras, fmt.Sprintf("They share a mail domain with %s. A leader of %s can add them with this line: %s", party, party, add))
+	}
+	l.Paras = append(l.Paras, "They were not answered: whether they take part is for your party to say. Once added, they get a mail with their own reply address, and can send their mail again.")
+	return l
+}
+
 // wrongAddressLetter answers a participant who wrote to someone else's
 // reply address; own is theirs.
 func wrongAddressLetter(s *state, whose, own string) *letter {

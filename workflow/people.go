@@ -345,3 +345,77 @@ func (d *delivery) fromPending(tx *store.Tx, s *state, p *store.Participant) err
 	}
 	return d.answer(tx, s, p, notPlacedLetter(s, s.byID(s.c.Owner)))
 }
+
+// fromStranger handles mail from someone who is not a participant. It
+// changes nothing, and its sender hears nothing back: answering would
+// confirm the address to whoever is probing it. But a colleague of
+// participants (their mail domain; say frank@axe.test replying with the
+// signed file to Bob's reply address) is no prober: the leaders of their
+// colleagues' party, and the person whose reply address they wrote to, are
+// told, with the line that adds them. Whether they take part is for their
+// party to say, so they are not answered either. The leaders hear of one
+// colleague once a day at most.
+func (d *delivery) fromStranger(tx *store.Tx, s *state, m match) error {
+	d.record(m.cid, store.OutcomeStranger, "sender is not a participant")
+	if d.msg.From == nil {
+		return nil
+	}
+	addr := strings.ToLower(d.msg.From.Addr)
+	if s.removed(addr) != nil {
+		// They were told they were removed; their colleagues removed them.
+		d.in.Detail = "sender was removed from the collaboration"
+		return nil
+	}
+	parties := s.colleaguesOf(addr, m.pid)
+	if len(parties) == 0 {
+		return nil
+	}
+	var names []string
+	for _, i := range parties {
+		names = append(names, s.c.Parties[i].Name)
+	}
+	d.in.Detail = "sender is not a participant, a colleague of " + strings.Join(names, " and ")
+	first, err := tx.MarkOnce(fmt.Sprintf("colleague\x00%s\x00%s\x00%s", s.c.ID, addr, d.now.Format("2006-01-02")), d.now)
+	if err != nil || !first {
+		return err
+	}
+	d.in.Detail += ", who were told"
+	d.logAfterCommit("colleague of participants wrote", "collab", s.c.ID, "from", addr, "parties", strings.Join(names, ","))
+	var files []string
+	for _, a := range d.msg.Attachments {
+		files = append(files, a.Filename)
+	}
+	who := addr
+	if d.msg.From.Name != "" {
+		who = fmt.Sprintf("%s <%s>", d.msg.From.Name, addr)
+	}
+	for _, i := range parties {
+		for _, o := range s.party(i) {
+			if o.Role != store.RoleLeader && o.ID != m.pid {
+				continue
+			}
+			if err := d.post(tx, s, kindConfirm, o, "", colleagueLetter(s, o, who, addr, files), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// colleaguesOf lists the parties whose people share addr's mail domain: the
+// party of the person whose reply address was written to (pid), when they
+// share it; otherwise every party with someone of that domain.
+func (s *state) colleaguesOf(addr, pid string) []int {
+	dom := domainOf(addr)
+	if p := s.byID(pid); p != nil && p.Placed() && domainOf(p.Address) == dom {
+		return []int{p.Party}
+	}
+	var parties []int
+	for _, p := range s.people {
+		if domainOf(p.Address) == dom && !slices.Contains(parties, p.Party) {
+			parties = append(parties, p.Party)
+		}
+	}
+	slices.Sort(parties)
+	return parties
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/turnmail/turnmail/store"
 )
@@ -442,5 +443,71 @@ func TestGhostNeverNamed(t *testing.T) {
 	// Their own party still sees them.
 	if m := to(t, send(alice, "/status"), alice); !strings.Contains(m.msg.Text, "carol@acme.test, ghost") || !strings.Contains(m.msg.Text, "gina@acme.test, ghost") {
 		t.Errorf("alice's status does not list ACME's ghosts:\n%s", m.msg.Text)
+	}
+}
+
+// TestColleagueWrites: a colleague of AXE's people who is not in the
+// collaboration replies with the signed file to Bob's reply address. Nothing
+// is applied, and nobody answers Frank; Bob and AXE's leaders are told, with
+// the line that adds him, once a day. A true stranger is told of to nobody.
+func TestColleagueWrites(t *testing.T) {
+	const frank = "frank@axe.test"
+	r := newRig(t, rigOptions{})
+	c := r.start(fileData(1, 2000))
+	mails := r.newMail()
+	tags := tagsOf(t, mails)
+	r.mustSend(&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: x", msgid: "lead@axe.test", body: "/role dave@axe.test leader"}, tags[bob])
+	r.newMail()
+
+	signed := &testMail{from: frank, fromName: "Frank Axe", to: []string{tags[bob]}, subject: "Re: " + to(t, mails, bob).msg.Subject, msgid: "frank-1@axe.test",
+		body: "Signed on our side.", files: []testFile{{"contract signed.docx", fileData(2, 2000)}}}
+	r.mustSend(signed, tags[bob])
+	if vs := r.versions(c.ID, "contract.docx"); len(vs) != 1 || r.collab().Turn != 2 {
+		t.Fatalf("a colleague's file was applied: %d versions, turn %d", len(vs), r.collab().Turn)
+	}
+	if in := r.inbound(); in[len(in)-1].Outcome != store.OutcomeStranger || !strings.Contains(in[len(in)-1].Detail, "colleague of AXE") {
+		t.Errorf("inbound %s: %s", in[len(in)-1].Outcome, in[len(in)-1].Detail)
+	}
+	mails = r.newMail()
+	if got := sorted(recipients(mails)); strings.Join(got, " ") != bob+" "+dave {
+		t.Fatalf("mail went to %v, want bob and dave (AXE's leaders) alone", got)
+	}
+	for _, m := range mails {
+		for _, want := range []string{"Frank Axe <frank@axe.test> wrote to “Services contract”, but does not take part in it", "They sent: contract signed.docx.", "reply with this line: /add frank@axe.test contributor"} {
+			if !strings.Contains(m.msg.Text, want) {
+				t.Errorf("%s's mail lacks %q:\n%s", m.out.Msg.To.Addr, want, m.msg.Text)
+			}
+		}
+		if len(m.atts) != 0 {
+			t.Errorf("a stranger's file went out to %s", m.out.Msg.To.Addr)
+		}
+	}
+
+	// Again the same day: nobody is told twice.
+	signed.msgid = "frank-2@axe.test"
+	r.mustSend(signed, tags[bob])
+	if mails := r.newMail(); len(mails) != 0 {
+		t.Errorf("told again the same day: %s", describe(mails))
+	}
+	// A stranger of another domain: nobody hears of it.
+	r.mustSend(&testMail{from: "mallory@evil.test", to: []string{tags[bob]}, subject: "Re: x", msgid: "m@evil.test", body: "Hi",
+		files: []testFile{{"contract.docx", fileData(3, 2000)}}}, tags[bob])
+	if mails := r.newMail(); len(mails) != 0 {
+		t.Errorf("a stranger's mail was passed on: %s", describe(mails))
+	}
+	// The next day, by subject tag alone: told again.
+	r.setClock(time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC))
+	r.mustSend(&testMail{from: frank, to: []string{gw}, subject: "Re: Services contract [tm:" + c.ID + "]", msgid: "frank-3@axe.test", body: "Signed."}, gw)
+	if got := sorted(recipients(r.newMail())); strings.Join(got, " ") != bob+" "+dave {
+		t.Errorf("next day, mail went to %v", got)
+	}
+
+	// Bob adds him; now Frank's file is a draft of AXE.
+	r.mustSend(&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: x", msgid: "add-frank@axe.test", body: "/add frank@axe.test contributor"}, tags[bob])
+	ftag := to(t, r.newMail(), frank).msg.ReplyTo[0].Addr
+	signed.msgid, signed.to = "frank-4@axe.test", []string{ftag}
+	r.mustSend(signed, ftag)
+	if m := to(t, r.newMail(), frank); m.kind != "confirm" || !strings.Contains(m.msg.Text, "draft") {
+		t.Errorf("frank's file after /add: %s\n%s", m.kind, m.msg.Text)
 	}
 }

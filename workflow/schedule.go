@@ -109,7 +109,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) (TickReport, error) {
 // still holds from firing again.
 const markHorizon = 30 * 24 * time.Hour
 
-var prunedMarks = []string{"notice\x00", "empty\x00", "summary\x00", "prune\x00"}
+var prunedMarks = []string{"notice\x00", "empty\x00", "summary\x00", "prune\x00", "pending\x00", "colleague\x00"}
 
 // pruneMarks drops old markers once a day, so the marks bucket does not grow
 // with every week of every person. It is housekeeping: a failure is logged

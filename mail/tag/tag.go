@@ -34,7 +34,7 @@ const minSecret = 16
 var macEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // Tagger makes and checks tagged addresses collab+<cid>.<pid>.<mac>@domain for
-// a gateway address collab@domain. The mac is the first 13 characters of the
+// a gateway address collab@domain, and bounce addresses (BounceAddress). The mac is the first 13 characters of the
 // lower-case unpadded base32 of HMAC-SHA256(secret, cid+"."+pid) (65 bits),
 // compared in constant time, so a tag can be neither forged nor moved to
 // another collaboration or participant. The local part is compared
@@ -109,6 +109,9 @@ const (
 	// the bare "postmaster" without a domain: RFC 5321 §4.5.1 requires both
 	// to be accepted. Such mail is for the operator, not a collaboration.
 	AddrPostmaster
+	// AddrBounce is a valid bounce address (BounceAddress): what comes to
+	// it reports on one outbound message.
+	AddrBounce
 )
 
 // String returns the kind's name, for logs.
@@ -124,17 +127,19 @@ func (k AddrKind) String() string {
 		return "unknown"
 	case AddrPostmaster:
 		return "postmaster"
+	case AddrBounce:
+		return "bounce"
 	}
 	return fmt.Sprintf("AddrKind(%d)", int(k))
 }
 
 // AcceptRecipient is the gateway's recipient policy: it takes the gateway
-// address, valid tagged addresses and postmaster, refuses other domains as
-// relaying (550 5.7.1) and answers everything else, forged tags included,
-// as an unknown mailbox (550 5.1.1).
+// address, valid tagged and bounce addresses and postmaster, refuses other
+// domains as relaying (550 5.7.1) and answers everything else, forged tags
+// included, as an unknown mailbox (550 5.1.1).
 func (t *Tagger) AcceptRecipient(addr string) *mail.Rejection {
 	switch kind, _, _ := t.Classify(addr); kind {
-	case AddrGateway, AddrTagged, AddrPostmaster:
+	case AddrGateway, AddrTagged, AddrPostmaster, AddrBounce:
 		return nil
 	case AddrForeign:
 		return &mail.Rejection{Code: 550, Enhanced: [3]int{5, 7, 1},
@@ -172,6 +177,9 @@ func (t *Tagger) Classify(addr string) (kind AddrKind, cid, pid string) {
 	token, ok := strings.CutPrefix(local, t.local+"+")
 	if !ok {
 		return AddrUnknown, "", ""
+	}
+	if _, ok := t.checkBounce(token); ok {
+		return AddrBounce, "", ""
 	}
 	cid, pid, ok = t.checkToken(token)
 	if !ok {
@@ -331,4 +339,63 @@ func (t *Tagger) addressMAC(address string) string {
 	h := hmac.New(sha256.New, t.secret)
 	h.Write([]byte("unsubscribe\x00" + address))
 	return macEncoding.EncodeToString(h.Sum(nil))[:26]
+}
+
+// bouncePrefix starts the token of a bounce address, "b.<id>.<mac>": a
+// collaboration id is never the one letter "b" (store.NewCollabID makes
+// six), so Classify tells the two apart by it.
+const bouncePrefix = "b."
+
+// BounceAddress returns the envelope sender (VERP) of outbound message id,
+// collab+b.<id>.<mac>@domain: id in lower-case base 32 (strconv, digits and
+// a-v), mac as in tagged addresses but over a distinct input, so neither
+// kind of address can be made from the other. A delivery status
+// notification that comes back to it names the message it is about.
+func (t *Tagger) BounceAddress(id uint64) string {
+	n := strconv.FormatUint(id, 32)
+	return t.local + "+" + bouncePrefix + n + "." + t.bounceMAC(n) + "@" + t.domain
+}
+
+// ParseBounce is the inverse of BounceAddress: the outbound message a
+// bounce address names, if its MAC holds. It accepts the forms Classify
+// does, in any case.
+func (t *Tagger) ParseBounce(addr string) (id uint64, ok bool) {
+	local, domain, ok := splitAddr(addr)
+	if !ok || !strings.EqualFold(domain, t.domain) {
+		return 0, false
+	}
+	token, ok := strings.CutPrefix(strings.ToLower(local), t.local+"+")
+	if !ok {
+		return 0, false
+	}
+	return t.checkBounce(token)
+}
+
+// checkBounce parses a lower-case "b.<id>.<mac>" and checks its MAC. Only
+// the canonical form of id counts: one message, one address.
+func (t *Tagger) checkBounce(token string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(token, bouncePrefix)
+	if !ok {
+		return 0, false
+	}
+	n, mac, ok := strings.Cut(rest, ".")
+	if !ok || len(mac) != macLen {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(n, 32, 64)
+	if err != nil || strconv.FormatUint(id, 32) != n {
+		return 0, false
+	}
+	if !hmac.Equal([]byte(mac), []byte(t.bounceMAC(n))) {
+		return 0, false
+	}
+	return id, true
+}
+
+// bounceMAC signs an outbound id. The NUL keeps its input apart from the
+// "<cid>.<pid>" of tagged addresses and from unsubscribe tokens.
+func (t *Tagger) bounceMAC(id string) string {
+	h := hmac.New(sha256.New, t.secret)
+	h.Write([]byte("bounce\x00" + id))
+	return macEncoding.EncodeToString(h.Sum(nil))[:macLen]
 }

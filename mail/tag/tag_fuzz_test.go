@@ -35,8 +35,8 @@ func TestClassifyPostmaster(t *testing.T) {
 	}
 }
 
-// FuzzTaggedAddress feeds outside input to Classify and ParseReplyRef: both
-// read addresses and Message-IDs anyone may write. Neither may panic, and
+// FuzzTaggedAddress feeds outside input to Classify, ParseReplyRef and
+// ParseBounce: they read addresses and Message-IDs anyone may write. Neither may panic, and
 // whatever they accept must be exactly what the Tagger itself would write,
 // up to case: a tag is valid only with its MAC.
 func FuzzTaggedAddress(f *testing.F) {
@@ -55,6 +55,7 @@ func FuzzTaggedAddress(f *testing.F) {
 		"collab+k7-2qz.p1." + mac + "@gw.example", "collab", "", "<collab@gw.example", "postmaster", "<Postmaster>",
 		"postmaster@GW.example", ref, "<" + ref + ">", "reply.k7p2qz.p1." + mac + "@gw.example",
 		"CAF=abc123@mail.gmail.com", "a@b@gw.example", "<>", "\"collab\"@gw.example", "collab+k7p2qz.p1." + mac + "@gw.example\x00",
+		tg.BounceAddress(7340), "MAILER-DAEMON <" + strings.ToUpper(tg.BounceAddress(1)) + ">", "collab+b.0." + mac + "@gw.example",
 	} {
 		f.Add(seed)
 	}
@@ -85,12 +86,21 @@ func FuzzTaggedAddress(f *testing.F) {
 			if !split || strings.EqualFold(domain, tg.Domain()) {
 				t.Fatalf("Classify(%q): foreign", s)
 			}
+		case AddrBounce:
+			id, ok := tg.ParseBounce(s)
+			if !ok || !split || !strings.EqualFold(spec, tg.BounceAddress(id)) {
+				t.Fatalf("Classify(%q): bounce, but ParseBounce says %d, %v", s, id, ok)
+			}
 		case AddrUnknown:
 		default:
 			t.Fatalf("Classify(%q): kind %v", s, kind)
 		}
 		if kind != AddrTagged && (cid != "" || pid != "") {
 			t.Fatalf("Classify(%q) = %v with ids %q, %q", s, kind, cid, pid)
+		}
+
+		if id, ok := tg.ParseBounce(s); ok && (kind != AddrBounce || !strings.EqualFold(spec, tg.BounceAddress(id))) {
+			t.Fatalf("ParseBounce(%q) = %d, but Classify says %v", s, id, kind)
 		}
 
 		cid, pid, ok := tg.ParseReplyRef(s)

@@ -254,3 +254,65 @@ func TestDownloadToken(t *testing.T) {
 		}
 	}
 }
+
+func TestBounceAddress(t *testing.T) {
+	tg := newTestTagger(t)
+	other, err := NewTagger("collab@gw.example", []byte("another secret, as long"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []uint64{1, 31, 32, 7340, 1<<64 - 1} {
+		addr := tg.BounceAddress(id)
+		if !strings.HasPrefix(addr, "collab+b.") || !strings.HasSuffix(addr, "@gw.example") {
+			t.Errorf("BounceAddress(%d) = %q", id, addr)
+		}
+		if local := addr[:strings.IndexByte(addr, '@')]; len(local) > 64 {
+			t.Errorf("BounceAddress(%d): local part of %d octets", id, len(local))
+		}
+		// MTAs fold case, and bounces come in every address form.
+		for _, form := range []string{addr, strings.ToUpper(addr), "<" + addr + ">", "Mail Delivery System <" + addr + ">"} {
+			if got, ok := tg.ParseBounce(form); !ok || got != id {
+				t.Errorf("ParseBounce(%q) = %d, %v; want %d", form, got, ok, id)
+			}
+		}
+		if k, _, _ := tg.Classify(addr); k != AddrBounce {
+			t.Errorf("Classify(%q) = %v", addr, k)
+		}
+		if r := tg.AcceptRecipient(addr); r != nil {
+			t.Errorf("AcceptRecipient(%q) = %v", addr, r)
+		}
+		if _, ok := other.ParseBounce(addr); ok {
+			t.Errorf("another secret accepts %q", addr)
+		}
+	}
+
+	good := tg.BounceAddress(7340)
+	n, mac, _ := strings.Cut(strings.TrimPrefix(good[:strings.IndexByte(good, '@')], "collab+b."), ".")
+	forged := []string{
+		"collab+b." + n + "." + strings.Repeat("a", macLen) + "@gw.example", // guessed MAC
+		"collab+b." + "0" + n + "." + mac + "@gw.example",                   // the same id, written otherwise
+		"collab+b.7341." + mac + "@gw.example",                              // the MAC moved to another id
+		"collab+b." + n + "." + mac + "@other.example",                      // another domain
+		"collab+b." + n + "." + mac[:macLen-1] + "@gw.example",              // cut short
+		"collab+b.." + mac + "@gw.example",
+		"collab+b.zz." + mac + "@gw.example", // not base 32
+		"other+b." + n + "." + mac + "@gw.example",
+		// A tagged address's MAC does not make a bounce address, nor the
+		// other way round: their inputs differ.
+		"collab+b." + n + "." + tg.mac("b", n) + "@gw.example",
+	}
+	for _, a := range forged {
+		if id, ok := tg.ParseBounce(a); ok {
+			t.Errorf("ParseBounce(%q) = %d, true", a, id)
+		}
+		if k, _, _ := tg.Classify(a); k == AddrBounce {
+			t.Errorf("Classify(%q) = bounce", a)
+		}
+	}
+	if r := tg.AcceptRecipient(forged[0]); r == nil || r.Code != 550 || r.Enhanced != [3]int{5, 1, 1} || r.Detail != "bad tag" {
+		t.Errorf("AcceptRecipient of a forged bounce address: %+v", r)
+	}
+	if k, cid, pid := tg.Classify(tg.Address("b", n)); k != AddrTagged || cid != "b" || pid != n {
+		t.Errorf("the tagged address of collaboration b: %v %q %q", k, cid, pid)
+	}
+}

@@ -39,9 +39,13 @@ type Worker struct {
 	Queue  mail.Queue
 	Blobs  mail.BlobOpener
 	Sender Sender
-	// EnvFrom is the MAIL FROM of every message.
+	// EnvFrom is the MAIL FROM of every message, unless ReturnPath is set.
 	EnvFrom string
-	Log     *slog.Logger // nil: slog.Default()
+	// ReturnPath, when set, gives the MAIL FROM of message id: an address
+	// of its own (VERP), so that a bounce that comes back later says which
+	// message it is about.
+	ReturnPath func(id uint64) string
+	Log        *slog.Logger // nil: slog.Default()
 	// Wake, when it receives, makes Run look at the queue at once; nil is
 	// allowed.
 	Wake <-chan struct{}
@@ -203,7 +207,7 @@ func closed(c <-chan struct{}) bool {
 // due, and is sent at the next start.
 func (w *Worker) deliver(ctx context.Context, q mail.QueuedMail) error {
 	log := w.log().With("outbox_id", q.ID, "collab", q.Collab, "message_id", q.Msg.MessageID, "to", q.Msg.To.Addr)
-	err := w.send(ctx, &q.Msg)
+	err := w.send(ctx, q)
 	now := w.now()
 	if err == nil {
 		log.Info("outbound mail sent", "attempt", q.Attempts+1)
@@ -263,9 +267,14 @@ func (w *Worker) deliverRecovered(ctx context.Context, q mail.QueuedMail) {
 	}
 }
 
-// send renders and sends m, within sendTimeout and until ctx is done. A
-// panic counts as a failure worth retrying.
-func (w *Worker) send(ctx context.Context, m *mail.Outgoing) (err error) {
+// send renders and sends q's message, within sendTimeout and until ctx is
+// done. A panic counts as a failure worth retrying.
+func (w *Worker) send(ctx context.Context, q mail.QueuedMail) (err error) {
+	m := &q.Msg
+	envFrom := w.EnvFrom
+	if w.ReturnPath != nil {
+		envFrom = w.ReturnPath(q.ID)
+	}
 	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	defer func() {
@@ -274,7 +283,7 @@ func (w *Worker) send(ctx context.Context, m *mail.Outgoing) (err error) {
 			err = fmt.Errorf("mail: panic in send: %v", r)
 		}
 	}()
-	return w.Sender.Send(ctx, w.EnvFrom, m, func(wr io.Writer) error {
+	return w.Sender.Send(ctx, envFrom, m, func(wr io.Writer) error {
 		return message.WriteMessage(wr, m, w.Blobs)
 	})
 }

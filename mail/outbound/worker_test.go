@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -175,6 +176,24 @@ func TestWorkerSendsDue(t *testing.T) {
 	sort.Strings(to)
 	if strings.Join(to, " ") != "a@axe.example b@axe.example" {
 		t.Errorf("delivered to %q", to)
+	}
+}
+
+// TestWorkerReturnPath: each message goes out with its own MAIL FROM.
+func TestWorkerReturnPath(t *testing.T) {
+	be := &outBackend{}
+	w, q, clock, _ := newTestWorker(t, be)
+	w.ReturnPath = func(id uint64) string { return fmt.Sprintf("collab+b.%d@gw.example", id) }
+	a := q.add(testOutgoing("a@axe.example"), clock.Now())
+	b := q.add(testOutgoing("b@axe.example"), clock.Now())
+	flush(t, w)
+	from := map[string]string{}
+	for _, r := range be.received() {
+		from[r.to] = r.from
+	}
+	want := map[string]string{"a@axe.example": fmt.Sprintf("collab+b.%d@gw.example", a), "b@axe.example": fmt.Sprintf("collab+b.%d@gw.example", b)}
+	if !reflect.DeepEqual(from, want) {
+		t.Errorf("MAIL FROM by recipient: %v, want %v", from, want)
 	}
 }
 

@@ -111,7 +111,7 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 	d.health = &health{st: st, now: time.Now}
 	d.drainWorker = make(chan struct{})
 	d.worker = &outbound.Worker{
-		Queue: st, Blobs: st, Sender: sender, EnvFrom: tagger.Gateway(), Log: log.With("component", "outbound"),
+		Queue: st, Blobs: st, Sender: sender, ReturnPath: tagger.BounceAddress, Log: log.With("component", "outbound"),
 		Wake: st.Enqueued(), Drain: d.drainWorker, Concurrency: cfg.Outbound.Concurrency, OnFailed: engine.DeliveryFailed,
 	}
 	// Spool on the data directory's disk, not in /tmp, which may be RAM.

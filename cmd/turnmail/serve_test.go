@@ -278,7 +278,7 @@ func (s *captureSession) Reset()        { s.cur = captured{} }
 func (s *captureSession) Logout() error { return nil }
 
 // TestServeSmarthost: outbound mail goes to a real SMTP server on loopback,
-// one message per recipient, MAIL FROM the gateway.
+// one message per recipient, each MAIL FROM a bounce address of its own.
 func TestServeSmarthost(t *testing.T) {
 	c := &capture{}
 	srv := smtp.NewServer(c)
@@ -295,11 +295,12 @@ func TestServeSmarthost(t *testing.T) {
 	sendMail(t, d.smtpLn.Addr().String(), "alice@acme.test", []string{"collab@gw.test"},
 		docxMail("alice@acme.test", "bob@axe.test, carol@acme.test", "collab@gw.test", "Policy", "p1@acme.test", "Please review.", "policy.odt", []byte("the policy")))
 	waitFor(t, "three relayed messages", func() bool { return len(c.all()) == 3 })
-	seen := map[string]bool{}
+	seen, froms := map[string]bool{}, map[string]bool{}
 	for _, m := range c.all() {
-		if m.from != "collab@gw.test" || len(m.to) != 1 {
+		if !strings.HasPrefix(m.from, "collab+b.") || !strings.HasSuffix(m.from, "@gw.test") || froms[m.from] || len(m.to) != 1 {
 			t.Errorf("envelope %s → %v", m.from, m.to)
 		}
+		froms[m.from] = true
 		seen[m.to[0]] = true
 		if !bytes.Contains(m.data, []byte("Auto-Submitted: auto-generated")) || !bytes.Contains(m.data, []byte("To: "+m.to[0])) && !bytes.Contains(m.data, []byte("<"+m.to[0]+">")) {
 			t.Errorf("message to %s:\n%s", m.to[0], m.data[:min(len(m.data), 600)])

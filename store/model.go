@@ -36,13 +36,14 @@ const (
 	OutcomeHeld          = "held"          // not applied until confirmed or released (DESIGN §3); kept raw
 	OutcomeDropped       = "dropped"       // held, then dropped by an operator
 	OutcomePostmaster    = "postmaster"    // to postmaster@: kept raw for the operator
+	OutcomeBounce        = "bounce"        // came back to a bounce address: its outbound mail failed
 )
 
 // Outcomes lists every outcome, in the order above.
 var Outcomes = []string{
 	OutcomeStarted, OutcomeTurn, OutcomeDraft, OutcomeComment, OutcomeCommand, OutcomeEmpty,
 	OutcomeRejected, OutcomeStranger, OutcomeUnmatched, OutcomeIgnored, OutcomeUnprocessable,
-	OutcomeHeld, OutcomeDropped, OutcomePostmaster,
+	OutcomeHeld, OutcomeDropped, OutcomePostmaster, OutcomeBounce,
 }
 
 // Collab is one collaboration. Parties has two entries: index 0 is the

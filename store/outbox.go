@@ -48,6 +48,38 @@ func (tx *Tx) Outbounds(fn func(*Outbound) error) error {
 }
 
 // Outbound returns one outbound message, or ErrNotFound.
+func (tx *Tx) Outbound(id uint64) (*Outbound, error) {
+	o, err := get[Outbound](tx.bucket(bucketOutbox), u64Key(id))
+	if err != nil {
+		return nil, fmt.Errorf("outbound %d: %w", id, err)
+	}
+	return o, nil
+}
+
+// Bounce records in tx that message id came back undelivered after the
+// smarthost took it (a delivery status notification to its bounce
+// address): a sent or queued message becomes failed, with reason as its last
+// error, and Bounce returns it and true. A failed or dropped one stays as it
+// is, and Bounce returns it and false: its failure was told already.
+func (tx *Tx) Bounce(id uint64, at time.Time, reason string) (*Outbound, bool, error) {
+	o, err := tx.Outbound(id)
+	if err != nil {
+		return nil, false, err
+	}
+	if o.State != OutboundSent && o.State != OutboundQueued {
+		return o, false, nil
+	}
+	if err := unindex(tx.tx, o); err != nil {
+		return nil, false, fmt.Errorf("bounce outbound %d: %w", id, err)
+	}
+	o.State, o.Done, o.LastError = OutboundFailed, at, reason
+	if err := putOutbound(tx.tx, o); err != nil {
+		return nil, false, fmt.Errorf("bounce outbound %d: %w", id, err)
+	}
+	return o, true, nil
+}
+
+// Outbound returns one outbound message, or ErrNotFound.
 func (s *Store) Outbound(id uint64) (*Outbound, error) {
 	var o *Outbound
 	err := s.db.View(func(tx *bbolt.Tx) error {

@@ -266,3 +266,58 @@ func TestOutboxOperator(t *testing.T) {
 		}
 	}
 }
+
+// TestOutboxBounce: a report that comes back after the smarthost took a
+// message fails it, once.
+func TestOutboxBounce(t *testing.T) {
+	s, _ := openTest(t, nil)
+	at := func(n int) time.Time { return day(1).Add(time.Duration(n) * time.Minute) }
+	update(t, s, func(tx *Tx) error {
+		for range 3 {
+			if err := tx.Enqueue(&Outbound{Created: at(0)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := s.MarkSent(1, at(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DropOutbound(3, at(1)); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		state   string
+		changed bool
+	}
+	got := map[uint64]result{}
+	update(t, s, func(tx *Tx) error {
+		for _, id := range []uint64{1, 2, 3, 1} {
+			o, changed, err := tx.Bounce(id, at(5), "550 5.1.1 no such user")
+			if err != nil {
+				return err
+			}
+			if _, seen := got[id]; !seen {
+				got[id] = result{o.State, changed}
+			} else if changed {
+				t.Errorf("outbound %d bounced twice", id)
+			}
+		}
+		_, _, err := tx.Bounce(99, at(5), "")
+		if !errors.Is(err, ErrNotFound) {
+			t.Errorf("bounce of an unknown id: %v", err)
+		}
+		return nil
+	})
+	want := map[uint64]result{1: {OutboundFailed, true}, 2: {OutboundFailed, true}, 3: {OutboundDropped, false}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("bounces: %v, want %v", got, want)
+	}
+	o, err := s.Outbound(1)
+	if err != nil || o.State != OutboundFailed || !o.Done.Equal(at(5)) || o.LastError != "550 5.1.1 no such user" {
+		t.Errorf("bounced: %+v, %v", o, err)
+	}
+	if qs, _ := s.Due(at(60), 0); len(qs) != 0 {
+		t.Errorf("a bounced queued message is still due: %+v", qs)
+	}
+}

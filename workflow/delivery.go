@@ -31,6 +31,7 @@ type delivery struct {
 	vouched bool
 	raw     string      // blob digest of the raw message, once stored (see errNeedRaw)
 	held    *delivery   // the held mail this one may confirm, loaded by ingest
+	bounce  *bounce     // the report it is, when it came to a bounce address (bounce.go)
 	spool   *mail.Spool // the held mail's own spool, closed by release
 	// carryStale says the mail ended the turn with "/done all": the
 	// party's stale drafts travel too (see draftsTravel).
@@ -151,7 +152,7 @@ func (d *delivery) threads() bool {
 		return false
 	}
 	switch d.in.Outcome {
-	case store.OutcomeStranger, store.OutcomeIgnored, store.OutcomeHeld, store.OutcomeUnprocessable:
+	case store.OutcomeStranger, store.OutcomeIgnored, store.OutcomeHeld, store.OutcomeUnprocessable, store.OutcomeBounce:
 		return false
 	}
 	return true
@@ -192,6 +193,9 @@ func (d *delivery) decide(tx *store.Tx) error {
 		d.record("", store.OutcomePostmaster, "kept for the operator")
 		d.logAfterCommit("mail for postmaster kept", "inbound", d.in.ID, "from", d.in.From)
 		return nil
+	}
+	if d.bounce != nil {
+		return d.applyBounce(tx) // before automatic mail, which every report is, is set aside
 	}
 	if reason := d.autoReason(); reason != "" {
 		d.record("", store.OutcomeIgnored, reason)

@@ -237,6 +237,7 @@ func (e *Engine) ingest(ctx context.Context, env mail.Envelope, sp *mail.Spool, 
 	}
 	d := &delivery{outbox: outbox{e: e}, log: log, env: env, digest: sp.Digest(), size: sp.Size(), msg: msg, perr: perr, prev: prev, vouched: vouched}
 	d.setAsidePrograms()
+	d.bounce = e.bounceOf(env, msg, sp.Reader())
 	if msg.From != nil {
 		d.dmarc = message.DMARCVerdict(msg.AuthResults, e.cfg.TrustedAuthservIDs, domainOf(msg.From.Addr))
 	}
@@ -447,30 +448,4 @@ type discardBlobs struct{}
 func (discardBlobs) PutBlob(r io.Reader) (mail.Blob, error) {
 	n, err := io.Copy(io.Discard, r)
 	return mail.Blob{Size: n}, err
-}
-
-// DeliveryFailed tells a collaboration's owner that mail to one of its
-// participants was given up on (DESIGN §6). It is the outbound worker's
-// OnFailed hook. Failures of mail that is not about a collaboration, or that
-// was itself such a report, are only logged: reporting them could loop.
-func (e *Engine) DeliveryFailed(q mail.QueuedMail, cause error) {
-	cid, kind := q.Collab, q.Kind
-	if cid == "" || kind == kindFailure || kind == kindNotice {
-		return
-	}
-	err := e.st.Update(func(tx *store.Tx) error {
-		s, err := loadState(tx, cid)
-		if err != nil {
-			return err
-		}
-		owner := s.byID(s.c.Owner)
-		if owner == nil || strings.EqualFold(owner.Address, q.Msg.To.Addr) {
-			return nil
-		}
-		o := &outbox{e: e, now: e.cfg.Now().UTC()}
-		return o.post(tx, s, kindFailure, owner, "", deliveryFailedLetter(s.c, q.Msg.To.Addr, cause.Error()), nil)
-	})
-	if err != nil {
-		e.log.Error("report failed delivery", "err", err, "outbox_id", q.ID, "collab", cid)
-	}
 }

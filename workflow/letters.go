@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/turnmail/turnmail/mail"
 	"github.com/turnmail/turnmail/mail/message"
 	"github.com/turnmail/turnmail/mail/reply"
 	"github.com/turnmail/turnmail/store"
@@ -817,16 +818,83 @@ func reminderLetter(c *store.Collab, to *store.Participant, why string) *letter 
 // do: they cannot end it.
 const contributorCan = "Send your edited files in reply to this mail: they go to your party's leaders as a draft, and travel with the turn when a leader ends it. /status shows where things stand."
 
-// deliveryFailedLetter tells the owner that mail to someone was given up
-// on; reason is what their server said.
-func deliveryFailedLetter(c *store.Collab, to, reason string) *letter {
-	return &letter{
-		Preheader: fmt.Sprintf("Mail about “%s” could not be delivered to %s.", c.Subject, to),
-		Paras: []string{
-			"Their mail server refused it for good: " + reason,
-			"Check the address, or reach them another way; the collaboration itself is unchanged.",
-		},
+// undeliveredLetter tells the owner that mail of kind, sent at sent, to
+// to was given up on, and what the recipient's server said of it (u).
+func undeliveredLetter(c *store.Collab, to mail.Address, kind string, sent time.Time, u undelivered) *letter {
+	who := to.Addr
+	if to.Name != "" {
+		who = fmt.Sprintf("%s <%s>", to.Name, to.Addr)
 	}
+	l := &letter{Preheader: fmt.Sprintf("Mail about “%s” could not be delivered to %s.", c.Subject, who)}
+	l.Paras = append(l.Paras, fmt.Sprintf("It was %s, sent %s.", kindWords(kind), sent.UTC().Format(timeLayout)))
+	switch said := u.said; {
+	case u.refused && said != nil && said.Text == "" && said.Enhanced != "":
+		l.Paras = append(l.Paras, "Their mail server refused it, with status "+said.Enhanced+".")
+	case u.refused && said != nil:
+		l.Paras = append(l.Paras, "Their mail server refused it: “"+said.Error()+"”.")
+	case u.refused:
+		l.Paras = append(l.Paras, "Their mail server sent it back without saying why.")
+	case said != nil:
+		l.Paras = append(l.Paras, fmt.Sprintf("Their mail server kept putting it off (“%s”), and the gateway gave up after %d attempts.", said.Error(), u.attempts))
+	default:
+		l.Paras = append(l.Paras, fmt.Sprintf("The gateway could not hand it on, and gave up after %d attempts; its operator can see why (turnmail queue).", u.attempts))
+	}
+	if u.said != nil {
+		if gloss := statusWords(u.said.Enhanced); gloss != "" {
+			l.Paras = append(l.Paras, gloss)
+		}
+	}
+	l.Paras = append(l.Paras, "Check the address, or reach them another way; the collaboration itself is unchanged.")
+	return l
+}
+
+// kindWords says in words which mail of a collaboration a kind is.
+func kindWords(kind string) string {
+	switch kind {
+	case kindHandoff:
+		return "the mail handing them the turn"
+	case kindConfirm:
+		return "the mail telling them what had happened"
+	case kindDraft:
+		return "a draft from their party"
+	case kindComment:
+		return "a comment from their party"
+	case kindReply:
+		return "the answer to their command"
+	case kindBinder:
+		return "the closing binder"
+	case kindSummary:
+		return "their weekly summary"
+	case kindReminder:
+		return "a reminder of their turn"
+	case kindHold:
+		return "a request to confirm a mail sent in their name"
+	case kindPurge:
+		return "the notice of the purge"
+	}
+	return "a mail from the gateway"
+}
+
+// statusWords explains the commonest RFC 3463 statuses, or returns "".
+func statusWords(status string) string {
+	_, detail, _ := strings.Cut(status, ".")
+	switch detail {
+	case "1.1":
+		return "That means the address does not exist there."
+	case "1.2", "1.10":
+		return "That means their mail domain takes no mail."
+	case "2.1":
+		return "That means the mailbox is disabled."
+	case "2.2":
+		return "That means the mailbox is full."
+	case "2.3", "3.4":
+		return "That means the mail was too large for them."
+	case "4.7":
+		return "That means it could not be delivered in time."
+	case "7.1":
+		return "That means their server does not take mail from the gateway: a spam filter, or a rule of theirs."
+	}
+	return ""
 }
 
 // summaryLetter is a person's weekly summary, one section per

@@ -13,8 +13,8 @@ import (
 )
 
 const queueUsage = `queue [--json]
-       queue retry ID | --all
-       queue drop ID
+       turnmail queue retry ID | --all
+       turnmail queue drop ID
 
 Lists the outbound mail that is waiting for its next attempt (queued) or
 was given up on (failed), oldest first: id, state, attempts, the next

@@ -288,6 +288,7 @@ func TestLMTPTooBig(t *testing.T) {
 type rawConn struct {
 	t *testing.T
 	*textproto.Conn
+	nc net.Conn // beneath it, for STARTTLS
 }
 
 func dialRaw(t *testing.T, addr string) rawConn {
@@ -298,7 +299,7 @@ func dialRaw(t *testing.T, addr string) rawConn {
 	}
 	t.Cleanup(func() { nc.Close() })
 	nc.SetDeadline(time.Now().Add(30 * time.Second))
-	rc := rawConn{t, textproto.NewConn(nc)}
+	rc := rawConn{t: t, Conn: textproto.NewConn(nc), nc: nc}
 	rc.step("", 220)
 	return rc
 }

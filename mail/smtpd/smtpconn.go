@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -33,7 +34,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		c := &trackedConn{Conn: nc, s: l.s}
+		c := &trackedConn{Conn: nc, raw: nc, s: l.s}
 		if !l.s.cfg.LMTP {
 			// Over LMTP the peer is the MTA in front, whatever its
 			// transport: only the total applies.
@@ -104,14 +105,30 @@ func (s *Server) refuse(nc net.Conn, reason string) {
 //     would give the whole body the one deadline of the DATA command line
 //     (go-smtp #196). Command lines keep go-smtp's ReadTimeout.
 //
-// It sees the bytes of the socket: were STARTTLS ever offered, go-smtp would
-// read the TLS stream through it, and both would have to move above TLS.
+// Both need the plain text of the session, so TLS has to sit beneath this
+// reader, and go-smtp's own STARTTLS would put it above (it wraps the
+// connection it was handed). So this reader takes the STARTTLS command
+// itself (upgrade) and hands the session on, over TLS, to a successor
+// trackedConn that a go-smtp server of its own serves from the start.
 type trackedConn struct {
-	net.Conn
-	s       *Server
-	client  string // the connLimit key; "" when not counted per client
-	busy    bool   // receiving a message
-	closing bool   // no further message may start
+	net.Conn          // the transport: the socket, or TLS over it after STARTTLS
+	raw      net.Conn // the socket
+	s        *Server
+	client   string // the connLimit key; "" when not counted per client
+	busy     bool   // receiving a message
+	closing  bool   // no further message may start
+
+	// tls is the state of the connection's TLS, nil before STARTTLS.
+	tls *tls.ConnectionState
+	// handedOff is set once STARTTLS succeeded: the session lives on in a
+	// successor, and this one no longer reads, writes or closes the socket.
+	handedOff atomic.Bool
+	// swallowGreeting drops go-smtp's greeting on a successor: after
+	// STARTTLS the client speaks first (RFC 3207 §4.2).
+	swallowGreeting bool
+	// session names the session on the connection, for the log lines of
+	// STARTTLS; set at EHLO.
+	session string
 
 	// dataUntil is the data termination deadline (Unix nanoseconds) while a
 	// body is read, 0 otherwise. Write sets it, at the 354 reply and at the
@@ -122,12 +139,25 @@ type trackedConn struct {
 	// The command line scanner, used by the reading goroutine only.
 	wasData bool   // the last Read read a body
 	line    int    // octets of the current command line so far
-	head    []byte // its first octets, to tell a BDAT command
+	head    []byte // its first octets, to tell a BDAT or STARTTLS command
 	chunk   int64  // octets of a BDAT chunk still to come
 	tooLong bool   // a command line went over maxCommandLine: the stream is broken
+	// startTLS is a STARTTLS command that Read took, held back until go-smtp
+	// has answered the commands before it.
+	startTLS *startTLSCommand
+}
+
+// startTLSCommand is a STARTTLS command line as Read found it.
+type startTLSCommand struct {
+	args    bool // it had parameters, which RFC 3207 §4 does not allow
+	dropped int  // octets that came after it in the same read
 }
 
 func (c *trackedConn) Close() error {
+	if c.handedOff.Load() {
+		// Its go-smtp connection ends; the socket is the successor's.
+		return nil
+	}
 	c.s.mu.Lock()
 	if _, ok := c.s.conns[c]; ok {
 		delete(c.s.conns, c)
@@ -138,6 +168,15 @@ func (c *trackedConn) Close() error {
 }
 
 func (c *trackedConn) Write(p []byte) (int, error) {
+	if c.handedOff.Load() {
+		// go-smtp's last words on a session that went on over TLS (an
+		// answer to the rest of a STARTTLS line it had read part of).
+		return 0, net.ErrClosed
+	}
+	if c.swallowGreeting && bytes.HasPrefix(p, []byte("220 ")) {
+		c.swallowGreeting = false
+		return len(p), nil
+	}
 	// go-smtp flushes each reply line in one Write.
 	if bytes.HasPrefix(p, []byte("354")) {
 		c.dataUntil.Store(time.Now().Add(c.s.cfg.DataTimeout).UnixNano())
@@ -148,8 +187,14 @@ func (c *trackedConn) Write(p []byte) (int, error) {
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {
+	if c.handedOff.Load() {
+		return 0, io.EOF
+	}
 	if c.tooLong {
 		return 0, smtp.ErrTooLongLine
+	}
+	if c.startTLS != nil {
+		return 0, c.upgrade()
 	}
 	until := c.dataUntil.Load()
 	if until != 0 || c.chunk > 0 {
@@ -171,45 +216,72 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 		c.wasData, c.line, c.head = false, 0, c.head[:0]
 	}
 	n, err := c.Conn.Read(p)
-	if !c.scan(p[:n]) {
+	switch res, start, end := c.scan(p[:n]); res {
+	case scanTooLong:
 		// go-smtp answers its own ErrTooLongLine, compared by identity,
 		// with 500 5.4.0 and closes the connection.
 		c.tooLong = true
 		return 0, smtp.ErrTooLongLine
+	case scanStartTLS:
+		c.startTLS = &startTLSCommand{args: hasArgs(c.head), dropped: n - end}
+		c.line, c.head = 0, c.head[:0]
+		if start > 0 {
+			// go-smtp answers the commands before it, and reads again
+			// only once it has: upgrade then runs after their replies.
+			return start, nil
+		}
+		return 0, c.upgrade()
 	}
 	return n, err
 }
 
-// scan follows command lines and BDAT chunks through b, and reports false
-// when a command line goes over maxCommandLine.
-func (c *trackedConn) scan(b []byte) bool {
-	for len(b) > 0 {
+// What scan found.
+const (
+	scanOK       = iota
+	scanTooLong  // a command line went over maxCommandLine
+	scanStartTLS // a STARTTLS command line, from start to end in the buffer
+)
+
+// scan follows command lines and BDAT chunks through b. It stops at a command
+// line over maxCommandLine, and at a STARTTLS command when the server offers
+// TLS on this connection: then start is where the command's line begins in b
+// (0 when it began in an earlier read) and end where it ends.
+func (c *trackedConn) scan(b []byte) (res, start, end int) {
+	offerTLS := c.s.smtpTLS != nil && c.tls == nil
+	for off := 0; off < len(b); {
 		if c.chunk > 0 {
-			k := min(int64(len(b)), c.chunk)
+			k := min(int64(len(b)-off), c.chunk)
 			c.chunk -= k
-			b = b[k:]
+			off += int(k)
 			continue
 		}
-		i := bytes.IndexByte(b, '\n')
-		part := b
+		lineStart := off
+		if c.line > 0 {
+			lineStart = 0
+		}
+		i := bytes.IndexByte(b[off:], '\n')
+		part := b[off:]
 		if i >= 0 {
-			part = b[:i]
+			part = b[off : off+i]
 		}
 		c.line += len(part)
 		if c.line > maxCommandLine+len("\r") {
-			return false
+			return scanTooLong, 0, 0
 		}
 		if room := 64 - len(c.head); room > 0 {
 			c.head = append(c.head, part[:min(room, len(part))]...)
 		}
 		if i < 0 {
-			return true
+			return scanOK, 0, 0
+		}
+		off += i + 1
+		if offerTLS && isStartTLS(c.head) {
+			return scanStartTLS, lineStart, off
 		}
 		c.chunk = bdatSize(c.head)
 		c.line, c.head = 0, c.head[:0]
-		b = b[i+1:]
 	}
-	return true
+	return scanOK, 0, 0
 }
 
 // bdatSize returns the chunk size that the command line cmd announces, as
@@ -239,9 +311,10 @@ func (c *trackedConn) dataTimeout() (what string, d time.Duration) {
 }
 
 // closeRead shuts the read side, so that the session ends at its next
-// command after its last reply is written.
+// command after its last reply is written. It shuts the socket's, under TLS
+// too: TLS has no half-close of its own, and the reply still goes out.
 func (c *trackedConn) closeRead() {
-	if cr, ok := c.Conn.(interface{ CloseRead() error }); ok {
+	if cr, ok := c.raw.(interface{ CloseRead() error }); ok {
 		cr.CloseRead()
 		return
 	}
@@ -281,10 +354,16 @@ const (
 // it, and a client still sending its body is exactly that case. So the write
 // side is shut first (the client reads the reply, then end of file), and
 // what still comes in is read and dropped for a moment, within bounds.
+//
+// Under TLS the client gets a close_notify first, and what still comes is
+// dropped as it comes off the socket, undecrypted.
 func (c *trackedConn) lingerClose() {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
-		c.Conn.SetReadDeadline(time.Now().Add(lingerTime))
-		io.Copy(io.Discard, io.LimitReader(c.Conn, lingerBytes))
+	if c.tls != nil {
+		c.Conn.(*tls.Conn).CloseWrite()
+	}
+	if cw, ok := c.raw.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		c.raw.SetReadDeadline(time.Now().Add(lingerTime))
+		io.Copy(io.Discard, io.LimitReader(c.raw, lingerBytes))
 	}
 	c.Close()
 }

@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,20 @@ type Config struct {
 	// DefaultMaxConnectionsPerClient; negative: no cap.
 	MaxConnections          int
 	MaxConnectionsPerClient int
+
+	// TLSConfig, when set, makes the SMTP server offer STARTTLS (RFC 3207)
+	// with it, on connections that are not TLS yet; its GetCertificate may
+	// change the certificate between handshakes (see CertFile). The server
+	// keeps the pointer: change the certificate through GetCertificate, not
+	// the config in place.
+	TLSConfig *tls.Config
+	// RequireTLS refuses MAIL before STARTTLS with 530 5.7.0. Without a
+	// TLSConfig it refuses every MAIL: a server told to take mail over TLS
+	// only takes none rather than plain text.
+	//
+	// LMTP ignores both: its client is the MTA in front, over a Unix socket
+	// or loopback, and LMTP has no STARTTLS.
+	RequireTLS bool
 }
 
 // Defaults for Config.
@@ -74,8 +89,15 @@ type Server struct {
 	recipients mail.RecipientPolicy
 	deliver    mail.Deliverer
 	log        *slog.Logger
-	smtp       *smtp.Server
+	smtp       *smtp.Server // the connections as accepted
 	limit      *mail.RateLimit
+
+	// Connections that went through STARTTLS are served by a go-smtp server
+	// of their own, fed by tlsLn: see trackedConn.startTLS for why go-smtp
+	// does not run TLS itself. It is nil without a TLSConfig.
+	smtpTLS  *smtp.Server
+	tlsLn    *handoffListener
+	serveTLS sync.Once
 
 	// hard is handed to every delivery and cancelled only when Shutdown runs
 	// out of time: a client hanging up mid-commit must not undo a message
@@ -122,6 +144,9 @@ func NewServer(cfg Config, recipients mail.RecipientPolicy, d mail.Deliverer, lo
 	if cfg.MaxPerSenderHour == 0 {
 		cfg.MaxPerSenderHour = DefaultMaxPerSender
 	}
+	if cfg.LMTP {
+		cfg.TLSConfig, cfg.RequireTLS = nil, false
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -147,6 +172,25 @@ func NewServer(cfg Config, recipients mail.RecipientPolicy, d mail.Deliverer, lo
 	}
 	s.hard, s.cancel = context.WithCancel(context.Background())
 
+	s.smtp = s.newGoSMTP()
+	if cfg.TLSConfig != nil {
+		// go-smtp advertises STARTTLS when it has a TLSConfig; trackedConn
+		// takes the command before go-smtp sees it. One that slips past it
+		// (read ahead with a message body, where trackedConn does not look
+		// for commands) gets a handshake that fails, never TLS under
+		// trackedConn's reading of plain text.
+		s.smtp.TLSConfig = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return nil, errors.New("smtpd: STARTTLS pipelined after a message body; send it as a command of its own")
+		}}
+		s.smtpTLS = s.newGoSMTP()
+		s.tlsLn = newHandoffListener()
+	}
+	return s
+}
+
+// newGoSMTP returns a go-smtp server on the Server's backend and settings.
+func (s *Server) newGoSMTP() *smtp.Server {
+	cfg := &s.cfg
 	srv := smtp.NewServer(&backend{s: s})
 	srv.LMTP = cfg.LMTP
 	srv.Domain = cfg.Hostname
@@ -162,9 +206,8 @@ func NewServer(cfg Config, recipients mail.RecipientPolicy, d mail.Deliverer, lo
 	// No AUTH is offered: the gateway receives, it does not relay.
 	srv.AllowInsecureAuth = false
 	srv.EnableSMTPUTF8 = true
-	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	s.smtp = srv
-	return s
+	srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
+	return srv
 }
 
 // Serve accepts connections on ln until Shutdown, and then returns nil.
@@ -176,7 +219,18 @@ func (s *Server) Serve(ln net.Listener) error {
 		ln.Close()
 		return nil
 	}
-	s.log.Info("listening", "addr", ln.Addr().String())
+	s.log.Info("listening", "addr", ln.Addr().String(), "starttls", s.smtpTLS != nil, "require_tls", s.cfg.RequireTLS)
+	if s.smtpTLS != nil {
+		s.serveTLS.Do(func() {
+			go func() {
+				// It returns at Shutdown; anything else is a bug in
+				// handoffListener, which only ever reports being closed.
+				if err := s.smtpTLS.Serve(s.tlsLn); err != nil {
+					s.log.Error("serve tls connections", "err", err)
+				}
+			}()
+		})
+	}
 	return s.smtp.Serve(&listener{Listener: ln, s: s})
 }
 
@@ -199,7 +253,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.Close()
 	}
 
-	err := s.smtp.Shutdown(ctx)
+	servers := []*smtp.Server{s.smtp}
+	if s.smtpTLS != nil {
+		servers = append(servers, s.smtpTLS)
+		// go-smtp closes only the listeners it serves, and its Serve of
+		// this one may not have begun yet.
+		s.tlsLn.Close()
+	}
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, srv := range servers {
+		wg.Go(func() { errs[i] = srv.Shutdown(ctx) })
+	}
+	wg.Wait()
+	err := errors.Join(errs...)
 	if err == nil || ctx.Err() == nil {
 		// Either every session ended, or closing a listener failed after
 		// which go-smtp still waited for them.
@@ -207,8 +274,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.log.Warn("shutdown timed out, cancelling deliveries", "err", err)
 	s.cancel()
-	s.smtp.Close()
-	return err
+	for _, srv := range servers {
+		srv.Close()
+	}
+	return ctx.Err()
 }
 
 // enterData marks c as receiving a message. It reports false when c is being
@@ -252,7 +321,12 @@ func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	// Serve hands go-smtp only trackedConns.
 	tc := c.Conn().(*trackedConn)
 	id := mail.NewSessionID()
+	tc.session = id
 	log := b.s.log.With("session", id, "remote", remoteAddr(tc))
+	if st := tc.tls; st != nil {
+		// After STARTTLS: a session of its own (RFC 3207 §4.2).
+		log = log.With("tls", tls.VersionName(st.Version), "cipher", tls.CipherSuiteName(st.CipherSuite))
+	}
 	log.Info("session", "helo", c.Hostname())
 	return &session{s: b.s, conn: tc, id: id, log: log}, nil
 }
@@ -287,11 +361,17 @@ var (
 	replyTimeout    = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "timeout reading message, closing connection"}
 	replyShutdown   = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "shutting down, please try again later"}
 	replyRate       = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "too many messages from this sender in the last hour, please try again later"}
+	// RFC 3207 §4, word for word.
+	replyNeedTLS = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Must issue a STARTTLS command first"}
 )
 
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	ss.from = strings.ToLower(from)
 	ss.rcpts = nil
+	if ss.s.cfg.RequireTLS && ss.conn.tls == nil {
+		ss.log.Info("message refused", "from", ss.from, "reason", "tls required")
+		return replyNeedTLS
+	}
 	key := ss.from
 	if key == "" && ss.s.cfg.LMTP {
 		// Bounces relayed by the MTA in front all come from one peer: it

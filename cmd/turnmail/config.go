@@ -64,9 +64,22 @@ type GatewayConfig struct {
 
 // SMTPConfig is the [smtp] section: the inbound SMTP server.
 type SMTPConfig struct {
-	// Listen is the host:port the SMTP server listens on. Default
-	// "127.0.0.1:2525".
+	// Listen is the host:port the SMTP server listens on; "" turns SMTP
+	// off, for a gateway that takes its mail over LMTP or IMAP only.
+	// Default "127.0.0.1:2525".
 	Listen string `toml:"listen"`
+	// TLSCert and TLSKey are the PEM files of the certificate (with its
+	// chain) and private key that the SMTP server offers STARTTLS with.
+	// They are read again when they change and on SIGHUP; a new pair that
+	// does not load keeps the one in use and is logged as an error. Default
+	// "" for both: no STARTTLS. A relative path is taken from the working
+	// directory.
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	// RequireTLS refuses MAIL before STARTTLS (530 5.7.0), for a gateway
+	// whose senders all speak TLS. Needs tls_cert. Default false: mail
+	// without TLS is taken too, as an MX must (RFC 3207 §4).
+	RequireTLS bool `toml:"require_tls"`
 	// MaxMessageBytes is the largest message accepted; bigger ones get
 	// 552 5.3.4. Default 52428800 (50 MiB).
 	MaxMessageBytes int64 `toml:"max_message_bytes"`
@@ -240,8 +253,13 @@ func (cfg *Config) resolve() error {
 	}
 	cfg.Gateway.DataDir = dataDir
 
-	if _, _, err := net.SplitHostPort(cfg.SMTP.Listen); err != nil {
-		return fmt.Errorf("smtp.listen %q: want host:port: %w", cfg.SMTP.Listen, err)
+	if cfg.SMTP.Listen != "" {
+		if _, _, err := net.SplitHostPort(cfg.SMTP.Listen); err != nil {
+			return fmt.Errorf("smtp.listen %q: want host:port (or \"\" for no SMTP): %w", cfg.SMTP.Listen, err)
+		}
+	}
+	if err := cfg.SMTP.resolveTLS(); err != nil {
+		return err
 	}
 	if cfg.SMTP.MaxMessageBytes <= 0 {
 		return fmt.Errorf("smtp.max_message_bytes is %d: must be positive", cfg.SMTP.MaxMessageBytes)
@@ -326,6 +344,9 @@ func (cfg *Config) resolve() error {
 	if err := cfg.LMTP.check(); err != nil {
 		return err
 	}
+	if cfg.SMTP.Listen == "" && cfg.LMTP.Listen == "" && len(cfg.IMAP.Watch) == 0 {
+		return errors.New(`smtp.listen is "" and there is no lmtp.listen or [imap] account: the gateway would take no mail`)
+	}
 	if _, err := cfg.Summary.workflow(); err != nil {
 		return err
 	}
@@ -398,6 +419,32 @@ func (d Days) String() string {
 		return strconv.FormatInt(int64(d.Duration/day), 10) + "d"
 	}
 	return d.Duration.String()
+}
+
+// resolveTLS checks the TLS keys of [smtp] and makes their paths absolute.
+// The files are read when serve starts, not here: the other commands load
+// the same config and have no use for a key they may not be able to read.
+func (c *SMTPConfig) resolveTLS() error {
+	switch {
+	case c.TLSCert == "" && c.TLSKey == "" && c.RequireTLS:
+		return errors.New("smtp.require_tls needs smtp.tls_cert and smtp.tls_key: without a certificate no client could ever send")
+	case c.TLSCert == "" && c.TLSKey == "":
+		return nil
+	case c.TLSCert == "":
+		return errors.New("smtp.tls_key is set without smtp.tls_cert")
+	case c.TLSKey == "":
+		return errors.New("smtp.tls_cert is set without smtp.tls_key")
+	case c.Listen == "":
+		return errors.New(`smtp.tls_cert is set, but smtp.listen is "": there is no SMTP server to offer STARTTLS (LMTP needs no TLS)`)
+	}
+	var err error
+	if c.TLSCert, err = filepath.Abs(c.TLSCert); err != nil {
+		return fmt.Errorf("smtp.tls_cert: %w", err)
+	}
+	if c.TLSKey, err = filepath.Abs(c.TLSKey); err != nil {
+		return fmt.Errorf("smtp.tls_key: %w", err)
+	}
+	return nil
 }
 
 // checkOpen refuses a gateway that listens beyond loopback while anyone may

@@ -188,6 +188,12 @@ func TestConfigErrors(t *testing.T) {
 		{"reminders", "[reminders]\nheld_for = \"-1h\"\n", "must not be negative"},
 		{"http without url", "[http]\nlisten = \"127.0.0.1:8080\"\n", "http.public_url"},
 		{"http listen", "[http]\nlisten = \"8080\"\npublic_url = \"https://gw.example\"\n", `http.listen "8080"`},
+		{"tls key without cert", "[smtp]\ntls_key = \"key.pem\"\n", "smtp.tls_key is set without smtp.tls_cert"},
+		{"tls cert without key", "[smtp]\ntls_cert = \"cert.pem\"\n", "smtp.tls_cert is set without smtp.tls_key"},
+		{"require tls without cert", "[smtp]\nrequire_tls = true\n", "smtp.require_tls needs smtp.tls_cert and smtp.tls_key"},
+		{"tls without smtp", "[smtp]\nlisten = \"\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n[lmtp]\nlisten = \"127.0.0.1:2424\"\n", `smtp.listen is "": there is no SMTP server to offer STARTTLS`},
+		{"no way in", "[smtp]\nlisten = \"\"\n", `smtp.listen is "" and there is no lmtp.listen or [imap] account`},
+		{"require tls wrong type", "[smtp]\nrequire_tls = \"yes\"\n", "require_tls"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -283,5 +289,35 @@ func TestConfigRetention(t *testing.T) {
 		case err == nil && cfg.Retention.PurgeAfter.Duration != tt.want:
 			t.Errorf("purge_after = %s is %v, want %v", tt.value, cfg.Retention.PurgeAfter.Duration, tt.want)
 		}
+	}
+}
+
+// TestConfigInlets: SMTP can be turned off when LMTP or IMAP takes the mail,
+// and the TLS files' paths are made absolute.
+func TestConfigInlets(t *testing.T) {
+	for _, text := range []string{
+		"[smtp]\nlisten = \"\"\n[lmtp]\nlisten = \"127.0.0.1:2424\"\n",
+		"[smtp]\nlisten = \"\"\n[imap]\naddr = \"imap.example.com:993\"\nusername = \"u\"\npassword = \"p\"\n",
+	} {
+		cfg, err := LoadConfig(writeConfig(t, text))
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		if cfg.SMTP.Listen != "" {
+			t.Errorf("%q: smtp.listen = %q, want off", text, cfg.SMTP.Listen)
+		}
+	}
+
+	t.Chdir(t.TempDir())
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(writeConfig(t, "[smtp]\nlisten = \"0.0.0.0:25\"\ntls_cert = \"tls/fullchain.pem\"\ntls_key = \"/etc/tls/privkey.pem\"\nrequire_tls = true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(wd, "tls", "fullchain.pem"); cfg.SMTP.TLSCert != want || cfg.SMTP.TLSKey != "/etc/tls/privkey.pem" || !cfg.SMTP.RequireTLS {
+		t.Errorf("smtp = %+v, want tls_cert %s", cfg.SMTP, want)
 	}
 }

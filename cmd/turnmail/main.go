@@ -49,7 +49,7 @@ While serve runs, the other commands go to it over its control socket.
 const serveUsage = `serve
 
 Runs the gateway: the SMTP server, outbound delivery and the control socket,
-until SIGINT or SIGTERM.`
+until SIGINT or SIGTERM. SIGHUP reads the TLS certificate again.`
 
 // dbFile is the name of the database inside the data directory.
 const dbFile = "turnmail.db"

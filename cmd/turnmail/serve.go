@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/turnmail/turnmail/mail/imappoll"
@@ -43,8 +46,9 @@ func runServe(ctx context.Context, cfg *Config, log *slog.Logger) error {
 type daemon struct {
 	log      *slog.Logger
 	st       *store.Store
-	smtpLn   net.Listener
-	servers  []*smtpd.Server // SMTP, and LMTP when configured
+	smtpLn   net.Listener    // nil with smtp.listen = ""
+	cert     *smtpd.CertFile // nil without smtp.tls_cert
+	servers  []*smtpd.Server // SMTP and LMTP, as configured
 	serveErr chan error
 	worker   *outbound.Worker
 	// drainWorker, closed, makes the worker send what is due and stop;
@@ -125,18 +129,28 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 		return nil, err
 	}
 	listeners = append(listeners, ctlLn)
-	if d.smtpLn, err = net.Listen("tcp", cfg.SMTP.Listen); err != nil {
-		return nil, fmt.Errorf("smtp listen: %w", err)
-	}
-	listeners = append(listeners, d.smtpLn)
 	serverCfg := smtpd.Config{
 		Hostname: tagger.Domain(), MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxPerSenderHour: cfg.SMTP.MaxPerSenderHour, SpoolDir: spoolDir,
 		MaxConnections: cfg.SMTP.MaxConnections, MaxConnectionsPerClient: cfg.SMTP.MaxConnectionsPerClient,
 	}
 	inlets := map[*smtpd.Server]net.Listener{}
-	smtpServer := smtpd.NewServer(serverCfg, tagger, inlet, log)
-	d.servers = append(d.servers, smtpServer)
-	inlets[smtpServer] = d.smtpLn
+	if cfg.SMTP.Listen != "" {
+		smtpCfg := serverCfg
+		if cfg.SMTP.TLSCert != "" {
+			if d.cert, err = smtpd.NewCertFile(cfg.SMTP.TLSCert, cfg.SMTP.TLSKey, log); err != nil {
+				return nil, fmt.Errorf("smtp.tls_cert: %w", err)
+			}
+			smtpCfg.TLSConfig = &tls.Config{GetCertificate: d.cert.GetCertificate}
+		}
+		smtpCfg.RequireTLS = cfg.SMTP.RequireTLS
+		if d.smtpLn, err = net.Listen("tcp", cfg.SMTP.Listen); err != nil {
+			return nil, fmt.Errorf("smtp listen: %w", err)
+		}
+		listeners = append(listeners, d.smtpLn)
+		smtpServer := smtpd.NewServer(smtpCfg, tagger, inlet, log)
+		d.servers = append(d.servers, smtpServer)
+		inlets[smtpServer] = d.smtpLn
+	}
 	if cfg.LMTP.Listen != "" {
 		ln, err := smtpd.ListenLMTP(cfg.LMTP.Listen)
 		if err != nil {
@@ -165,6 +179,10 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 		serveCtl(bgCtx, ctlLn, &app{cfg: cfg, log: log.With("component", "ctl"), st: st, engine: engine})
 	})
 	d.bg.Go(func() { runTicks(bgCtx, engine, log, tickInterval) })
+	// Caught from here on, before anything could send it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	d.bg.Go(func() { reloadOnHangup(bgCtx, hup, d.cert, log) })
 	for srv, ln := range inlets {
 		go func() {
 			err := srv.Serve(ln)
@@ -196,12 +214,19 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 		d.pollers.Go(func() { p.Run(pollCtx) })
 	}
 
+	smtpAddr := "off"
+	if d.smtpLn != nil {
+		smtpAddr = d.smtpLn.Addr().String()
+	}
 	log.Info("turnmail serving",
-		"smtp", d.smtpLn.Addr().String(), "lmtp", cfg.LMTP.Listen, "imap_accounts", len(cfg.IMAP.Watch),
+		"smtp", smtpAddr, "starttls", d.cert != nil, "require_tls", cfg.SMTP.RequireTLS,
+		"lmtp", cfg.LMTP.Listen, "imap_accounts", len(cfg.IMAP.Watch),
 		"gateway", tagger.Gateway(), "data", cfg.Gateway.DataDir, "outbound", where, "control", ctlPath(cfg))
-	log.Info("to start a collaboration, mail someone with a file attached and cc the gateway",
-		"example", fmt.Sprintf("swaks --server %s --from alice@acme.test --to %s --header 'To: bob@axe.test' --header 'Cc: %s' --attach-name contract.docx --attach @contract.docx",
-			d.smtpLn.Addr(), tagger.Gateway(), tagger.Gateway()))
+	if d.smtpLn != nil {
+		log.Info("to start a collaboration, mail someone with a file attached and cc the gateway",
+			"example", fmt.Sprintf("swaks --server %s --from alice@acme.test --to %s --header 'To: bob@axe.test' --header 'Cc: %s' --attach-name contract.docx --attach @contract.docx",
+				d.smtpLn.Addr(), tagger.Gateway(), tagger.Gateway()))
+	}
 	return d, nil
 }
 
@@ -281,6 +306,27 @@ func (d *daemon) close() {
 	d.stopBackground()
 	if err := d.st.Close(); err != nil {
 		d.log.Error("close store", "err", err)
+	}
+}
+
+// reloadOnHangup reads the SMTP certificate again on each SIGHUP on hup,
+// which signal.Notify feeds, until ctx is done (systemctl reload; a renewal hook). serve takes SIGHUP whether or
+// not it has a certificate: its default would end the daemon, which is never
+// what an operator reloading it means.
+func reloadOnHangup(ctx context.Context, hup chan os.Signal, cert *smtpd.CertFile, log *slog.Logger) {
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if cert == nil {
+			log.Info("SIGHUP: nothing to reload (no smtp.tls_cert)")
+			continue
+		}
+		// Reload logs what it loaded, or why not.
+		cert.Reload()
 	}
 }
 

@@ -45,18 +45,21 @@ var (
 
 // Account is one mailbox to watch.
 type Account struct {
-	Name               string        // stable id for logs and the cursor key, e.g. "user@imap.example.com:993"
-	Addr               string        // host:port
-	TLS                string        // "implicit", "starttls" or "none"
-	TLSConfig          *tls.Config   // nil: ServerName from Addr
-	Username, Password string        // the password never reaches a log line
-	Mailbox            string        // "" = INBOX
-	DoneMailbox        string        // "" = leave handled messages, flagged $TurnmailDone
-	FailedMailbox      string        // "" = leave failed messages, flagged $TurnmailFailed
-	IDLE               bool          // use IDLE when the server offers it
-	PollInterval       time.Duration // UID SEARCH at least this often, also while idling; 0 = 1 minute
-	MaxMessageBytes    int64         // bigger messages go to FailedMailbox unread; 0 = no limit
-	SpoolDir           string        // for NewSpool; "" = the system's
+	Name               string      // stable id for logs and the cursor key, e.g. "user@imap.example.com:993"
+	Addr               string      // host:port
+	TLS                string      // "implicit", "starttls" or "none"
+	TLSConfig          *tls.Config // nil: ServerName from Addr
+	Username, Password string      // the password never reaches a log line
+	// The mailboxes, "/" separating hierarchy levels whatever the server's
+	// delimiter (see serverName). The done and failed ones are created when
+	// missing.
+	Mailbox         string        // "" = INBOX
+	DoneMailbox     string        // "" = leave handled messages, flagged $TurnmailDone
+	FailedMailbox   string        // "" = leave failed messages, flagged $TurnmailFailed
+	IDLE            bool          // use IDLE when the server offers it
+	PollInterval    time.Duration // UID SEARCH at least this often, also while idling; 0 = 1 minute
+	MaxMessageBytes int64         // bigger messages go to FailedMailbox unread; 0 = no limit
+	SpoolDir        string        // for NewSpool; "" = the system's
 	// MaxPerSenderHour bounds the messages one sender (Return-Path) may
 	// have applied per hour, as the SMTP server does; the rest go to
 	// FailedMailbox. 0 = no limit.
@@ -133,7 +136,10 @@ func NewPoller(acct Account, d mail.Deliverer, cur Cursor, log *slog.Logger) *Po
 
 // Run watches the mailbox until ctx is done, reconnecting with backoff (1s
 // doubling to 5 min, back to 1s after a session that completed a pass) on
-// any connection, protocol or delivery error. Run one at a time per Poller.
+// any connection, protocol or delivery error. A refusal of the account's
+// setup (login, a mailbox to select or create) is logged as an error with
+// the server's words, and retried with the same backoff. Run one at a time
+// per Poller.
 func (p *Poller) Run(ctx context.Context) {
 	backoff := p.backoff
 	for {
@@ -146,7 +152,15 @@ func (p *Poller) Run(ctx context.Context) {
 		if healthy {
 			backoff = p.backoff
 		}
-		log.Warn("imap session ended", "err", err, "retry_in", backoff)
+		var setup *setupError
+		if errors.As(err, &setup) {
+			// Reconnecting will not cure it; the operator must. Still
+			// retried, with the backoff, for a server that is only being
+			// set up.
+			log.Error("imap setup refused", "err", err, "server_said", serverSaid(err), "retry_in", backoff)
+		} else {
+			log.Warn("imap session ended", "err", err, "retry_in", backoff)
+		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -187,6 +201,11 @@ type imapSession struct {
 	caps     imap.CapSet
 	validity uint32 // UIDVALIDITY of the selected mailbox
 	last     uint32 // highest UID handled
+
+	// The account's mailboxes as this server spells them (see serverName),
+	// and its hierarchy delimiter. The cursor keeps the configured name.
+	mailbox, done, failed string
+	delim                 rune
 }
 
 // connect dials, logs in, makes sure the done and failed mailboxes exist and
@@ -258,7 +277,7 @@ func (s *imapSession) open(ctx context.Context, raw net.Conn, opts *imapclient.O
 		return s.c.Login(acct.Username, acct.Password).Wait()
 	})
 	if err != nil {
-		return err
+		return refused(err)
 	}
 	if err := s.do("capability", func() error {
 		if s.caps = s.c.Caps(); s.caps == nil {
@@ -268,39 +287,45 @@ func (s *imapSession) open(ctx context.Context, raw net.Conn, opts *imapclient.O
 	}); err != nil {
 		return err
 	}
-	for _, name := range []string{acct.DoneMailbox, acct.FailedMailbox} {
-		if err := s.ensureMailbox(name); err != nil {
-			return err
-		}
+	if err := s.resolveMailboxes(); err != nil {
+		return err
+	}
+	if err := s.ensureMailbox(mailboxWhat("done_mailbox", acct.DoneMailbox, s.done), s.done); err != nil {
+		return err
+	}
+	if err := s.ensureMailbox(mailboxWhat("failed_mailbox", acct.FailedMailbox, s.failed), s.failed); err != nil {
+		return err
 	}
 	var data *imap.SelectData
-	err = s.do("select "+acct.Mailbox, func() (err error) {
-		data, err = s.c.Select(acct.Mailbox, nil).Wait()
+	err = s.do("select "+mailboxWhat("mailbox", acct.Mailbox, s.mailbox), func() (err error) {
+		data, err = s.c.Select(s.mailbox, nil).Wait()
 		return err
 	})
 	if err != nil {
-		return err
+		return refused(err)
 	}
 	return s.loadCursor(data.UIDValidity)
 }
 
 // ensureMailbox creates a mailbox unless name is empty or it exists. Servers
 // say "exists" in their own words, so a failed CREATE is checked by STATUS.
-func (s *imapSession) ensureMailbox(name string) error {
+// A CREATE the server refuses, of a mailbox that is not there either, is a
+// setupError: the name is one the server will not have.
+func (s *imapSession) ensureMailbox(what, name string) error {
 	if name == "" {
 		return nil
 	}
-	createErr := s.do("create "+name, func() error { return s.c.Create(name, nil).Wait() })
+	createErr := s.do("create "+what, func() error { return s.c.Create(name, nil).Wait() })
 	if createErr == nil {
 		s.log.Info("imap mailbox created", "mailbox", name)
 		return nil
 	}
-	err := s.do("status "+name, func() error {
+	err := s.do("status "+what, func() error {
 		_, err := s.c.Status(name, &imap.StatusOptions{UIDValidity: true}).Wait()
 		return err
 	})
 	if err != nil {
-		return createErr
+		return refused(createErr)
 	}
 	return nil
 }

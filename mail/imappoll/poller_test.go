@@ -921,7 +921,7 @@ func TestIMAPCredentialsNotLogged(t *testing.T) {
 	wrong.Password = "wrong-Zq8-s3cret"
 	log.Info("starting", "account", wrong)
 	stop := runPoller(t, NewPoller(wrong, newIMAPRecorder(), newIMAPMemCursor(), log))
-	mailtest.WaitFor(t, "the failed login to be logged", func() bool { return strings.Contains(logs.String(), "imap session ended") })
+	mailtest.WaitFor(t, "the failed login to be logged", func() bool { return strings.Contains(logs.String(), "imap setup refused") })
 	stop()
 
 	cur := newIMAPMemCursor()

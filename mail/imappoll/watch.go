@@ -37,10 +37,14 @@ func (s *imapSession) watch(ctx context.Context) (healthy bool, err error) {
 		every = min(every, imapIdleMax)
 	}
 	move, uidplus := s.caps.Has(imap.CapMove), s.caps.Has(imap.CapUIDPlus)
-	s.log.Info("imap session started", "mailbox", acct.Mailbox, "uidvalidity", s.validity, "last_uid", s.last,
+	delim := "NIL"
+	if s.delim != 0 {
+		delim = string(s.delim)
+	}
+	s.log.Info("imap session started", "mailbox", s.mailbox, "delimiter", delim, "uidvalidity", s.validity, "last_uid", s.last,
 		"idle", idle, "move", move, "uidplus", uidplus)
-	if !move && !uidplus && (acct.DoneMailbox != "" || acct.FailedMailbox != "") {
-		s.log.Warn("imap server offers neither MOVE nor UIDPLUS: handled messages stay, flagged", "mailbox", acct.Mailbox)
+	if !move && !uidplus && (s.done != "" || s.failed != "") {
+		s.log.Warn("imap server offers neither MOVE nor UIDPLUS: handled messages stay, flagged", "mailbox", s.mailbox)
 	}
 	for {
 		if err := s.pass(ctx); err != nil {
@@ -395,9 +399,9 @@ func (r *progressReader) Read(p []byte) (int, error) {
 // configured, a keyword: a plain EXPUNGE would also remove every other
 // \Deleted message of the mailbox (GOTCHAS).
 func (s *imapSession) file(uid imap.UID, failed bool) (string, error) {
-	dest, keyword := s.p.acct.DoneMailbox, imapKeywordDone
+	dest, keyword := s.done, imapKeywordDone
 	if failed {
-		dest, keyword = s.p.acct.FailedMailbox, imapKeywordFailed
+		dest, keyword = s.failed, imapKeywordFailed
 	}
 	set := imap.UIDSetNum(uid)
 	if dest != "" && (s.caps.Has(imap.CapMove) || s.caps.Has(imap.CapUIDPlus)) {

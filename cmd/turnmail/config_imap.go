@@ -43,7 +43,10 @@ type IMAPAccountConfig struct {
 	Username     string `toml:"username"`
 	Password     string `toml:"password"`
 	PasswordFile string `toml:"password_file"`
-	// Mailbox is the mailbox watched. Default "INBOX".
+	// Mailbox is the mailbox watched. Default "INBOX". In this and the
+	// next two names "/" separates hierarchy levels whatever the server's
+	// own separator ("Turnmail/Done" is sent to Dovecot as "Turnmail.Done");
+	// a name without "/" is sent as written.
 	Mailbox string `toml:"mailbox"`
 	// DoneMailbox receives each message once the gateway has applied it;
 	// FailedMailbox each one it could not (too big, unparseable). Created

@@ -22,6 +22,7 @@ import (
 type docxGen struct {
 	rng      *rand.Rand
 	words    []string
+	zipf     *rand.Zipf // picks words: a few often, most rarely, as in text
 	paras    []string
 	rsids    []string // one per editing session so far
 	media    [][]byte
@@ -36,7 +37,7 @@ func newDocxGen(seed uint64) *docxGen {
 		"obligation liability payment term termination notice written consent services supplier customer " +
 		"confidential information days date effective period breach remedy law court jurisdiction")
 	g.words = append(g.words, common...)
-	for range 2500 {
+	for range 6000 {
 		n := 3 + g.rng.IntN(9)
 		b := make([]byte, n)
 		for i := range b {
@@ -44,6 +45,7 @@ func newDocxGen(seed uint64) *docxGen {
 		}
 		g.words = append(g.words, string(b))
 	}
+	g.zipf = rand.NewZipf(g.rng, 1.1, 2, uint64(len(g.words)-1))
 	for range 12 {
 		g.rsids = append(g.rsids, g.rsid())
 	}
@@ -81,7 +83,7 @@ func (g *docxGen) text(n int) string {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(g.words[g.rng.IntN(len(g.words))])
+		b.WriteString(g.words[g.zipf.Uint64()])
 	}
 	return b.String()
 }

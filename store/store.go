@@ -56,10 +56,18 @@
 //
 // PutBlob cuts content into content-defined chunks (Rabin fingerprints with a
 // fixed polynomial, 16 KiB to 256 KiB, about 64 KiB on average) as it streams
-// in, so equal stretches of two files, even shifted, are stored once. Chunks
-// are written in transactions of a few MB, then the manifest in its own: a
-// crash in between leaves chunks, or a manifest, that nothing references, and
-// Sweep removes them.
+// in, so equal stretches of two files, even shifted, are stored once. Content
+// that starts with a zip local file header (docx, xlsx, pptx, odt) gets a
+// chunk boundary at each member's header and at the central directory, so an
+// edit of one member never costs a chunk of another, and, in its deflated XML
+// members, at each deflate block, where an edit's changes start. Between
+// boundaries it is cut content-defined, in larger chunks (about 190 KiB) in
+// the members that are not XML, which versions carry unchanged. Where a blob
+// is cut is no part of the format: a manifest lists its chunks whatever their
+// boundaries, and a chunk is any 1 byte to 256 KiB of content, keyed by its
+// digest. Chunks are written in transactions of a few MB, then the manifest in
+// its own: a crash in between leaves chunks, or a manifest, that nothing
+// references, and Sweep removes them.
 //
 // PurgeCollab deletes one collaboration's records and, in the same
 // transaction, the blobs that nothing else references and the chunks that no

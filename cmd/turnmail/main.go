@@ -32,6 +32,7 @@ Commands:
   show       show one collaboration
   export     write a collaboration's versions and history to a directory
   inbound    list received mail and what became of it
+  stats      show what the store holds and what it takes on disk
   reprocess  run a kept message through the rules again
   release    apply a held message
   drop       give up on a held message
@@ -87,6 +88,7 @@ var commands = []*command{
 	{name: "show", usage: showUsage, run: runShow},
 	{name: "export", usage: exportUsage, run: runExport},
 	{name: "inbound", usage: inboundUsage, run: runInbound},
+	{name: "stats", usage: statsUsage, run: runStats},
 	{name: "reprocess", usage: reprocessUsage, writes: true, run: runReprocess},
 	{name: "release", usage: releaseUsage, writes: true, run: runRelease},
 	{name: "drop", usage: dropUsage, writes: true, run: runDrop},

@@ -18,11 +18,13 @@ import "encoding/binary"
 type deflateScanner struct {
 	pos       int64 // offset in bits, from the stream's start, of the next bit to decode
 	state     int
-	announced bool  // scanBlock was returned for the block header at pos
-	final     bool  // the current block is the last
-	stored    int   // bytes left of a stored block's data
-	out       int64 // bytes the stream inflates to so far
-	lit, dist huffman
+	announced bool     // scanBlock was returned for the block header at pos
+	final     bool     // the current block is the last
+	stored    int      // bytes left of a stored block's data
+	out       int64    // bytes the stream inflates to so far
+	lit, dist *huffman // the current block's codes: fixedLit and fixedDist, or dynLit and dynDist
+	dynLit    huffman
+	dynDist   huffman
 	lens      [maxLitCodes + maxDistCodes]uint8
 }
 
@@ -180,7 +182,7 @@ func (d *deflateScanner) header(br *bitReader) bool {
 		}
 		d.stored, d.state = int(uint16(v)), inflateStored
 	case 1:
-		d.lit, d.dist = *fixedLit, *fixedDist
+		d.lit, d.dist = fixedLit, fixedDist
 		d.state = inflateCodes
 	case 2:
 		if !d.dynamic(br) {
@@ -263,6 +265,7 @@ func (d *deflateScanner) dynamic(br *bitReader) bool {
 	if lens[256] == 0 {
 		return false // no end of block
 	}
+	d.lit, d.dist = &d.dynLit, &d.dynDist
 	return d.lit.build(lens[:nlit]) && d.dist.build(lens[nlit:])
 }
 
@@ -270,7 +273,7 @@ func (d *deflateScanner) dynamic(br *bitReader) bool {
 // whether it got there. When it did not, it set inflateBad, or needs more
 // bytes: it stops before a symbol when fewer than maxSymbolBits are left.
 func (d *deflateScanner) codes(br *bitReader, eof bool) bool {
-	lit, dist := &d.lit, &d.dist
+	lit, dist := d.lit, d.dist
 	for {
 		var v uint64
 		avail := br.avail()

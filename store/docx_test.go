@@ -30,7 +30,9 @@ type docxGen struct {
 	revision int
 }
 
-func newDocxGen(seed uint64) *docxGen {
+// newDocxGen returns the generator of a document of about 4.5 MB, or a
+// scale-th of that.
+func newDocxGen(seed uint64, scale int) *docxGen {
 	g := &docxGen{rng: rand.New(rand.NewPCG(seed, 7))}
 	common := strings.Fields("the of and to in a is that for it as with be by on not this are or at from " +
 		"shall party parties agreement contract clause section hereby herein provided notwithstanding " +
@@ -50,7 +52,7 @@ func newDocxGen(seed uint64) *docxGen {
 		g.rsids = append(g.rsids, g.rsid())
 	}
 	size := 0
-	for size < 1<<20 {
+	for size < 1<<20/scale {
 		p := g.paragraph(len(g.paras))
 		g.paras = append(g.paras, p)
 		size += len(p)
@@ -64,7 +66,7 @@ func newDocxGen(seed uint64) *docxGen {
 	}
 	g.styles = st.String()
 	for _, n := range []int{2100 << 10, 1300 << 10, 700 << 10} {
-		m := make([]byte, n)
+		m := make([]byte, n/scale)
 		for i := range m {
 			m[i] = byte(g.rng.Uint32())
 		}
@@ -208,10 +210,10 @@ func (g *docxGen) file() []byte {
 	return buf.Bytes()
 }
 
-// docxVersions returns n versions of one document, each a light edit of
-// the one before.
-func docxVersions(seed uint64, n int) [][]byte {
-	g := newDocxGen(seed)
+// docxVersions returns n versions of one document (see newDocxGen), each a
+// light edit of the one before.
+func docxVersions(seed uint64, n, scale int) [][]byte {
+	g := newDocxGen(seed, scale)
 	var out [][]byte
 	for i := range n {
 		if i > 0 {
@@ -273,7 +275,7 @@ func gitPackSize(dir string, files [][]byte) (int64, error) {
 // same files. Its throughput is PutBlob's over the 20 files.
 func BenchmarkDocxVersions(b *testing.B) {
 	const versions = 20
-	files := docxVersions(1, versions)
+	files := docxVersions(1, versions, 1)
 	var raw int64
 	for _, f := range files {
 		raw += int64(len(f))

@@ -158,6 +158,9 @@ func (c *cutReader) params() chunkParams {
 }
 
 func (c *cutReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	for {
 		if c.ended {
 			return 0, io.EOF

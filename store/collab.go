@@ -72,10 +72,14 @@ func (tx *Tx) Participants(cid string) ([]*Participant, error) {
 	return ps, nil
 }
 
-// PutParticipant writes a participant of a collaboration. Its id must be
-// "p<n>".
+// PutParticipant writes a participant of a collaboration, and its entry in
+// the members index. Its id must be "p<n>"; its address may not hold a zero
+// byte.
 func (tx *Tx) PutParticipant(cid string, p *Participant) error {
 	k, err := seqKey(cid, 'p', p.ID)
+	if err == nil {
+		err = indexMember(tx.tx, k, p)
+	}
 	if err == nil {
 		err = put(tx.bucket(bucketParticipants), k, p)
 	}

@@ -164,6 +164,8 @@ func TestGolden(t *testing.T) {
 		if !reflect.DeepEqual(ps[0], participant) || !ps[0].Placed() {
 			t.Errorf("a participant without the later fields reads back as %+v; want %+v, placed", ps[0], participant)
 		}
+		ms, err := tx.Memberships("bea@globex.example")
+		requireFull(t, ms, err)
 		ts, err := tx.Turns(cid)
 		requireFull(t, ts, err)
 		ds, err := tx.Documents(cid)
@@ -212,6 +214,7 @@ func TestGolden(t *testing.T) {
 		{"outbound", bucketOutbox, binary.BigEndian.AppendUint64(nil, 1)},
 		{"mark", bucketMarks, []byte(markKey)},
 		{"person", bucketPeople, []byte("bea@globex.example")},
+		{"member", bucketMembers, key([]byte("bea@globex.example\x00"), cidK, u32(7))},
 		{"blob-manifest", bucketBlobs, sum[:]},
 		{"imap-cursor", bucketIMAP, []byte("u@imap.example:993\x00INBOX")},
 		{"imap-tries", bucketIMAP, []byte("u@imap.example:993\x00Archive")},

@@ -131,6 +131,12 @@ func TestPurgeCollab(t *testing.T) {
 		if len(ps)+len(ts)+len(ds)+len(vs)+len(drs) != 0 {
 			t.Errorf("left of aaa: %d participants, %d turns, %d documents, %d versions, %d drafts", len(ps), len(ts), len(ds), len(vs), len(drs))
 		}
+		if ms, err := tx.Memberships("ann@aaa.example"); err != nil || len(ms) != 0 {
+			t.Errorf("aaa's members entries: %+v, %v", ms, err)
+		}
+		if ms, err := tx.Memberships("ann@bbb.example"); err != nil || len(ms) != 1 {
+			t.Errorf("bbb's members entries: %+v, %v", ms, err)
+		}
 		if _, _, err := tx.MsgID("root@aaa"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("aaa's message-id: %v", err)
 		}

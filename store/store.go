@@ -8,6 +8,7 @@
 // the parts of a compound key; cids never contain one):
 //
 //	meta          "schema" → schema version of the layout, a big-endian uint32
+//	              "members" → participants key to go on from (only while Open upgrades a file to schema 3)
 //	collabs       cid → Collab
 //	participants  cid 0x00 pid → Participant
 //	turns         cid 0x00 turn → Turn
@@ -26,6 +27,7 @@
 //	chunkdata     seq → chunk bytes                    (seq from the bucket's sequence)
 //	imap          account 0x00 mailbox → UIDVALIDITY, last UID[, UID tried, tries] (owned by the IMAP poller)
 //	people        address → Person                     (lower-case; a person's own settings, across collaborations)
+//	members       address 0x00 cid 0x00 pid → membership (lower-case; index of the placed participants by address)
 //	migrating     "chunks" → a schema 1 chunks bucket  (only while Open upgrades a file)
 //
 // Numbers in keys are big-endian so that bbolt's byte order is numeric order:
@@ -38,7 +40,7 @@
 //
 // Values of collabs, participants, turns, documents, versions, drafts,
 // msgids, inbound, outbox, marks and people are one byte, the version of the
-// record's encoding (1, unchanged by schema 2), followed by the record's JSON:
+// record's encoding (1, unchanged by schemas 2 and 3), followed by the record's JSON:
 // its fields in declaration order, named by their JSON tags, times in RFC 3339
 // with nanoseconds. Those tags are the file format: golden_test.go pins every
 // value described here, byte for byte. An outboxdue value is empty. A
@@ -47,6 +49,17 @@
 // manifest is compact binary: a version byte (1), the blob's size as a
 // uvarint, the chunk count as a uvarint, then per chunk its 32-byte SHA-256
 // and its length as a uvarint.
+// A members key's address holds no zero byte (PutParticipant refuses one).
+// A members value is compact binary: a version byte (1), the participant's
+// Added as in a key, its party as a uvarint, then its role and its name,
+// each as a uvarint length and the bytes. Every participant placed in a
+// party (neither pending nor removed) has exactly one members entry, under
+// its address, and no other participant has one: PutParticipant writes or
+// deletes it in the same transaction, moving it when the address changes,
+// and whatever deletes participants deletes their entries too
+// (unindexMember, unindexCollab). The scheduler walks members in address
+// order, a bounded batch of people per transaction, instead of reading
+// every participant of every collaboration at once.
 // An imap value is the mailbox's UIDVALIDITY then the highest UID the poller
 // has fully handled (delivered, then moved or flagged), big-endian uint32s,
 // followed, once a delivery of the next message was tried, by that message's
@@ -87,6 +100,12 @@
 // 1 file by moving its chunks bucket under migrating, then moving its chunks
 // a few MB per transaction, so the upgrade of a large store needs no more
 // memory than PutBlob; an interrupted upgrade goes on at the next Open.
+//
+// Version 3 added members. Open upgrades a version 2 file (after the step
+// above, for a version 1 file) by indexing its placed participants, a few
+// thousand participants read per transaction, in key order, keeping the next participants key in meta
+// under "members" until the last one is done; an interrupted upgrade goes on
+// from there at the next Open.
 package store
 
 import (
@@ -107,12 +126,13 @@ import (
 // layoutVersion is the schema version recorded in meta: the layout this code
 // reads and writes. Open refuses a file with a newer one and upgrades an
 // older one. (recordVersion, below, versions the records.)
-const layoutVersion = 2
+const layoutVersion = 3
 
 // recordVersion is the version of the model records' encoding, the byte that
 // codec.go writes before each record's JSON and requires when reading.
-// Schema 2 changed how chunks are stored, not the records: a file upgraded
-// from schema 1 keeps its records as they are, so this stays 1.
+// Schemas 2 and 3 changed how chunks are stored and added an index, not the
+// records: a file upgraded from schema 1 or 2 keeps its records as they are,
+// so this stays 1.
 const recordVersion = 1
 
 // defaultTimeout is how long Open waits for the file lock when Options leaves
@@ -149,16 +169,18 @@ var (
 	bucketMarks        = []byte("marks")
 	bucketIMAP         = []byte("imap")
 	bucketPeople       = []byte("people")
+	bucketMembers      = []byte("members")
 	bucketMigrating    = []byte("migrating")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketCollabs, bucketParticipants, bucketTurns, bucketDocuments,
 		bucketVersions, bucketDrafts, bucketBlobs, bucketChunks, bucketChunkData,
 		bucketMsgIDs, bucketInbound, bucketOutbox, bucketOutboxDue, bucketMarks, bucketIMAP,
-		bucketPeople,
+		bucketPeople, bucketMembers,
 	}
 
-	keySchema = []byte("schema")
+	keySchema      = []byte("schema")
+	keyMembersFrom = []byte("members") // in meta, while migrateMembers runs
 )
 
 // Options configure Open. A nil *Options is the same as a zero Options.
@@ -250,6 +272,12 @@ func (s *Store) upgrade() error {
 		if err := s.migrateChunks(); err != nil {
 			return fmt.Errorf("upgrade schema 1 to 2: %w", err)
 		}
+		version = 2
+	}
+	if version == 2 {
+		if err := s.migrateMembers(); err != nil {
+			return fmt.Errorf("upgrade schema 2 to 3: %w", err)
+		}
 	}
 	return nil
 }
@@ -257,7 +285,9 @@ func (s *Store) upgrade() error {
 // initSchema records the schema version of a new file, or checks that of an
 // existing one, creates the buckets missing, and returns the version found.
 // For a version 1 file it starts the upgrade that migrateChunks finishes: the
-// chunks bucket moves under migrating, out of the way of its successor.
+// chunks bucket moves under migrating, out of the way of its successor. For
+// a version 1 or 2 file the members bucket it creates stays empty until
+// migrateMembers fills it.
 func initSchema(tx *bbolt.Tx) (uint32, error) {
 	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 	if err != nil {

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package store
+
+// ReleaseMapped does nothing here: only Linux has been checked to drop a
+// shared file mapping's pages from the RSS and keep them in the page cache.
+func (s *Store) ReleaseMapped() error {
+	return nil
+}

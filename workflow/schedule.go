@@ -16,6 +16,12 @@ import (
 // fsyncs do not dominate a tick over many thousand people.
 const tickBatch = 250
 
+// tickScan is how many collaborations, or people, one read transaction of
+// a tick looks at: a tick holds one batch at a time, so its memory is the
+// same for ten people or a million, and no read transaction stays open long
+// enough to keep bbolt from reusing many pages.
+const tickScan = 2000
+
 // TickReport says what a tick queued.
 type TickReport struct {
 	Summaries int // weekly summaries
@@ -31,29 +37,124 @@ type TickReport struct {
 // (§2.7). Each mail is queued in the same transaction as the marker that
 // makes it go out once, so ticks may run any number of times, concurrently,
 // after restarts or downtime: a missed week is sent once, at the next tick.
+//
+// A tick walks the collaborations in id order, then the people in address
+// order (the store's members index), a bounded batch per read transaction:
+// it plans a batch, queues what is due in it, and goes on after the batch's
+// last collaboration or person. Nothing it holds grows with the store.
 func (e *Engine) Tick(ctx context.Context, now time.Time) (TickReport, error) {
 	now = now.UTC()
 	var rep TickReport
-	var plan *tickPlan
-	err := e.st.View(func(tx *store.Tx) error {
-		var err error
-		plan, err = e.plan(tx, now)
-		return err
-	})
-	if err != nil {
-		return rep, fmt.Errorf("plan tick: %w", err)
+	failed, err := e.tickCollabs(ctx, now, &rep)
+	if err == nil {
+		err = e.tickPeople(ctx, now, &rep)
 	}
-	jobs := plan.jobs()
+	if rep.Summaries+rep.Reminders+rep.Warnings > 0 {
+		e.log.Info("scheduled mail queued", "now", now, "summaries", rep.Summaries, "reminders", rep.Reminders, "purge_warnings", rep.Warnings)
+	}
+	if err != nil {
+		return rep, err
+	}
+	e.pruneMarks(now)
+	return rep, errors.Join(failed...)
+}
+
+// tickCollabs plans and queues the reminders and purge warnings of every
+// collaboration, and purges those due, in batches of tickScan. A purge
+// that fails does not keep the others from theirs: its error is among the
+// failed returned, and the next tick tries it again.
+func (e *Engine) tickCollabs(ctx context.Context, now time.Time, rep *TickReport) (failed []error, err error) {
+	for after := ""; ; {
+		if err := ctx.Err(); err != nil {
+			return failed, err
+		}
+		p := &tickPlan{e: e, now: now}
+		var more bool
+		err := e.st.View(func(tx *store.Tx) error {
+			var err error
+			after, more, err = p.planCollabs(tx, after)
+			return err
+		})
+		if err != nil {
+			return failed, fmt.Errorf("plan reminders and purges: %w", err)
+		}
+		if err := p.run(ctx, rep); err != nil {
+			return failed, err
+		}
+		// Each purge is a transaction of its own: a collaboration is
+		// deleted whole or not at all, and a tick never holds the store
+		// for many.
+		for _, cid := range p.purge {
+			if err := ctx.Err(); err != nil {
+				return failed, err
+			}
+			purged, err := e.purge(cid, now)
+			if err != nil {
+				failed = append(failed, err) // the store's error names the collaboration
+				continue
+			}
+			if purged {
+				rep.Purged++
+			}
+		}
+		e.release()
+		if !more {
+			return failed, nil
+		}
+	}
+}
+
+// tickPeople plans and queues the weekly summaries of everyone, in batches
+// of tickScan people or tickBatch summaries, whichever comes first.
+func (e *Engine) tickPeople(ctx context.Context, now time.Time, rep *TickReport) error {
+	zones := map[string]*time.Location{} // LoadLocation reads the zoneinfo file at every call
+	for after := ""; ; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := &tickPlan{e: e, now: now, zones: zones}
+		var more bool
+		err := e.st.View(func(tx *store.Tx) error {
+			var err error
+			after, more, err = p.planPeople(tx, after)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("plan summaries: %w", err)
+		}
+		if err := p.run(ctx, rep); err != nil {
+			return err
+		}
+		e.release()
+		if !more {
+			return nil
+		}
+	}
+}
+
+// release drops the store's pages that a batch read from the process's
+// RSS, which would otherwise grow to the size of the file over a tick (see
+// store.ReleaseMapped). A failure costs memory, not mail: it is logged.
+func (e *Engine) release() {
+	if err := e.st.ReleaseMapped(); err != nil {
+		e.log.Warn("release mapped store pages", "err", err)
+	}
+}
+
+// run queues what p found to do, tickBatch jobs per write transaction. A
+// plan with nothing to do writes nothing.
+func (p *tickPlan) run(ctx context.Context, rep *TickReport) error {
+	jobs := p.jobs()
 	for len(jobs) > 0 {
 		if err := ctx.Err(); err != nil {
-			return rep, err
+			return err
 		}
 		batch := jobs[:min(tickBatch, len(jobs))]
 		jobs = jobs[len(batch):]
 		var r TickReport
-		err := e.st.Update(func(tx *store.Tx) error {
+		err := p.e.st.Update(func(tx *store.Tx) error {
 			r = TickReport{}
-			o := &outbox{e: e, now: now}
+			o := &outbox{e: p.e, now: p.now}
 			for _, job := range batch {
 				sent, err := job(tx, o)
 				if err != nil {
@@ -72,35 +173,13 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) (TickReport, error) {
 			return nil
 		})
 		if err != nil {
-			return rep, fmt.Errorf("queue scheduled mail: %w", err)
+			return fmt.Errorf("queue scheduled mail: %w", err)
 		}
 		rep.Summaries += r.Summaries
 		rep.Reminders += r.Reminders
 		rep.Warnings += r.Warnings
 	}
-	// Each purge is a transaction of its own: a collaboration is deleted
-	// whole or not at all, and a tick never holds the store for many. One
-	// that fails does not keep the others from theirs; the next tick tries
-	// it again.
-	var failed []error
-	for _, cid := range plan.purge {
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		purged, err := e.purge(cid, now)
-		if err != nil {
-			failed = append(failed, err) // the store's error names the collaboration
-			continue
-		}
-		if purged {
-			rep.Purged++
-		}
-	}
-	if rep.Summaries+rep.Reminders+rep.Warnings > 0 {
-		e.log.Info("scheduled mail queued", "now", now, "summaries", rep.Summaries, "reminders", rep.Reminders, "purge_warnings", rep.Warnings)
-	}
-	e.pruneMarks(now)
-	return rep, errors.Join(failed...)
+	return nil
 }
 
 // markHorizon is how long markers that only matter for a while are kept:
@@ -142,27 +221,22 @@ func (e *Engine) pruneMarks(now time.Time) {
 	}
 }
 
-// tickPlan is what a tick found to do, read in one view of the store.
+// tickPlan is what a tick found to do in one batch of collaborations or
+// people, read in one view of the store.
 type tickPlan struct {
-	e       *Engine
-	now     time.Time
-	collabs map[string]*store.Collab // active ones
-	people  []*personPlan            // due for a summary
-	remind  []reminder
-	warn    []string // wrapped-up collaborations whose owner is to be told of the purge
-	purge   []string // wrapped-up collaborations to purge
+	e      *Engine
+	now    time.Time
+	zones  map[string]*time.Location // by name, for the whole tick
+	people []*personPlan             // due for a summary
+	remind []reminder
+	warn   []string // wrapped-up collaborations whose owner is to be told of the purge
+	purge  []string // wrapped-up collaborations to purge
 }
 
 // personPlan is one person whose weekly summary slot has come.
 type personPlan struct {
 	address string
-	name    string
 	slot    time.Time // the slot, in the person's time zone
-	members []*store.Participant
-	cids    []string // parallel to members
-	// One membership of any state, for a way to answer a summary that
-	// names no active collaboration (skip_empty false).
-	anyCID, anyPID string
 }
 
 // reminder is one trigger that has passed for a collaboration.
@@ -170,95 +244,122 @@ type reminder struct {
 	cid, why, key string
 }
 
-// plan reads what is due and not yet marked done, so that a tick with
-// nothing to do needs no write transaction. Markers are checked again when
-// the mail is queued: another tick may have come first.
-func (e *Engine) plan(tx *store.Tx, now time.Time) (*tickPlan, error) {
-	p := &tickPlan{e: e, now: now, collabs: map[string]*store.Collab{}}
-	err := tx.EachCollab(func(c *store.Collab) error {
-		switch warn, purge, err := e.retention(tx, c, now); {
+// planCollabs reads the reminders due and not yet marked done, the purge
+// warnings due and the purges due among the first tickScan collaborations
+// after the id after, so that a tick with nothing to do needs no write
+// transaction. It returns the last id it read, and whether there may be
+// more. Markers and retention are checked again when the mail is queued or
+// the collaboration purged: another tick may have come first.
+func (p *tickPlan) planCollabs(tx *store.Tx, after string) (last string, more bool, err error) {
+	cs, err := tx.CollabsAfter(after, tickScan)
+	if err != nil {
+		return "", false, err
+	}
+	for _, c := range cs {
+		switch warn, purge, err := p.e.retention(tx, c, p.now); {
 		case err != nil:
-			return err
+			return "", false, err
 		case warn:
 			p.warn = append(p.warn, c.ID)
 		case purge:
 			p.purge = append(p.purge, c.ID)
 		}
-		if c.State == store.StateActive {
-			p.collabs[c.ID] = c
-			for _, r := range e.reminders(c, now) {
-				if !tx.Marked(r.key) {
-					p.remind = append(p.remind, r)
-				}
+		if c.State != store.StateActive {
+			continue
+		}
+		for _, r := range p.e.reminders(c, p.now) {
+			if !tx.Marked(r.key) {
+				p.remind = append(p.remind, r)
 			}
 		}
-		return nil
+	}
+	if len(cs) == 0 {
+		return after, false, nil
+	}
+	return cs[len(cs)-1].ID, len(cs) == tickScan, nil
+}
+
+// planPeople reads, from the members index, the people after the address
+// after whose summary is due and not yet sent, until it has looked at
+// tickScan people or found tickBatch. It returns the last address it read,
+// and whether there may be more.
+func (p *tickPlan) planPeople(tx *store.Tx, after string) (last string, more bool, err error) {
+	last, seen := after, 0
+	err = tx.EachMember(after, func(addr string, ms []store.Membership) (bool, error) {
+		last, seen = addr, seen+1
+		slot, due, err := p.summaryDue(tx, addr, ms)
+		if err != nil {
+			return false, err
+		}
+		if due {
+			p.people = append(p.people, &personPlan{address: addr, slot: slot})
+		}
+		more = seen == tickScan || len(p.people) == tickBatch
+		return !more, nil
 	})
-	if err != nil {
-		return nil, err
+	return last, more, err
+}
+
+// summaryDue says whether address, in the collaborations ms, is due a
+// summary, and for which slot: their slot has come, they joined before it,
+// have not had one within a week, have not turned summaries off and, with
+// skip_empty, are in an active collaboration. The cheap checks come first:
+// most ticks of a week find everyone's summary sent.
+func (p *tickPlan) summaryDue(tx *store.Tx, address string, ms []store.Membership) (time.Time, bool, error) {
+	person, err := tx.Person(address)
+	if errors.Is(err, store.ErrNotFound) {
+		person = &store.Person{Address: address}
+	} else if err != nil {
+		return time.Time{}, false, err
 	}
-	// Everyone's memberships, by address.
-	byAddr := map[string]*personPlan{}
-	var order []string
-	since := map[string]time.Time{} // when each person first joined anything
-	err = tx.EachParticipant(func(cid string, pt *store.Participant) error {
-		if !pt.Placed() {
-			// Someone removed, or not yet in a party, hears nothing of it.
-			return nil
-		}
-		pp := byAddr[pt.Address]
-		if pp == nil {
-			pp = &personPlan{address: pt.Address}
-			byAddr[pt.Address] = pp
-			order = append(order, pt.Address)
-		}
-		if t, ok := since[pt.Address]; !ok || pt.Added.Before(t) {
-			since[pt.Address] = pt.Added
-		}
-		if pp.name == "" {
-			pp.name = pt.Name
-		}
-		if pp.anyCID == "" {
-			pp.anyCID, pp.anyPID = cid, pt.ID
-		}
-		if p.collabs[cid] != nil {
-			// Only what a summary line reads: the plan holds everyone's
-			// memberships, and a Thread alone is ten Message-IDs.
-			pp.members = append(pp.members, &store.Participant{ID: pt.ID, Party: pt.Party, Role: pt.Role})
-			pp.cids = append(pp.cids, cid)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	if person.SummaryOff {
+		return time.Time{}, false, nil
 	}
-	slices.Sort(order)
-	zones := map[string]*time.Location{} // LoadLocation reads the zoneinfo file at every call
-	for _, addr := range order {
-		pp := byAddr[addr]
-		person, err := tx.Person(addr)
-		if errors.Is(err, store.ErrNotFound) {
-			person = &store.Person{Address: addr}
-		} else if err != nil {
-			return nil, err
-		}
-		if person.SummaryOff || (len(pp.members) == 0 && e.cfg.Summary.SkipEmpty) {
-			continue
-		}
-		loc, ok := zones[person.TimeZone]
-		if !ok {
-			loc = e.location(person)
-			zones[person.TimeZone] = loc
-		}
-		pp.slot = lastSlot(now, loc, e.cfg.Summary.Weekday, e.cfg.Summary.Hour)
-		// Someone who joined after this week's slot first hears at the next
-		// one: a fresh install does not greet everyone with a summary.
-		if !since[addr].Before(pp.slot) || summarySent(tx, addr, pp.slot) {
-			continue
-		}
-		p.people = append(p.people, pp)
+	loc, ok := p.zones[person.TimeZone]
+	if !ok {
+		loc = p.e.location(person)
+		p.zones[person.TimeZone] = loc
 	}
-	return p, nil
+	slot := lastSlot(p.now, loc, p.e.cfg.Summary.Weekday, p.e.cfg.Summary.Hour)
+	// Someone who joined after this week's slot first hears at the next
+	// one: a fresh install does not greet everyone with a summary.
+	since := ms[0].Added
+	for _, m := range ms[1:] {
+		if m.Added.Before(since) {
+			since = m.Added
+		}
+	}
+	if !since.Before(slot) || summarySent(tx, address, slot) {
+		return time.Time{}, false, nil
+	}
+	if p.e.cfg.Summary.SkipEmpty {
+		active, err := anyActive(tx, ms)
+		if err != nil || !active {
+			return time.Time{}, false, err
+		}
+	}
+	return slot, true, nil
+}
+
+// anyActive reports whether one of the collaborations of ms is active.
+func anyActive(tx *store.Tx, ms []store.Membership) (bool, error) {
+	for _, m := range ms {
+		c, err := activeCollab(tx, m.Collab)
+		if err != nil || c != nil {
+			return c != nil, err
+		}
+	}
+	return false, nil
+}
+
+// activeCollab returns collaboration cid if it is active, and nil if it is
+// not, or is gone: a membership of a collaboration purged is none.
+func activeCollab(tx *store.Tx, cid string) (*store.Collab, error) {
+	c, err := tx.Collab(cid)
+	if errors.Is(err, store.ErrNotFound) || err == nil && c.State != store.StateActive {
+		return nil, nil
+	}
+	return c, err
 }
 
 // jobs turns the plan into queueing steps, each returning the kind of mail

@@ -852,3 +852,60 @@ func TestTickPrunesMarkers(t *testing.T) {
 		t.Error("a 35-day-old summary marker is still there")
 	}
 }
+
+// TestTickInBatches: more collaborations and people than one batch of a
+// tick reads, written straight through the store: the walks go on after
+// each batch's last collaboration and person, so everyone gets one summary
+// naming each of their collaborations and every overdue collaboration one
+// reminder; the next tick finds nothing left.
+func TestTickInBatches(t *testing.T) {
+	const people, collabs = 2100, 2100 // each batch reads 2,000
+	r := newRig(t, rigOptions{summary: weekly})
+	slot := monday(0)
+	err := r.st.Update(func(tx *store.Tx) error {
+		for j := range collabs {
+			if err := putBenchCollab(tx, j, people, slot); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	overdue := 0
+	for j := range collabs {
+		if j%50 == 7 {
+			overdue++
+		}
+	}
+	if rep := r.tick(slot); rep.Summaries != people || rep.Reminders != overdue {
+		t.Errorf("tick: %+v, want %d summaries and %d reminders", rep, people, overdue)
+	}
+	got := map[string]int{}
+	err = r.st.View(func(tx *store.Tx) error {
+		return tx.Outbounds(func(o *store.Outbound) error {
+			if o.Kind == "summary" {
+				if !strings.HasSuffix(o.Msg.Subject, ", 2 active") {
+					t.Errorf("summary to %s: %q, want two collaborations", o.Msg.To.Addr, o.Msg.Subject)
+				}
+				got[o.Msg.To.Addr]++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != people {
+		t.Errorf("summaries to %d people, want %d", len(got), people)
+	}
+	for a, n := range got {
+		if n != 1 {
+			t.Errorf("%d summaries to %s", n, a)
+		}
+	}
+	if rep := r.tick(slot.Add(time.Hour)); rep.Summaries+rep.Reminders != 0 {
+		t.Errorf("the next tick: %+v, want nothing", rep)
+	}
+}

@@ -22,7 +22,8 @@ type weekLine struct {
 
 // sendSummary queues one person's weekly summary: every active
 // collaboration they are in, what is waiting on them first, then overdue
-// ones, then by nearest deadline (DESIGN §2.8).
+// ones, then by nearest deadline (DESIGN §2.8). It reads the person's
+// memberships again: the plan may be seconds old.
 func (p *tickPlan) sendSummary(tx *store.Tx, o *outbox, pp *personPlan) (string, error) {
 	if summarySent(tx, pp.address, pp.slot) {
 		return "", nil
@@ -31,19 +32,35 @@ func (p *tickPlan) sendSummary(tx *store.Tx, o *outbox, pp *personPlan) (string,
 	if person, err := tx.Person(pp.address); err == nil && person.SummaryOff {
 		return "", nil
 	}
-	first, err := tx.MarkOnce(summaryKey(pp.address, pp.slot), p.now)
-	if err != nil || !first {
+	ms, err := tx.Memberships(pp.address)
+	if err != nil || len(ms) == 0 {
 		return "", err
 	}
 	weekStart := pp.slot.AddDate(0, 0, -7)
 	var lines []weekLine
-	for i, pt := range pp.members {
-		c := p.collabs[pp.cids[i]]
-		l, err := p.summaryLine(tx, c, pt, weekStart, pp.slot)
+	name := ""
+	for _, m := range ms {
+		if name == "" {
+			name = m.Name
+		}
+		c, err := activeCollab(tx, m.Collab)
+		if err != nil {
+			return "", err
+		} else if c == nil {
+			continue
+		}
+		l, err := p.summaryLine(tx, c, &store.Participant{ID: m.ID, Party: m.Party, Role: m.Role}, weekStart, pp.slot)
 		if err != nil {
 			return "", err
 		}
 		lines = append(lines, l)
+	}
+	if len(lines) == 0 && p.e.cfg.Summary.SkipEmpty {
+		return "", nil // wrapped up since the plan was read
+	}
+	first, err := tx.MarkOnce(summaryKey(pp.address, pp.slot), p.now)
+	if err != nil || !first {
+		return "", err
 	}
 	slices.SortStableFunc(lines, func(a, b weekLine) int {
 		switch {
@@ -83,7 +100,7 @@ func (p *tickPlan) sendSummary(tx *store.Tx, o *outbox, pp *personPlan) (string,
 		MessageID: message.NewMessageID(tag.Domain()),
 		Date:      p.now,
 		From:      mail.Address{Name: "turnmail", Addr: tag.Gateway()},
-		To:        mail.Address{Name: pp.name, Addr: pp.address},
+		To:        mail.Address{Name: name, Addr: pp.address},
 		Subject:   summarySubject(waiting, len(lines)),
 		Header:    [][2]string{{"X-Turnmail-Kind", kindSummary}},
 		Text:      l.Text(),
@@ -93,7 +110,7 @@ func (p *tickPlan) sendSummary(tx *store.Tx, o *outbox, pp *personPlan) (string,
 	// A reply lands in the collaboration most in need of it or, with none
 	// active, in one the person was in: /summary off and the unsubscribe
 	// mailto work through a wrapped collaboration too.
-	reply := tag.Address(pp.anyCID, pp.anyPID)
+	reply := tag.Address(ms[0].Collab, ms[0].ID)
 	if len(lines) > 0 {
 		reply = lines[0].tag
 	}
@@ -121,8 +138,13 @@ func summaryKey(address string, slot time.Time) string {
 // the slot's date (even before a slot already sent), and must not bring a
 // second summary within a week.
 func summarySent(tx *store.Tx, address string, slot time.Time) bool {
+	// The slot's own marker first: once the week's summary went, every
+	// tick of the week finds it there, for every person.
+	if tx.Marked(summaryKey(address, slot)) {
+		return true
+	}
 	for i := -6; i <= 6; i++ {
-		if tx.Marked(summaryKey(address, slot.AddDate(0, 0, i))) {
+		if i != 0 && tx.Marked(summaryKey(address, slot.AddDate(0, 0, i))) {
 			return true
 		}
 	}

@@ -15,6 +15,8 @@ func TestLinkify(t *testing.T) {
 		{`javascript:alert(1)`, `javascript:alert(1)`},
 		{`"><img src=x onerror=alert(1)>@evil.test`, `&#34;&gt;&lt;img src=x onerror=alert(1)&gt;@evil.test`},
 		{"no links here", "no links here"},
+		{`Fri 30 Oct: <b>Ann</b> & "Bob" ended turn 3 (mailto without a colon)`, `Fri 30 Oct: &lt;b&gt;Ann&lt;/b&gt; &amp; &#34;Bob&#34; ended turn 3 (mailto without a colon)`},
+		{"mailto:ann", `<a href="mailto:ann" style="color:#1a5fb4">mailto:ann</a>`},
 	}
 	for _, tc := range tests {
 		if got := string(linkify(tc.in)); got != tc.want {

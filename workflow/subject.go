@@ -27,9 +27,6 @@ var replyPrefixes = map[string]bool{
 // tagRE is the subject tag the gateway adds to every mail it sends.
 var tagRE = regexp.MustCompile(`(?i)\[tm:([a-z0-9]{4,12})\]`)
 
-// handoffPrefix starts the subject of a handoff mail ("Your turn: …").
-const handoffPrefix = "your turn:"
-
 // BaseSubject returns the words of a subject that stay the same across a
 // thread, for comparing subjects: without reply and forward prefixes of any
 // language ("Re: AW: Fwd[2]: x", "RE[3]: x", "答复： x"), our own "[tm:<id>]"
@@ -44,8 +41,8 @@ func BaseSubject(s string) string {
 			s = rest
 			continue
 		}
-		if len(s) >= len(handoffPrefix) && strings.EqualFold(s[:len(handoffPrefix)], handoffPrefix) {
-			s = s[len(handoffPrefix):]
+		if rest, ok := cutHandoffPrefix(s); ok {
+			s = rest
 			continue
 		}
 		break
@@ -72,6 +69,22 @@ func cutReplyPrefix(s string) (string, bool) {
 		return s, false
 	}
 	return rest[size:], true
+}
+
+// cutHandoffPrefix removes the start of a handoff's subject, "Your turn:",
+// from s, in any case and with any whitespace between the words: BaseSubject
+// ignores repeated whitespace, and what it returns must come out of it
+// unchanged, or a stored subject would lose its first words in the next mail.
+func cutHandoffPrefix(s string) (string, bool) {
+	const your, turn = "your", "turn:"
+	if len(s) < len(your) || !strings.EqualFold(s[:len(your)], your) {
+		return s, false
+	}
+	rest := strings.TrimLeftFunc(s[len(your):], unicode.IsSpace)
+	if len(rest) == len(s)-len(your) || len(rest) < len(turn) || !strings.EqualFold(rest[:len(turn)], turn) {
+		return s, false
+	}
+	return rest[len(turn):], true
 }
 
 // cutCounter removes a reply counter ("[3]", "(3)") from the start of s.

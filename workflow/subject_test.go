@@ -40,6 +40,7 @@ func TestBaseSubject(t *testing.T) {
 		{"Your turn: x [tm:k7p2qz]", "x"},
 		{"Re: Your turn: x [tm:k7p2qz]", "x"},
 		{"AW: your turn: Fwd: x", "x"},
+		{"Your  turn:\tx", "x"}, // found by FuzzSubject: "Your turn: x" came out of it
 		{"  Re:   Services    Agreement  ", "Services Agreement"},
 		{"Reorg plan", "Reorg plan"},
 		{"Fwding the deck", "Fwding the deck"},

@@ -4,7 +4,9 @@
 // gateway's mail in view (its file outbox, or this command's own sink as its
 // smarthost) the delay from a mail's 250 to its handoff.
 //
-// Operators point it at their own deployment.
+// Operators point it at their own deployment; .ci/bench points it at a
+// fresh one and at mailpit. `turnmail-load docx-series DIR` writes the
+// 20-version docx series that .ci/bench stores in both turnmail and git.
 package main
 
 import (
@@ -23,6 +25,7 @@ import (
 )
 
 const usage = `usage: turnmail-load [flags] [FILE...]
+       turnmail-load docx-series [-n 20] [-seed 1] DIR
 
 Hands mails to a turnmail gateway over SMTP from --concurrency clients and
 prints the rate, the latency of the SMTP transaction (end of DATA to 250)
@@ -57,6 +60,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "docx-series" {
+		return runDocxSeries(args[1:], stderr)
+	}
 	fs := flag.NewFlagSet("turnmail-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {

@@ -30,8 +30,8 @@ type options struct {
 	rate    float64
 	retry   retryPolicy
 	timeout time.Duration // for each SMTP command
-	// wait bounds how long the gateway's mail may take to come: the setup's
-	// handoffs, and the timed mails' after the last 250.
+	// wait bounds how long the timed mails' handoffs may take after the
+	// last 250; 0: not at all, the ones not yet seen are missing.
 	wait                 time.Duration
 	helo                 string
 	fromDomain, toDomain string
@@ -40,6 +40,11 @@ type options struct {
 	// sinkStarted, when set, is told where the sink listens.
 	sinkStarted func(addr string)
 }
+
+// setUpWait bounds how long a reply run waits for the gateway's mail about
+// the collaborations it starts, at the least: it cannot go on without the
+// tagged addresses in it.
+const setUpWait = 2 * time.Minute
 
 // maxPerSender is how many mails a reply run has each sender hand in at
 // most: half the gateway's default [smtp] max_messages_per_sender_hour.
@@ -247,7 +252,8 @@ func setUp(ctx context.Context, o *options, sc *scenario, t *tracker) ([]*collab
 		}
 		return true
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, o.wait)
+	wait := max(o.wait, setUpWait)
+	waitCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	if t.wait(waitCtx, found) {
 		return collabs, nil
@@ -262,7 +268,7 @@ func setUp(ctx context.Context, o *options, sc *scenario, t *tracker) ([]*collab
 		}
 		if c.id == "" || c.tags[c.owner] == "" {
 			return nil, fmt.Errorf("collaboration %d: no mail from the gateway to %s within %s: does its mail go to --outbox or --sink?",
-				c.n, to, o.wait)
+				c.n, to, wait)
 		}
 	}
 	return collabs, nil

@@ -84,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.retry.max, "max-backoff", 10*time.Second, "the longest wait between two attempts")
 	fs.IntVar(&o.retry.tries, "tries", 6, "attempts for one mail, the first included")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "for each SMTP command and the reply to DATA (RFC 5321 §4.5.3.2)")
-	fs.DurationVar(&o.wait, "wait", time.Minute, "how long the gateway's mail may take to come")
+	fs.DurationVar(&o.wait, "wait", time.Minute, "how long the handoffs may take after the last 250 (0: report the ones not yet seen as missing); a reply run waits at least 2m for the mail about the collaborations it starts")
 	fs.StringVar(&o.helo, "helo", "turnmail-load.localhost", "the EHLO `name`")
 	fs.StringVar(&o.fromDomain, "from-domain", "acme.test", "the `domain` of the party that starts each collaboration")
 	fs.StringVar(&o.toDomain, "to-domain", "axe.test", "the other party's `domain`")

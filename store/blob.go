@@ -94,6 +94,10 @@ type blobWriter struct {
 	data    []byte                     // new chunks not yet written
 	pending []pendingChunk             // where in data each new chunk is
 	seen    map[[sha256.Size]byte]bool // digests of pending
+	// manifest, when set, is the blob's, written under digest with the
+	// last chunks: one transaction for a blob of a few MB.
+	manifest []byte
+	digest   [sha256.Size]byte
 }
 
 type pendingChunk struct {
@@ -105,8 +109,10 @@ type pendingChunk struct {
 // chunks while it streams in, at the members of a zip file (docx, xlsx,
 // pptx, odt) and content-defined between them; chunks already stored are not
 // written again, and new ones are written a few MB per transaction, so memory
-// stays bounded whatever the size. The manifest goes last, in its own transaction. The blob
-// is not referenced by anything yet: reference it before Sweep next runs.
+// stays bounded whatever the size. The manifest goes with the last of them.
+// Those transactions are group-committed with other writers' (Batch). The
+// blob is not referenced by anything yet: reference it before Sweep next
+// runs.
 func (s *Store) PutBlob(r io.Reader) (mail.Blob, error) {
 	w := s.blobWriter()
 	defer s.writers.Put(w)
@@ -124,9 +130,6 @@ func (s *Store) PutBlob(r io.Reader) (mail.Blob, error) {
 	if err != nil {
 		return mail.Blob{}, fmt.Errorf("store blob: %w", err)
 	}
-	if err := s.flushChunks(w); err != nil {
-		return mail.Blob{}, fmt.Errorf("store blob: %w", err)
-	}
 	sum := h.Sum(nil)
 	blob := mail.Blob{Digest: hex.EncodeToString(sum), Size: m.size}
 	var stored bool
@@ -134,18 +137,14 @@ func (s *Store) PutBlob(r io.Reader) (mail.Blob, error) {
 		stored, err = s.hasBlob(sum)
 		return err
 	})
-	if err != nil || stored {
-		return blob, err
-	}
-	err = s.update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketBlobs)
-		if b.Get(sum) != nil {
-			return nil // stored meanwhile by another PutBlob
-		}
-		return b.Put(sum, m.encode())
-	})
 	if err != nil {
-		return mail.Blob{}, fmt.Errorf("store blob %s manifest: %w", blob.Digest, err)
+		return mail.Blob{}, fmt.Errorf("store blob %s: %w", blob.Digest, err)
+	}
+	if !stored {
+		w.manifest, w.digest = m.encode(), [sha256.Size]byte(sum)
+	}
+	if err := s.flushChunks(w); err != nil {
+		return mail.Blob{}, fmt.Errorf("store blob %s: %w", blob.Digest, err)
 	}
 	return blob, nil
 }
@@ -245,12 +244,13 @@ func (s *Store) stageChunk(w *blobWriter, sum [sha256.Size]byte, data []byte) er
 	return s.flushChunks(w)
 }
 
-// flushChunks writes the queued chunks in one transaction.
+// flushChunks writes the queued chunks, and the manifest when set, in one
+// group commit (see Batch).
 func (s *Store) flushChunks(w *blobWriter) error {
-	if len(w.pending) == 0 {
+	if len(w.pending) == 0 && w.manifest == nil {
 		return nil
 	}
-	err := s.update(func(tx *bbolt.Tx) error {
+	err := s.batch(len(w.data)+len(w.manifest), func(tx *bbolt.Tx) error {
 		index, data := chunkBuckets(tx)
 		for i := range w.pending {
 			p := &w.pending[i]
@@ -262,6 +262,16 @@ func (s *Store) flushChunks(w *blobWriter) error {
 			if err := putChunk(index, data, p.sum[:], w.data[p.off:p.off+p.n]); err != nil {
 				return fmt.Errorf("chunk %x: %w", p.sum, err)
 			}
+		}
+		if w.manifest == nil {
+			return nil
+		}
+		blobs := tx.Bucket(bucketBlobs)
+		if blobs.Get(w.digest[:]) != nil {
+			return nil // stored meanwhile by another PutBlob
+		}
+		if err := blobs.Put(w.digest[:], w.manifest); err != nil {
+			return fmt.Errorf("manifest: %w", err)
 		}
 		return nil
 	})
@@ -370,6 +380,7 @@ func (w *blobWriter) resetPending() {
 	w.data = w.data[:0]
 	w.pending = w.pending[:0]
 	clear(w.seen)
+	w.manifest = nil
 }
 
 // HasBlob reports whether the blob with the given digest is stored.

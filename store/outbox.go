@@ -261,7 +261,7 @@ func (s *Store) signalEnqueued() {
 	}
 }
 
-// mark changes a queued message in its own short write transaction. Marking
+// mark changes a queued message in a short write (see change). Marking
 // one that is no longer queued is an error: its outcome is already recorded.
 func (s *Store) mark(id uint64, change func(*Outbound)) error {
 	_, err := s.change(id, func(o *Outbound) error {
@@ -276,12 +276,12 @@ func (s *Store) mark(id uint64, change func(*Outbound)) error {
 	return nil
 }
 
-// change applies change to message id in its own short write transaction,
-// if check allows it, keeping the due index, and returns the message as it
-// is now.
+// change applies change to message id in a short write, group-committed
+// (see Batch), if check allows it, keeping the due index, and returns the
+// message as it is now.
 func (s *Store) change(id uint64, check func(*Outbound) error, change func(*Outbound)) (*Outbound, error) {
 	var o *Outbound
-	err := s.update(func(tx *bbolt.Tx) error {
+	err := s.batch(smallWrite, func(tx *bbolt.Tx) error {
 		var err error
 		if o, err = get[Outbound](tx.Bucket(bucketOutbox), u64Key(id)); err != nil {
 			return err

@@ -208,6 +208,7 @@ type Store struct {
 	enqueued chan struct{}
 	writers  sync.Pool // of *blobWriter
 	guard    blobGuard
+	commits  committer // the writes of Batch, group-committed
 }
 
 var (
@@ -241,6 +242,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s := &Store{db: db, fault: o.Fault, enqueued: make(chan struct{}, 1)}
+	s.commits.cond.L = &s.commits.mu
 	s.guard.now = o.Now
 	if s.guard.now == nil {
 		s.guard.now = time.Now
@@ -358,8 +360,9 @@ func (s *Store) Close() error {
 }
 
 // Update runs fn in a write transaction, committed when fn returns nil and
-// rolled back otherwise. Only one runs at a time; do not call Update, View or
-// the Store's other methods from inside fn.
+// rolled back otherwise. It has its transaction to itself (Batch shares
+// one), and fn runs once. Only one write transaction runs at a time; do not
+// call Update, View or the Store's other methods from inside fn.
 func (s *Store) Update(fn func(tx *Tx) error) error {
 	var enqueued bool
 	err := s.update(func(btx *bbolt.Tx) error {
@@ -390,8 +393,8 @@ func (s *Store) Enqueued() <-chan struct{} {
 	return s.enqueued
 }
 
-// update is every write transaction of the store: it gives Options.Fault its
-// chance to fail the transaction first.
+// update is every write transaction of the store, a group's included: it
+// gives Options.Fault its chance to fail the transaction first.
 func (s *Store) update(fn func(tx *bbolt.Tx) error) error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		if s.fault != nil {

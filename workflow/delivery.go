@@ -15,7 +15,9 @@ import (
 
 // delivery is one inbound message on its way through the rules. apply runs
 // inside one write transaction; everything it decides, including the mail it
-// sends, commits together or not at all.
+// sends, commits together or not at all. The transaction is a group commit
+// (store.Batch) that other mails may share: when one of them fails, apply
+// runs again, so it sets afresh everything it sets.
 type delivery struct {
 	outbox // its e, and its now: when the transaction began
 	log    *slog.Logger

@@ -248,7 +248,7 @@ func (e *Engine) ingest(ctx context.Context, env mail.Envelope, sp *mail.Spool, 
 		defer d.held.release()
 	}
 	for {
-		err := e.st.Update(d.apply)
+		err := e.st.Batch(d.apply)
 		if errors.Is(err, errNeedRaw) && d.raw == "" {
 			raw, err := e.st.PutBlob(sp.Reader())
 			if err != nil {

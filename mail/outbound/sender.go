@@ -291,7 +291,7 @@ func (s *SMTPSender) send(ctx context.Context, envFrom string, m *mail.Outgoing,
 		return err
 	}
 	c.step(0) // the data has what is left of the attempt
-	dw := c.text.DotWriter()
+	dw := &dataWriter{w: c.text.W}
 	if err := write(dw); err != nil {
 		// Return without closing dw: its final "." would make the server
 		// accept a truncated message. Dropping the connection aborts it.

@@ -28,6 +28,14 @@ import (
 // is 90 s).
 const drainTimeout = 30 * time.Second
 
+// backgroundGrace bounds the wait, once the drain is over, for control
+// commands and the scheduled jobs to stop. They stop at their next check of
+// the context, but one step (a long write transaction) may take a while;
+// past the grace serve exits without closing the store, which for bbolt is
+// a kill -9: every commit is whole, so nothing committed is lost. With
+// drainTimeout, it stays within the unit's TimeoutStopSec (60 s).
+const backgroundGrace = 10 * time.Second
+
 // tickInterval is how often serve runs the scheduled jobs. A slot is met
 // within it; the markers make running more often harmless.
 const tickInterval = time.Minute
@@ -57,6 +65,7 @@ type daemon struct {
 	stopWorker   context.CancelFunc
 	workerDone   chan struct{}
 	drainTimeout time.Duration // drainTimeout, but for tests
+	grace        time.Duration // backgroundGrace, but for tests
 
 	httpLn      net.Listener // nil without [http] listen
 	stopHTTP    func(context.Context) error
@@ -85,7 +94,7 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 	} else if err != nil {
 		return nil, err
 	}
-	d := &daemon{log: log, st: st, serveErr: make(chan error, 2), drainTimeout: drainTimeout}
+	d := &daemon{log: log, st: st, serveErr: make(chan error, 2), drainTimeout: drainTimeout, grace: backgroundGrace}
 	var listeners []net.Listener
 	defer func() {
 		if err != nil {
@@ -278,16 +287,10 @@ func (d *daemon) wait(ctx context.Context) error {
 	return serveErr
 }
 
-// stopBackground stops the control socket and the scheduled jobs and waits
-// for them.
-func (d *daemon) stopBackground() {
-	if d.stopBg != nil {
-		d.stopBg()
-		d.bg.Wait()
-	}
-}
-
-// close stops the background work and closes the store.
+// close stops what still runs and closes the store. What runs stops at its
+// next check of its context, but one step (a long write transaction, or a
+// write waiting for one) may take a while: past d.grace, close returns
+// without closing the store, which would wait for it too.
 func (d *daemon) close() {
 	if d.stopAdmin != nil {
 		// Last: /healthz and /metrics watch the drain too.
@@ -295,15 +298,28 @@ func (d *daemon) close() {
 		d.stopAdmin(ctx)
 		cancel()
 	}
-	if d.stopPollers != nil {
-		d.stopPollers()
-		d.pollers.Wait()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		if d.stopPollers != nil {
+			d.stopPollers()
+			d.pollers.Wait()
+		}
+		if d.stopWorker != nil {
+			d.stopWorker()
+			<-d.workerDone
+		}
+		if d.stopBg != nil { // the control socket and the scheduled jobs
+			d.stopBg()
+			d.bg.Wait()
+		}
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(d.grace):
+		d.log.Error("a control command, scheduled job or write is still running: stopping without closing the store", "waited", d.grace)
+		return
 	}
-	if d.stopWorker != nil {
-		d.stopWorker()
-		<-d.workerDone
-	}
-	d.stopBackground()
 	if err := d.st.Close(); err != nil {
 		d.log.Error("close store", "err", err)
 	}

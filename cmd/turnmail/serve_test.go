@@ -27,23 +27,7 @@ import (
 // the [outbound] section given. It stops when the test ends.
 func startTestDaemon(t *testing.T, outbound string) (*Config, string, *daemon) {
 	t.Helper()
-	// Not t.TempDir: the control socket's path must fit a sockaddr_un (about
-	// 100 bytes), and test names make t.TempDir paths long.
-	dir, err := os.MkdirTemp("", "tm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	configPath := filepath.Join(dir, "turnmail.toml")
-	text := fmt.Sprintf("[gateway]\naddress = \"collab@gw.test\"\ndata_dir = %s\n\n[smtp]\nlisten = \"127.0.0.1:0\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\npprof = true\n\n%s\n",
-		strconv.Quote(filepath.Join(dir, "data")), outbound)
-	if err := os.WriteFile(configPath, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := LoadConfig(configPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, configPath := testConfig(t, outbound)
 	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -62,6 +46,30 @@ func startTestDaemon(t *testing.T, outbound string) (*Config, string, *daemon) {
 		}
 	})
 	return cfg, configPath, d
+}
+
+// testConfig writes and loads the configuration of a test daemon: SMTP and
+// admin on loopback ports of their own, outbound as given.
+func testConfig(t *testing.T, outbound string) (*Config, string) {
+	t.Helper()
+	// Not t.TempDir: the control socket's path must fit a sockaddr_un (about
+	// 100 bytes), and test names make t.TempDir paths long.
+	dir, err := os.MkdirTemp("", "tm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	configPath := filepath.Join(dir, "turnmail.toml")
+	text := fmt.Sprintf("[gateway]\naddress = \"collab@gw.test\"\ndata_dir = %s\n\n[smtp]\nlisten = \"127.0.0.1:0\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\npprof = true\n\n%s\n",
+		strconv.Quote(filepath.Join(dir, "data")), outbound)
+	if err := os.WriteFile(configPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, configPath
 }
 
 // sendMail delivers raw to the daemon with go-smtp's client.

@@ -111,3 +111,46 @@ func TestShutdownSilentSmarthost(t *testing.T) {
 		t.Errorf("queue holds %d messages, %v", n, err)
 	}
 }
+
+// TestShutdownLongCommand: SIGTERM while a control command is inside a
+// long write transaction (a sweep or purge of a large store, say), which no
+// cancellation can stop half way. serve stops within its drain bound and
+// the grace after it, without closing the store, which would wait for the
+// transaction; the store is whole for the next start. Without the grace,
+// serve waited for the command however long it took.
+func TestShutdownLongCommand(t *testing.T) {
+	cfg, _ := testConfig(t, "[outbound]\nmode = \"file\"\n")
+	d, err := startDaemon(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	inside := make(chan struct{})
+	d.bg.Go(func() {
+		d.st.Update(func(*store.Tx) error {
+			close(inside)
+			<-release
+			return nil
+		})
+	})
+	<-inside
+	d.drainTimeout, d.grace = time.Second, time.Second
+	start := time.Now()
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // what SIGTERM does
+	go func() { done <- d.wait(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve waited for the command, 30 s past SIGTERM")
+	}
+	t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+	close(release)
+	if err := d.st.Close(); err != nil {
+		t.Errorf("close the store after the command: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -41,6 +42,47 @@ func BenchmarkIngestReply(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "mails/s")
+}
+
+// BenchmarkIngestParallel measures ingest from 8 SMTP clients at once, each
+// mail starting a collaboration with a 200 KB attachment, durable before its
+// 250: the load of issue 11's ingest goal. It reports the write transactions
+// a mail took: group commit lets the mails that arrive during one commit
+// share the next, so under load that is well below the two a mail makes.
+func BenchmarkIngestParallel(b *testing.B) {
+	const clients = 8
+	r := newRig(b, rigOptions{})
+	mails := make([][]byte, b.N)
+	for i := range mails {
+		mails[i] = (&testMail{from: alice, to: []string{bob}, cc: []string{gw}, subject: fmt.Sprintf("Contract %d", i),
+			msgid: fmt.Sprintf("par-%d@test", i), body: "Our draft.",
+			files: []testFile{{"contract.docx", fileData(uint64(i+1), 200_000)}}}).bytes()
+	}
+	r.fault.mu.Lock()
+	txs0 := r.fault.txs
+	r.fault.mu.Unlock()
+	b.SetBytes(int64(len(mails[0])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+				if err := r.send(alice, []string{gw}, mails[i]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	r.fault.mu.Lock()
+	txs := r.fault.txs - txs0
+	r.fault.mu.Unlock()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "mails/s")
+	b.ReportMetric(float64(txs)/float64(b.N), "txs/mail")
 }
 
 // BenchmarkIngestLargeAttachment sends one reply carrying a 100 MB

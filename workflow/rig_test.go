@@ -48,12 +48,14 @@ type faultSwitch struct {
 	mu     sync.Mutex
 	on     bool
 	failed int // write transactions failed so far
+	txs    int // write transactions begun so far
 }
 
 func (f *faultSwitch) set(on bool) { f.mu.Lock(); f.on = on; f.mu.Unlock() }
 func (f *faultSwitch) check() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.txs++
 	if f.on {
 		f.failed++
 		return errors.New("injected store failure")

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emersion/go-message/textproto"
 
@@ -234,8 +235,12 @@ func appendValue(v []byte, parts ...[]byte) []byte {
 func recipientReport(g *statusGroup) *Report {
 	r := &Report{Action: strings.ToLower(strings.TrimSpace(string(g.values[fieldAction])))}
 	r.Failed = r.Action == "failed"
-	if _, addr, ok := strings.Cut(string(g.values[fieldRecipient]), ";"); ok {
-		r.Recipient = strings.ToValidUTF8(truncateUTF8(strings.TrimSpace(addr), maxRecipient), "\uFFFD")
+	if kind, addr, ok := strings.Cut(string(g.values[fieldRecipient]), ";"); ok {
+		r.Recipient = strings.TrimSpace(addr)
+		if strings.EqualFold(strings.TrimSpace(kind), "utf-8") {
+			r.Recipient = unembedUnicode(r.Recipient)
+		}
+		r.Recipient = strings.ToValidUTF8(truncateUTF8(r.Recipient, maxRecipient), "\uFFFD")
 	}
 	status := strings.Fields(string(g.values[fieldStatus]))
 	enhanced := ""
@@ -265,6 +270,37 @@ func recipientReport(g *statusGroup) *Report {
 // maxRecipient bounds Report.Recipient: a path is at most 256 octets
 // (RFC 5321 §4.5.3.1.3), and the recipient goes into a log line.
 const maxRecipient = 256
+
+// unembedUnicode undoes the \x{HEXPOINT} escapes of an RFC 6533 §3
+// utf-8-address ("b\x{F8}b@axe.test"); an escape that is none is kept as
+// written.
+func unembedUnicode(s string) string {
+	if !strings.Contains(s, `\x{`) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, `\x{`)
+		if i < 0 {
+			break
+		}
+		b.WriteString(s[:i])
+		s = s[i:]
+		// RFC 6533 §3 writes the code point in hex: one to six digits
+		// are taken.
+		if j := strings.IndexByte(s[:min(len(s), 10)], '}'); j >= 4 {
+			if n, err := strconv.ParseUint(s[3:j], 16, 32); err == nil && utf8.ValidRune(rune(n)) {
+				b.WriteRune(rune(n))
+				s = s[j+1:]
+				continue
+			}
+		}
+		b.WriteString(`\x{`)
+		s = s[3:]
+	}
+	b.WriteString(s)
+	return b.String()
+}
 
 var (
 	enhancedRE = regexp.MustCompile(`^[245]\.[0-9]{1,3}\.[0-9]{1,3}$`)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,9 @@ type outMail struct {
 	rcpt  []string
 	msgID string
 	data  []byte // CRLF lines, none starting with a dot
+	// wire says that data goes into DATA as it is (see inWireForm), and
+	// so straight to the connection.
+	wire bool
 	// await is the address whose handoff this mail causes, lower-case, or ""
 	// when none is awaited.
 	await string
@@ -56,6 +60,7 @@ type smtpConn struct {
 	helo    string
 	timeout time.Duration // for each command, and for the reply to DATA
 	c       *smtp.Client
+	conn    net.Conn // c's
 }
 
 // deliver hands m in, retrying per p, and says what became of it. It gives
@@ -127,17 +132,58 @@ func (s *smtpConn) exchange(m *outMail) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("data: %w", err)
 	}
-	if _, err := w.Write(m.data); err != nil {
+	if m.wire {
+		// go-smtp's data writer (net/textproto's) looks at every byte, one
+		// call each: 3 ms of CPU for a 270 KB mail, most of the load's
+		// cost. m.data needs no dot or CR added, so it goes to the
+		// connection as it is, in one write, but for its last CRLF, which
+		// goes through the writer for its Close to add only the final
+		// ".\r\n" and read the reply. Data has flushed the DATA command and
+		// read the 354: nothing of the client's is buffered before these
+		// bytes.
+		n := len(m.data) - len(crlf)
+		if _, err := s.conn.Write(m.data[:n]); err != nil {
+			return 0, fmt.Errorf("data: %w", err)
+		}
+		if _, err := w.Write(m.data[n:]); err != nil {
+			return 0, fmt.Errorf("data: %w", err)
+		}
+	} else if _, err := w.Write(m.data); err != nil {
 		return 0, fmt.Errorf("data: %w", err)
 	}
-	// The dot-writer flushes what it still buffers (at most a few KB) with
-	// the final dot: the time from here is the server's commit, not the
-	// transfer of the message.
+	// What is left to write is the final dot (and with the data writer at
+	// most a few KB before it): the time from here is the server's commit,
+	// not the transfer of the message.
 	start := time.Now()
 	if err := w.Close(); err != nil {
 		return 0, fmt.Errorf("end of data: %w", err)
 	}
 	return time.Since(start), nil
+}
+
+var crlf = []byte("\r\n")
+
+// inWireForm says whether data goes into DATA unchanged (RFC 5321 §4.5.2):
+// every line, the last one too, ended by CRLF, no other CR or LF, and no
+// line that starts with a dot. net/textproto's dot-writer sends such data
+// as it is, with ".\r\n" after it. The mails of a run are so: base64 lines
+// and header fields of the run's own making.
+func inWireForm(data []byte) bool {
+	if !bytes.HasSuffix(data, crlf) || data[0] == '.' ||
+		bytes.Count(data, crlf[:1]) != bytes.Count(data, crlf[1:]) {
+		return false
+	}
+	// As many CRs as LFs, and a CR before each LF: each CR is in a CRLF.
+	for p := data; ; {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			return true
+		}
+		if i == 0 || p[i-1] != '\r' || i+1 < len(p) && p[i+1] == '.' {
+			return false
+		}
+		p = p[i+1:]
+	}
 }
 
 func (s *smtpConn) dial(ctx context.Context) error {
@@ -154,7 +200,7 @@ func (s *smtpConn) dial(ctx context.Context) error {
 		c.Close()
 		return fmt.Errorf("greeting: %w", err)
 	}
-	s.c = c
+	s.c, s.conn = c, conn
 	return nil
 }
 
@@ -166,7 +212,7 @@ func (s *smtpConn) close() {
 	if err := s.c.Quit(); err != nil {
 		s.c.Close()
 	}
-	s.c = nil
+	s.c, s.conn = nil, nil
 }
 
 // classify names err for the report ("451 4.7.1", "connection") and says

@@ -223,3 +223,52 @@ func TestCanceledDuringBackoff(t *testing.T) {
 		t.Errorf("took %s", d)
 	}
 }
+
+func TestInWireForm(t *testing.T) {
+	for in, want := range map[string]bool{
+		"a\r\n": true, "\r\n": true, "a\r\n\r\nb.c.\r\n": true,
+		"": false, "a": false, "a\r\nb": false, "a\r": false,
+		".a\r\n": false, "a\r\n.b\r\n": false, "a\r\n.\r\n": false,
+		"a\nb\r\n": false, "\n": false, "a\rb\r\n": false, "a\r\r\n": false,
+	} {
+		if got := inWireForm([]byte(in)); got != want {
+			t.Errorf("inWireForm(%q) = %v; want %v", in, got, want)
+		}
+	}
+}
+
+// A mail in wire form goes to the server as it is; one that is not (a line
+// that starts with a dot, a bare LF: a run's mail can have them only from
+// --to-domain, which goes into To alone) goes through go-smtp's data
+// writer, which stuffs the dot and adds the CR. Either way the server gets
+// the mail it would have from go-smtp alone.
+func TestDeliverData(t *testing.T) {
+	ts := startTestServer(t, &testServer{})
+	o := testOptions(ts.addr, 1)
+	o.seed = 11
+	plain := newScenario(o).start(0, 0)
+	o.toDomain = "axe.test>\r\n.dot\nX-Bare: <lf"
+	odd := newScenario(o).start(1, 1)
+	if !plain.wire || odd.wire {
+		t.Fatalf("wire form: %v and %v; want true and false", plain.wire, odd.wire)
+	}
+	dotted := &outMail{from: "a@acme.test", rcpt: []string{"collab@gw.test"}, msgID: "<dotted@acme.test>",
+		data: []byte("Message-ID: <dotted@acme.test>\r\n\r\n.\r\n..x\r\nbare\nlf\r\nend")}
+	c := &smtpConn{addr: ts.addr, helo: o.helo, timeout: o.timeout}
+	defer c.close()
+	for _, m := range []*outMail{plain, dotted} {
+		want := bytes.ReplaceAll(bytes.ReplaceAll(m.data, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
+		if !bytes.HasSuffix(want, []byte("\r\n")) {
+			want = append(want, "\r\n"...)
+		}
+		if oc := c.deliver(t.Context(), m, o.retry); !oc.ok {
+			t.Fatalf("%s: %v", m.msgID, oc.err)
+		}
+		ts.mu.Lock()
+		got := ts.attempts[m.msgID]
+		ts.mu.Unlock()
+		if len(got) != 1 || !bytes.Equal(got[0], want) {
+			t.Errorf("%s: the server got %.200q\nwant %.200q", m.msgID, got, want)
+		}
+	}
+}

@@ -61,10 +61,8 @@ func (s *scenario) start(n, serial int) *outMail {
 	fmt.Fprintf(&h, "From: <%s>\r\nTo: <%s>\r\nCc: <%s>\r\n", owner, other, s.gateway)
 	fmt.Fprintf(&h, "Subject: Load test %d (%s)\r\n", n, s.run)
 	msgID := fmt.Sprintf("<load-%s-start%d@%s>", s.run, n, s.fromDomain)
-	return &outMail{
-		from: owner, rcpt: []string{s.gateway}, msgID: msgID, await: other,
-		data: s.compose(h.String(), msgID, "Here is our draft of the contract.", att),
-	}
+	m := &outMail{from: owner, rcpt: []string{s.gateway}, msgID: msgID, await: other}
+	return s.compose(m, h.String(), "Here is our draft of the contract.", att)
 }
 
 // reply is round r of collaboration c: the other party replies in even
@@ -81,10 +79,8 @@ func (s *scenario) reply(c *collab, r, serial int) *outMail {
 	fmt.Fprintf(&h, "From: <%s>\r\nTo: <%s>\r\n", from, tag)
 	fmt.Fprintf(&h, "Subject: Re: Load test %d (%s)\r\n", c.n, s.run)
 	msgID := fmt.Sprintf("<load-%s-reply%d.%d@%s>", s.run, c.n, r, strings.SplitN(from, "@", 2)[1])
-	return &outMail{
-		from: from, rcpt: []string{tag}, msgID: msgID, await: to,
-		data: s.compose(h.String(), msgID, "Edited, see clause 4.\r\n\r\nOn Monday the other side wrote:\r\n> Here is our draft.", att),
-	}
+	m := &outMail{from: from, rcpt: []string{tag}, msgID: msgID, await: to}
+	return s.compose(m, h.String(), "Edited, see clause 4.\r\n\r\nOn Monday the other side wrote:\r\n> Here is our draft.", att)
 }
 
 // attachment returns the file of a mail: with files, the i-th (wrapping
@@ -102,21 +98,27 @@ func (s *scenario) attachment(serial, i int) attachment {
 	return attachment{name: "contract.docx", data: data}
 }
 
-// compose writes a multipart/mixed message: header fields h, the text, and
-// the attachment in base64.
-func (s *scenario) compose(h, msgID, text string, att attachment) []byte {
+// compose writes m's message, multipart/mixed: header fields h, the text,
+// and the attachment in base64.
+func (s *scenario) compose(m *outMail, h, text string, att attachment) *outMail {
 	const boundary = "=_turnmail-load"
 	var b bytes.Buffer
 	b.Grow(len(att.data)*4/3 + len(att.data)/38 + 1024)
 	b.WriteString(h)
-	fmt.Fprintf(&b, "Date: %s\r\nMessage-ID: %s\r\nMIME-Version: 1.0\r\n", time.Now().Format(time.RFC1123Z), msgID)
+	fmt.Fprintf(&b, "Date: %s\r\nMessage-ID: %s\r\nMIME-Version: 1.0\r\n", time.Now().Format(time.RFC1123Z), m.msgID)
 	fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=%q\r\n\r\n", boundary)
 	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n", boundary, text)
 	fmt.Fprintf(&b, "--%s\r\nContent-Type: %s\r\nContent-Disposition: attachment; filename=%q\r\n"+
 		"Content-Transfer-Encoding: base64\r\n\r\n", boundary, contentType(att.name), att.name)
+	head := b.Len()
 	writeBase64Lines(&b, att.data)
+	tail := b.Len()
 	fmt.Fprintf(&b, "--%s--\r\n", boundary)
-	return b.Bytes()
+	m.data = b.Bytes()
+	// Base64 lines are in wire form as made; what is around them holds the
+	// flags' addresses and domains, which could hold anything.
+	m.wire = inWireForm(m.data[:head]) && inWireForm(m.data[tail:])
+	return m
 }
 
 // writeBase64Lines writes data in base64, 76 characters a line (RFC 2045

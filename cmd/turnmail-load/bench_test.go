@@ -82,7 +82,7 @@ func handoffData(tb testing.TB, size int) []byte {
 	for i := range data {
 		data[i] = byte(i * 7919 >> 3)
 	}
-	writeBase64Lines(&b, data)
+	b.Write(appendBase64Lines(nil, data))
 	b.WriteString("--b--\r\n.\r\n")
 	return b.Bytes()
 }

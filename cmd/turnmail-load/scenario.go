@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -33,6 +31,10 @@ type scenario struct {
 type attachment struct {
 	name string
 	data []byte
+	// random, when set instead of data, makes the content: size bytes of
+	// it, read as they are encoded.
+	random *rand.ChaCha8
+	size   int
 }
 
 // collab is one collaboration of a reply run, as read back from the
@@ -93,47 +95,54 @@ func (s *scenario) attachment(serial, i int) attachment {
 	}
 	key := s.key
 	binary.LittleEndian.PutUint64(key[24:], uint64(serial))
-	data := make([]byte, s.size)
-	rand.NewChaCha8(key).Read(data)
-	return attachment{name: "contract.docx", data: data}
+	return attachment{name: "contract.docx", random: rand.NewChaCha8(key), size: s.size}
 }
 
 // compose writes m's message, multipart/mixed: header fields h, the text,
 // and the attachment in base64.
 func (s *scenario) compose(m *outMail, h, text string, att attachment) *outMail {
 	const boundary = "=_turnmail-load"
-	var b bytes.Buffer
-	b.Grow(len(att.data)*4/3 + len(att.data)/38 + 1024)
-	b.WriteString(h)
-	fmt.Fprintf(&b, "Date: %s\r\nMessage-ID: %s\r\nMIME-Version: 1.0\r\n", time.Now().Format(time.RFC1123Z), m.msgID)
-	fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=%q\r\n\r\n", boundary)
-	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n", boundary, text)
-	fmt.Fprintf(&b, "--%s\r\nContent-Type: %s\r\nContent-Disposition: attachment; filename=%q\r\n"+
+	b := make([]byte, 0, 1024+len(h)+len(text)+base64LinesLen(att.len()))
+	b = append(b, h...)
+	b = fmt.Appendf(b, "Date: %s\r\nMessage-ID: %s\r\nMIME-Version: 1.0\r\n", time.Now().Format(time.RFC1123Z), m.msgID)
+	b = fmt.Appendf(b, "Content-Type: multipart/mixed; boundary=%q\r\n\r\n", boundary)
+	b = fmt.Appendf(b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n", boundary, text)
+	b = fmt.Appendf(b, "--%s\r\nContent-Type: %s\r\nContent-Disposition: attachment; filename=%q\r\n"+
 		"Content-Transfer-Encoding: base64\r\n\r\n", boundary, contentType(att.name), att.name)
-	head := b.Len()
-	writeBase64Lines(&b, att.data)
-	tail := b.Len()
-	fmt.Fprintf(&b, "--%s--\r\n", boundary)
-	m.data = b.Bytes()
+	head := len(b)
+	b = att.appendBase64(b)
+	tail := len(b)
+	b = fmt.Appendf(b, "--%s--\r\n", boundary)
+	m.data = b
 	// Base64 lines are in wire form as made; what is around them holds the
 	// flags' addresses and domains, which could hold anything.
-	m.wire = inWireForm(m.data[:head]) && inWireForm(m.data[tail:])
+	m.wire = inWireForm(b[:head]) && inWireForm(b[tail:])
 	return m
 }
 
-// writeBase64Lines writes data in base64, 76 characters a line (RFC 2045
-// §6.8), each line ended by CRLF.
-func writeBase64Lines(b *bytes.Buffer, data []byte) {
-	const perLine = 57 // bytes that encode to 76 characters
-	line := make([]byte, 76)
-	for len(data) > 0 {
-		n := min(perLine, len(data))
-		m := base64.StdEncoding.EncodedLen(n)
-		base64.StdEncoding.Encode(line, data[:n])
-		b.Write(line[:m])
-		b.WriteString("\r\n")
-		data = data[n:]
+// len is the attachment's size in bytes.
+func (a attachment) len() int {
+	if a.random != nil {
+		return a.size
 	}
+	return len(a.data)
+}
+
+// appendBase64 appends the attachment to b in base64 lines.
+func (a attachment) appendBase64(b []byte) []byte {
+	if a.random == nil {
+		return appendBase64Lines(b, a.data)
+	}
+	// A block at a time, a whole number of lines and of the generator's 8
+	// bytes: the same bytes and lines as in one piece, without making and
+	// clearing the whole of it first.
+	var block [64 * base64LineBytes]byte
+	for n := a.size; n > 0; n -= len(block) {
+		p := block[:min(n, len(block))]
+		a.random.Read(p)
+		b = appendBase64Lines(b, p)
+	}
+	return b
 }
 
 func contentType(name string) string {

@@ -37,6 +37,7 @@ func BenchmarkSend(b *testing.B) {
 		if oc := c.deliver(b.Context(), m, o.retry); !oc.ok {
 			b.Fatal(oc.err)
 		}
+		m.release()
 	}
 	cpu.report(b)
 }

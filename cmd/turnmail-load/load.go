@@ -324,7 +324,8 @@ func replies(o *options, sc *scenario, collabs []*collab, conc int, record func(
 // drive hands in the mails next returns, from conc clients at once, each
 // with its own connection, until next returns nil for every client, and
 // passes each outcome to done. next(w) and done for client w's mails are
-// called from client w's goroutine only. With o.rate set, the mails start
+// called from client w's goroutine only. A mail's data is given to another
+// once done returns: done must not keep it. With o.rate set, the mails start
 // at most that many a second, all clients together.
 func drive(ctx context.Context, o *options, conc int, next func(w int) *outMail, done func(int, *outMail, outcome)) {
 	var slot atomic.Int64
@@ -348,6 +349,7 @@ func drive(ctx context.Context, o *options, conc int, next func(w int) *outMail,
 					}
 				}
 				done(w, m, c.deliver(ctx, m, o.retry))
+				m.release()
 			}
 		})
 	}

@@ -102,7 +102,7 @@ func (s *scenario) attachment(serial, i int) attachment {
 // and the attachment in base64.
 func (s *scenario) compose(m *outMail, h, text string, att attachment) *outMail {
 	const boundary = "=_turnmail-load"
-	b := make([]byte, 0, 1024+len(h)+len(text)+base64LinesLen(att.len()))
+	b := newMailBuf(1024 + len(h) + len(text) + base64LinesLen(att.len()))
 	b = append(b, h...)
 	b = fmt.Appendf(b, "Date: %s\r\nMessage-ID: %s\r\nMIME-Version: 1.0\r\n", time.Now().Format(time.RFC1123Z), m.msgID)
 	b = fmt.Appendf(b, "Content-Type: multipart/mixed; boundary=%q\r\n\r\n", boundary)

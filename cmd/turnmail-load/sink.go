@@ -27,6 +27,11 @@ type sink struct {
 	bufSize int           // of each connection's reader; tests make it small
 	timeout time.Duration // for each read and write
 
+	// sessions holds sinkConns done with, their buffers for the next
+	// connection's: the gateway opens one for each mail, and a reader
+	// each would be as much garbage as the mail.
+	sessions sync.Pool
+
 	mu     sync.Mutex
 	conns  map[net.Conn]bool
 	closed bool
@@ -127,11 +132,21 @@ func (s *sink) handle(c net.Conn) {
 		c.Close()
 	}()
 	dc := deadlineConn{Conn: c, timeout: s.timeout}
-	sc := &sinkConn{t: s.t, r: bufio.NewReaderSize(dc, s.bufSize), w: bufio.NewWriter(dc)}
+	sc, _ := s.sessions.Get().(*sinkConn)
+	if sc == nil {
+		sc = &sinkConn{t: s.t, r: bufio.NewReaderSize(dc, s.bufSize), w: bufio.NewWriter(dc)}
+	} else {
+		sc.r.Reset(dc)
+		sc.w.Reset(dc)
+		sc.hello, sc.mail, sc.rcpts = false, false, 0
+	}
 	// A broken or timed-out connection drops what it was sending, as it
 	// would at a smarthost: the gateway tries again, and the run sees it
 	// as a late handoff.
 	sc.serve()
+	sc.r.Reset(nil)
+	sc.w.Reset(nil)
+	s.sessions.Put(sc)
 }
 
 // deadlineConn gives each read and write its own deadline.
@@ -289,17 +304,20 @@ func (c *sinkConn) data() error {
 	c.hdr = c.hdr[:0]
 	done := false
 	err := readData(c.r, func(p []byte) {
-		if done {
-			return
+		// A few KB at a time, not all that a read brought: the header is
+		// kept, not the body after it.
+		for len(p) > 0 && !done {
+			q := p[:min(len(p), 4<<10, maxHeader-len(c.hdr))]
+			p = p[len(q):]
+			from := max(0, len(c.hdr)-3)
+			c.hdr = append(c.hdr, q...)
+			if bytes.HasPrefix(c.hdr, []byte("\r\n")) {
+				done = true // no header at all
+			} else if i := bytes.Index(c.hdr[from:], []byte("\r\n\r\n")); i >= 0 {
+				c.hdr, done = c.hdr[:from+i+4], true
+			}
+			done = done || len(c.hdr) == maxHeader
 		}
-		from := max(0, len(c.hdr)-3)
-		c.hdr = append(c.hdr, p[:min(len(p), maxHeader-len(c.hdr))]...)
-		if bytes.HasPrefix(c.hdr, []byte("\r\n")) {
-			done = true // no header at all
-		} else if i := bytes.Index(c.hdr[from:], []byte("\r\n\r\n")); i >= 0 {
-			c.hdr, done = c.hdr[:from+i+4], true
-		}
-		done = done || len(c.hdr) == maxHeader
 	})
 	if err != nil {
 		return err

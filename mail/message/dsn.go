@@ -233,7 +233,9 @@ func appendValue(v []byte, parts ...[]byte) []byte {
 
 // recipientReport reads one recipient's fields.
 func recipientReport(g *statusGroup) *Report {
-	r := &Report{Action: strings.ToLower(strings.TrimSpace(string(g.values[fieldAction])))}
+	// Sendmail comments its actions ("delivered (to mailbox)"); the
+	// action is the word before.
+	r := &Report{Action: firstWord(string(g.values[fieldAction]))}
 	r.Failed = r.Action == "failed"
 	if kind, addr, ok := strings.Cut(string(g.values[fieldRecipient]), ";"); ok {
 		r.Recipient = strings.TrimSpace(addr)

@@ -66,7 +66,7 @@ var dsnCases = []dsnCase{
 	{file: "sendmail-en-550.eml", want: &Report{Failed: true, Action: "failed", Recipient: "bob@axe.test",
 		Said: &mail.Refusal{Code: 550, Enhanced: "5.1.1", Text: "<bob@axe.test>... User unknown"}}},
 	// Sendmail 8.17, English: a return receipt, "delivered (to mailbox)".
-	{file: "sendmail-en-delivered.eml", want: &Report{Action: "delivered (to mailbox)", Recipient: "bob@axe.test",
+	{file: "sendmail-en-delivered.eml", want: &Report{Action: "delivered", Recipient: "bob@axe.test",
 		Said: &mail.Refusal{Enhanced: "2.1.5"}}},
 	// Sendmail 8.17, English: three recipients, only the second failed;
 	// Sendmail's comments after the action.

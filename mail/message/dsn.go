@@ -101,6 +101,12 @@ func ReadReport(raw io.Reader, msg *Message) *Report {
 	if strings.Contains(low, "delay") || strings.Contains(low, "warning") {
 		r.Failed, r.Action = false, "delayed"
 	}
+	// Exim and Gmail name the addresses that failed in a field of their
+	// own, the first of which is enough for the log.
+	if a, _, _ := strings.Cut(hdr.Get("X-Failed-Recipients"), ","); strings.TrimSpace(a) != "" {
+		a = strings.Trim(strings.TrimSpace(a), "<>")
+		r.Recipient = strings.ToValidUTF8(truncateUTF8(a, maxRecipient), "\uFFFD")
+	}
 	r.Said = replyInText(msg.Text)
 	return r
 }
@@ -315,8 +321,9 @@ var (
 	continuedRE = regexp.MustCompile(`\s[45][0-9]{2}[ -][45]\.[0-9]{1,3}\.[0-9]{1,3}\s`)
 	// saidRE is where plain bounces quote the reply: qmail's "Remote host
 	// said:", Exim's "SMTP error from remote mail server after RCPT TO:<…>:"
+	// or, in older Exim's plain bounces, "host mx.example [192.0.2.7]:",
 	// and the like.
-	saidRE = regexp.MustCompile(`(?i)(?:said|server|>):\s*([45][0-9]{2}[ -].*)$`)
+	saidRE = regexp.MustCompile(`(?i)(?:said|server|>|\]):\s*([45][0-9]{2}[ -].*)$`)
 )
 
 // parseReply reads an SMTP reply quoted in a report, or returns nil. s is

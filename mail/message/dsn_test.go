@@ -53,7 +53,8 @@ var dsnCases = []dsnCase{
 		Said: &mail.Refusal{Code: 552, Enhanced: "5.2.2", Text: "<bøb@axe.test>: Postfach voll, Quota = 100%"}}},
 	// Exim 4.7x, English: plain text, before Exim wrote multipart/report;
 	// the reply after "host … [address]:".
-	{file: "exim-en-plain.eml", want: &Report{Failed: true, Action: "failed"}},
+	{file: "exim-en-plain.eml", want: &Report{Failed: true, Action: "failed", Recipient: "bob@axe.test",
+		Said: &mail.Refusal{Code: 550, Enhanced: "5.1.1", Text: "<bob@axe.test>: Recipient address rejected: User unknown in local recipient table"}}},
 	// Exim 4.96, English: multipart/report, Status 5.0.0 as Exim always
 	// writes it, the server's 5.1.1 in Diagnostic-Code.
 	{file: "exim-en-dsn.eml", want: &Report{Failed: true, Action: "failed", Recipient: "bob@axe.test",

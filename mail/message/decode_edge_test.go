@@ -105,6 +105,8 @@ func TestBase64DecoderEdges(t *testing.T) {
 		{"blanks at line ends", "aGVs  \r\nbG8=\t\r\n", nil, "hello", ""},
 		{"blank inside a quantum", "aG Vs\tbG8=", []int{3}, "hello", ""},
 		{"bare cr", "aG\rVsbG8=", nil, "hello", ""},
+		{"bare cr between quanta", "aGVs\rbG8=", nil, "hello", ""},
+		{"bare cr at a read's end", "aGVs\rbG8=", []int{5}, "hello", ""},
 		{"padding in the middle", "aGk=aGk=", []int{3}, "hihi", ""},
 		{"padding in the middle split", "aGk=aGk=", []int{4}, "hihi", ""},
 		{"double padding in the middle", "aA==aGk=", []int{3}, "hhi", ""},

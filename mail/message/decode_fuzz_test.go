@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 )
 
@@ -144,6 +145,58 @@ func FuzzDecoders(f *testing.F) {
 		}
 		if ok, err := base64.RawStdEncoding.DecodeString(string(stripped)); err == nil && (!bytes.Equal(got, ok) || d.Damage() != "") {
 			t.Fatalf("decoded %q, damage %q; encoding/base64 without padding %q", got, d.Damage(), ok)
+		}
+	})
+}
+
+// FuzzBase64Lines gives base64Reader what encoders write, which random
+// input seldom is: data base64-encoded and wrapped at widths that the
+// fuzzer picks (cycling; a 0 is a blank line), with CR LF or LF, then
+// edited: each pair of edits bytes overwrites one character (a position,
+// a byte), to put garbage, padding or blanks anywhere. Unedited, it must
+// decode to data; edited, as the reference does.
+func FuzzBase64Lines(f *testing.F) {
+	data := benchAttachment()[:600]
+	f.Add(data, []byte{76}, true, []byte{}, []byte{})
+	f.Add(data, []byte{76}, false, []byte{}, []byte{0})
+	f.Add(data, []byte{73, 61, 77, 19, 128}, false, []byte{}, []byte{1, 5})
+	f.Add(data, []byte{64}, true, []byte{100, '*', 7, '='}, []byte{})
+	f.Add(data[:10], []byte{3, 0, 5}, true, []byte{2, ' '}, []byte{2})
+	f.Fuzz(func(t *testing.T, data, widths []byte, crlf bool, edits, shape []byte) {
+		lengths := []int{76}
+		if len(widths) > 0 {
+			lengths = make([]int, len(widths))
+			for i, w := range widths {
+				lengths[i] = int(w)
+			}
+			if slices.Max(lengths) == 0 {
+				lengths[0] = 1
+			}
+		}
+		eol := "\n"
+		if crlf {
+			eol = "\r\n"
+		}
+		in := wrapLines([]byte(base64.StdEncoding.EncodeToString(data)), lengths, eol)
+		for k := 0; k+1 < len(edits) && len(in) > 0; k += 2 {
+			in[int(edits[k])*len(in)/256] = edits[k+1]
+		}
+		src := func() io.Reader { return &shapedReader{data: in, shape: shape} }
+		d, _ := newDecoder("base64", src())
+		got, err := readShaped(t, d, shape)
+		if err != io.EOF {
+			if errors.Is(err, errNoProgress) {
+				return // a shape of reads of nothing
+			}
+			t.Fatalf("ended with %v", err)
+		}
+		ref := newRefDecoder("base64", src())
+		want, _ := io.ReadAll(ref)
+		if !bytes.Equal(got, want) || d.Damage() != ref.Damage() {
+			t.Fatalf("decoded %q, damage %q; the reference %q, %q", got, d.Damage(), want, ref.Damage())
+		}
+		if len(edits) < 2 && (!bytes.Equal(got, data) || d.Damage() != "") {
+			t.Fatalf("decoded %q, damage %q; want %q", got, d.Damage(), data)
 		}
 	})
 }

@@ -237,25 +237,27 @@ func appendValue(v []byte, parts ...[]byte) []byte {
 	return v
 }
 
-// recipientReport reads one recipient's fields.
+// recipientReport reads one recipient's fields. A status part is ASCII or,
+// in a global one, UTF-8; 8-bit bytes that are not UTF-8 are read as
+// Latin-1, so that the server's words reach a person as text.
 func recipientReport(g *statusGroup) *Report {
 	// Sendmail comments its actions ("delivered (to mailbox)"); the
 	// action is the word before.
-	r := &Report{Action: firstWord(string(g.values[fieldAction]))}
+	r := &Report{Action: firstWord(toUTF8(g.values[fieldAction]))}
 	r.Failed = r.Action == "failed"
-	if kind, addr, ok := strings.Cut(string(g.values[fieldRecipient]), ";"); ok {
+	if kind, addr, ok := strings.Cut(toUTF8(g.values[fieldRecipient]), ";"); ok {
 		r.Recipient = strings.TrimSpace(addr)
 		if strings.EqualFold(strings.TrimSpace(kind), "utf-8") {
 			r.Recipient = unembedUnicode(r.Recipient)
 		}
 		r.Recipient = strings.ToValidUTF8(truncateUTF8(r.Recipient, maxRecipient), "\uFFFD")
 	}
-	status := strings.Fields(string(g.values[fieldStatus]))
+	status := strings.Fields(toUTF8(g.values[fieldStatus]))
 	enhanced := ""
 	if len(status) > 0 && enhancedRE.MatchString(status[0]) {
 		enhanced = status[0]
 	}
-	kind, text, ok := strings.Cut(string(g.values[fieldDiagnostic]), ";")
+	kind, text, ok := strings.Cut(toUTF8(g.values[fieldDiagnostic]), ";")
 	if !ok {
 		text, kind = kind, ""
 	}

@@ -51,8 +51,8 @@ func FuzzReadReport(f *testing.F) {
 
 // checkReportBounds checks what any Report holds: a failure is the action
 // "failed", the recipient is bounded valid UTF-8, the server's words are a
-// 4xx or 5xx code or none, an RFC 3463 status or none, and at most 400
-// bytes of text and an ellipsis.
+// 4xx or 5xx code or none, an RFC 3463 status or none, and one line of
+// UTF-8 text of at most 400 bytes and an ellipsis.
 func checkReportBounds(t *testing.T, r *Report) {
 	t.Helper()
 	if r == nil {
@@ -74,7 +74,7 @@ func checkReportBounds(t *testing.T, r *Report) {
 		if s.Enhanced != "" && !enhancedRE.MatchString(s.Enhanced) {
 			t.Errorf("Said.Enhanced %q", s.Enhanced)
 		}
-		if len(s.Text) > 400+len("…") || strings.ContainsAny(s.Text, "\r\n") {
+		if len(s.Text) > 400+len("…") || strings.ContainsAny(s.Text, "\r\n") || !utf8.ValidString(s.Text) {
 			t.Errorf("Said.Text of %d bytes: %q", len(s.Text), s.Text)
 		}
 	}

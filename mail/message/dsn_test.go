@@ -238,3 +238,15 @@ func TestUnembedUnicode(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusLatin1: a status part in raw Latin-1, against RFC 3464 but
+// written by servers all the same, still gives the server's words as text.
+func TestStatusLatin1(t *testing.T) {
+	status := "Reporting-MTA: dns; mx.axe.test\r\n\r\n" +
+		"Final-Recipient: rfc822; j\xfcrgen@axe.test\r\n" +
+		"Action: failed\r\n" +
+		"Status: 5.1.1\r\n" +
+		"Diagnostic-Code: smtp; 550 5.1.1 Empf\xe4nger unbekannt\r\n"
+	checkReport(t, statusFields([]byte(status)), &Report{Failed: true, Action: "failed", Recipient: "jürgen@axe.test",
+		Said: &mail.Refusal{Code: 550, Enhanced: "5.1.1", Text: "Empfänger unbekannt"}})
+}

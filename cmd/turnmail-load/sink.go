@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ type sink struct {
 	t       *tracker
 	bufSize int           // of each connection's reader; tests make it small
 	timeout time.Duration // for each read and write
+	errLog  io.Writer     // where what breaks a connection is said
 
 	// sessions holds sinkConns done with, their buffers for the next
 	// connection's: the gateway opens one for each mail, and a reader
@@ -65,7 +67,7 @@ func startSinkSize(addr string, t *tracker, bufSize int) (*sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink: %w", err)
 	}
-	s := &sink{l: l, t: t, bufSize: bufSize, timeout: 5 * time.Minute, conns: map[net.Conn]bool{}}
+	s := &sink{l: l, t: t, bufSize: bufSize, timeout: 5 * time.Minute, errLog: os.Stderr, conns: map[net.Conn]bool{}}
 	s.wg.Go(s.serve)
 	return s, nil
 }
@@ -99,9 +101,9 @@ func (s *sink) serve() {
 				return
 			}
 			// Out of file descriptors, most likely: wait for some to be
-			// freed, as net/http's server does.
-			s.t.unreadable(fmt.Errorf("sink: %w", err))
+			// freed, as go-smtp's and net/http's servers do.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			fmt.Fprintf(s.errLog, "turnmail-load: sink: accept: %v; retrying in %s\n", err, backoff)
 			time.Sleep(backoff)
 			continue
 		}
@@ -140,10 +142,13 @@ func (s *sink) handle(c net.Conn) {
 		sc.w.Reset(dc)
 		sc.hello, sc.mail, sc.rcpts = false, false, 0
 	}
-	// A broken or timed-out connection drops what it was sending, as it
-	// would at a smarthost: the gateway tries again, and the run sees it
-	// as a late handoff.
-	sc.serve()
+	// A broken connection drops what it was sending, as it would at a
+	// smarthost: the gateway tries again, and the run sees it as a late
+	// handoff. What broke it is said, as go-smtp's server did, unless the
+	// gateway just went or the run closed the sink.
+	if err := sc.serve(); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		fmt.Fprintf(s.errLog, "turnmail-load: sink: connection from %s: %v\n", c.RemoteAddr(), err)
+	}
 	sc.r.Reset(nil)
 	sc.w.Reset(nil)
 	s.sessions.Put(sc)
@@ -184,6 +189,11 @@ func (c *sinkConn) serve() error {
 		if errors.Is(err, errLineTooLong) {
 			c.reply("500 5.5.2 Line too long")
 			continue
+		}
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			c.reply("421 4.4.2 Idle timeout, bye bye")
+			c.flush()
+			return nil
 		}
 		if err != nil {
 			return err

@@ -91,9 +91,15 @@ type blobWriter struct {
 	chunker *chunker.Chunker
 	cut     cutReader
 	buf     []byte                     // the chunk being cut
-	data    []byte                     // new chunks not yet written
-	pending []pendingChunk             // where in data each new chunk is
 	seen    map[[sha256.Size]byte]bool // digests of pending
+	blobWrites
+}
+
+// blobWrites are what a blob still has to write: new chunks, and, with its
+// last chunks, its manifest.
+type blobWrites struct {
+	data    []byte         // new chunks not yet written
+	pending []pendingChunk // where in data each new chunk is
 	// manifest, when set, is the blob's, written under digest with the
 	// last chunks: one transaction for a blob of a few MB.
 	manifest []byte
@@ -112,8 +118,14 @@ type pendingChunk struct {
 // stays bounded whatever the size. The manifest goes with the last of them.
 // Those transactions are group-committed with other writers' (Batch). The
 // blob is not referenced by anything yet: reference it before Sweep next
-// runs.
+// runs (or stage it in a BlobBatch, which writes it with what references it).
 func (s *Store) PutBlob(r io.Reader) (mail.Blob, error) {
+	return s.putBlob(r, s.flushChunks)
+}
+
+// putBlob cuts r into chunks, writing them as PutBlob says, and leaves the
+// last ones and the manifest to finish.
+func (s *Store) putBlob(r io.Reader, finish func(*blobWriter) error) (mail.Blob, error) {
 	w := s.blobWriter()
 	defer s.writers.Put(w)
 	w.resetPending()
@@ -143,7 +155,7 @@ func (s *Store) PutBlob(r io.Reader) (mail.Blob, error) {
 	if !stored {
 		w.manifest, w.digest = m.encode(), [sha256.Size]byte(sum)
 	}
-	if err := s.flushChunks(w); err != nil {
+	if err := finish(w); err != nil {
 		return mail.Blob{}, fmt.Errorf("store blob %s: %w", blob.Digest, err)
 	}
 	return blob, nil
@@ -250,35 +262,41 @@ func (s *Store) flushChunks(w *blobWriter) error {
 	if len(w.pending) == 0 && w.manifest == nil {
 		return nil
 	}
-	err := s.batch(len(w.data)+len(w.manifest), func(tx *bbolt.Tx) error {
-		index, data := chunkBuckets(tx)
-		for i := range w.pending {
-			p := &w.pending[i]
-			if index.Get(p.sum[:]) != nil {
-				continue // stored meanwhile by another PutBlob
-			}
-			// bbolt keeps key and value until commit; both stay put in w
-			// until flushChunks returns.
-			if err := putChunk(index, data, p.sum[:], w.data[p.off:p.off+p.n]); err != nil {
-				return fmt.Errorf("chunk %x: %w", p.sum, err)
-			}
-		}
-		if w.manifest == nil {
-			return nil
-		}
-		blobs := tx.Bucket(bucketBlobs)
-		if blobs.Get(w.digest[:]) != nil {
-			return nil // stored meanwhile by another PutBlob
-		}
-		if err := blobs.Put(w.digest[:], w.manifest); err != nil {
-			return fmt.Errorf("manifest: %w", err)
-		}
-		return nil
-	})
+	err := s.batch(w.size(), w.write)
 	if err != nil {
 		return fmt.Errorf("write chunks: %w", err)
 	}
 	w.resetPending()
+	return nil
+}
+
+// size is about how many bytes w writes.
+func (w *blobWrites) size() int { return len(w.data) + len(w.manifest) }
+
+// write writes the chunks and the manifest, skipping what is stored
+// already. bbolt keeps keys and values until the transaction commits: w
+// must not change before.
+func (w *blobWrites) write(tx *bbolt.Tx) error {
+	index, data := chunkBuckets(tx)
+	for i := range w.pending {
+		p := &w.pending[i]
+		if index.Get(p.sum[:]) != nil {
+			continue // stored meanwhile by another PutBlob
+		}
+		if err := putChunk(index, data, p.sum[:], w.data[p.off:p.off+p.n]); err != nil {
+			return fmt.Errorf("chunk %x: %w", p.sum, err)
+		}
+	}
+	if w.manifest == nil {
+		return nil
+	}
+	blobs := tx.Bucket(bucketBlobs)
+	if blobs.Get(w.digest[:]) != nil {
+		return nil // stored meanwhile by another PutBlob
+	}
+	if err := blobs.Put(w.digest[:], w.manifest); err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
 	return nil
 }
 

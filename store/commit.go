@@ -61,10 +61,26 @@ var errPanicked = errors.New("write panicked")
 // run does not set afresh. As with Update, do not call the Store's methods
 // from inside fn.
 func (s *Store) Batch(fn func(tx *Tx) error) error {
+	return s.BatchWith(nil, fn)
+}
+
+// BatchWith is Batch with the blobs staged in blobs (nil for none) written
+// first in fn's transaction, so that fn can read them and reference them,
+// and they commit with fn's writes or not at all.
+func (s *Store) BatchWith(blobs *BlobBatch, fn func(tx *Tx) error) error {
+	weight := smallWrite
+	if blobs != nil {
+		weight += blobs.size
+	}
 	var enqueued bool
-	err := s.batch(smallWrite, func(btx *bbolt.Tx) error {
-		tx := &Tx{tx: btx}
+	err := s.batch(weight, func(btx *bbolt.Tx) error {
 		enqueued = false
+		if blobs != nil {
+			if err := blobs.write(btx); err != nil {
+				return err
+			}
+		}
+		tx := &Tx{tx: btx}
 		if err := fn(tx); err != nil {
 			return err
 		}

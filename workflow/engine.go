@@ -228,7 +228,9 @@ func (e *Engine) ingest(ctx context.Context, env mail.Envelope, sp *mail.Spool, 
 			return "duplicate", nil
 		}
 	}
-	msg, perr, err := e.parse(ctx, log, env, sp)
+	// The mail's blobs are written in the transaction that applies it.
+	blobs := e.st.NewBlobBatch()
+	msg, perr, err := e.parse(ctx, log, env, sp, blobs)
 	var kr *keptRaw
 	if errors.As(err, &kr) {
 		return store.OutcomeUnprocessable, e.keepRaw(log, env, sp, prev, kr)
@@ -241,14 +243,14 @@ func (e *Engine) ingest(ctx context.Context, env mail.Envelope, sp *mail.Spool, 
 	if msg.From != nil {
 		d.dmarc = message.DMARCVerdict(msg.AuthResults, e.cfg.TrustedAuthservIDs, domainOf(msg.From.Addr))
 	}
-	if d.held, err = e.heldAnswered(ctx, msg); err != nil {
+	if d.held, err = e.heldAnswered(ctx, msg, blobs); err != nil {
 		return "", err
 	}
 	if d.held != nil {
 		defer d.held.release()
 	}
 	for {
-		err := e.st.Batch(d.apply)
+		err := e.st.BatchWith(blobs, d.apply)
 		if errors.Is(err, errNeedRaw) && d.raw == "" {
 			raw, err := e.st.PutBlob(sp.Reader())
 			if err != nil {
@@ -286,11 +288,12 @@ type keptRaw struct {
 func (k *keptRaw) Error() string { return k.err.Error() }
 func (k *keptRaw) Unwrap() error { return k.err }
 
-// parse reads the message, within ctx. A limit it exceeds is a *mail.Rejection
+// parse reads the message, within ctx, its attachments into blobs. A limit
+// it exceeds is a *mail.Rejection
 // over SMTP and LMTP; from IMAP, and for a header nobody can read, it is a
 // *keptRaw. perr is a problem that is answered to the sender.
-func (e *Engine) parse(ctx context.Context, log *slog.Logger, env mail.Envelope, sp *mail.Spool) (msg *message.Message, perr, err error) {
-	msg, err = message.Parse(ctxReader{ctx, sp.Reader()}, e.st, nil)
+func (e *Engine) parse(ctx context.Context, log *slog.Logger, env mail.Envelope, sp *mail.Spool, blobs mail.BlobWriter) (msg *message.Message, perr, err error) {
+	msg, err = message.Parse(ctxReader{ctx, sp.Reader()}, blobs, nil)
 	limit := errors.Is(err, message.ErrLimit) || (errors.Is(err, message.ErrTooManyAttachments) && env.Source != "imap")
 	switch {
 	case ctx.Err() != nil:
@@ -334,8 +337,9 @@ func (c ctxReader) Read(b []byte) (int, error) {
 // heldAnswered loads the held mail that msg may confirm: one whose
 // confirmation request msg replies to. Whether msg really confirms it (from
 // the confirmer, through their tagged address) is decided in the transaction.
+// The held mail's attachments go to blobs, to commit with the confirmation.
 // The returned delivery holds a spool: release it.
-func (e *Engine) heldAnswered(ctx context.Context, msg *message.Message) (*delivery, error) {
+func (e *Engine) heldAnswered(ctx context.Context, msg *message.Message, blobs mail.BlobWriter) (*delivery, error) {
 	for _, ref := range append(append([]string(nil), msg.InReplyTo...), msg.References...) {
 		id, ok := parseHoldRef(ref, e.tag.Domain())
 		if !ok {
@@ -363,7 +367,7 @@ func (e *Engine) heldAnswered(ctx context.Context, msg *message.Message) (*deliv
 		}
 		env := rawEnvelope(in)
 		log := e.log.With("session", env.ID, "digest", sp.Digest()[:12])
-		hmsg, perr, err := e.parse(ctx, log, env, sp)
+		hmsg, perr, err := e.parse(ctx, log, env, sp, blobs)
 		if err != nil {
 			sp.Close()
 			return nil, fmt.Errorf("parse held inbound %d: %w", id, err)

@@ -30,10 +30,10 @@ func wrapLines(s []byte, lengths []int, eol string) []byte {
 	return out.Bytes()
 }
 
-// benchQP is 200 KB of quoted-printable as mail clients write it for
-// Latin text: mostly plain, an escape every few words, soft breaks at 76.
-func benchQP(eol string) []byte {
-	words := []string{"Grüße", "aus", "München", "über", "die", "Änderung", "am", "Vertrag,", "bitte", "prüfen", "und", "zurück", "schicken."}
+// benchQP is 200 KB of quoted-printable as mail clients write it, of the
+// words given: mostly plain, an escape for each byte that is not ASCII,
+// soft breaks at 76.
+func benchQP(words []string, eol string) []byte {
 	var text bytes.Buffer
 	for i := 0; text.Len() < 200<<10; i++ {
 		text.WriteString(words[i%len(words)])
@@ -107,7 +107,15 @@ func BenchmarkDecodeBase64(b *testing.B) {
 	})
 }
 
+// German has an escape every few words, English next to none: the text
+// runs between two '=' are short in one, a line long in the other.
+var (
+	benchGerman  = []string{"Grüße", "aus", "München", "über", "die", "Änderung", "am", "Vertrag,", "bitte", "prüfen", "und", "zurück", "schicken."}
+	benchEnglish = []string{"Greetings", "from", "Munich", "about", "the", "change", "to", "the", "contract,", "please", "check", "and", "send", "it", "back."}
+)
+
 func BenchmarkDecodeQuotedPrintable(b *testing.B) {
-	b.Run("crlf", func(b *testing.B) { benchDecode(b, "quoted-printable", benchQP("\r\n")) })
-	b.Run("lf", func(b *testing.B) { benchDecode(b, "quoted-printable", benchQP("\n")) })
+	b.Run("crlf", func(b *testing.B) { benchDecode(b, "quoted-printable", benchQP(benchGerman, "\r\n")) })
+	b.Run("lf", func(b *testing.B) { benchDecode(b, "quoted-printable", benchQP(benchGerman, "\n")) })
+	b.Run("english-crlf", func(b *testing.B) { benchDecode(b, "quoted-printable", benchQP(benchEnglish, "\r\n")) })
 }

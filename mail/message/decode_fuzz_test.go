@@ -91,7 +91,7 @@ func FuzzDecoders(f *testing.F) {
 	for _, seed := range []string{
 		"Gr=FC=DFe", "caf=c3=a9", "one =\r\ntwo", "one = \t\r\ntwo", "one  \r\ntwo \t\nend  ",
 		"2+2=4 =x", "end=", "end=4", "a\rb", "a \r\r\nb", "a=\rb",
-		string(benchQP("\r\n")[:400]), string(benchQP("\n")[:400]),
+		string(benchQP(benchGerman, "\r\n")[:400]), string(benchQP(benchEnglish, "\n")[:400]),
 	} {
 		f.Add([]byte(seed), true, []byte{}, false)
 		f.Add([]byte(seed), true, []byte{2, 1, 0, 5, 255}, true)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"strings"
 )
 
@@ -394,11 +395,97 @@ func (r *qpReader) decode(in []byte) {
 	if r.buf == nil {
 		r.buf = make([]byte, 0, len(r.in)+maxPendingSpace+2)
 	}
-	r.out = r.buf[:0]
-	for _, c := range in {
-		r.step(c)
+	// In text with no CR pending, a run of text goes at once, and an
+	// escape or a soft line break that is whole in this chunk in one
+	// step. The rest, whitespace (which may end a line) and an '=' that
+	// is text or split from what follows it, step takes a character at a
+	// time, as the decoder did before it worked on blocks.
+	out := r.buf[:0]
+	for i := 0; i < len(in); {
+		c := in[i]
+		if r.state != qpText || r.cr || qpSpace[c] {
+			r.out = out
+			r.step(c)
+			out = r.out
+			i++
+			continue
+		}
+		if c == '=' {
+			n := 0
+			switch {
+			case i+1 < len(in) && in[i+1] == '\n':
+				n = 2
+			case i+2 >= len(in):
+			case in[i+1] == '\r' && in[i+2] == '\n':
+				n = 3
+			case hexValue[in[i+1]]|hexValue[in[i+2]] < 16:
+				n = 3
+			}
+			if n == 0 {
+				r.out = out
+				r.step(c)
+				out = r.out
+				i++
+				continue
+			}
+			out = append(out, r.ws...) // blanks before '=' are inside the line
+			r.ws = r.ws[:0]
+			if in[i+1] != '\r' && in[i+1] != '\n' {
+				out = append(out, hexValue[in[i+1]]<<4|hexValue[in[i+2]])
+			}
+			i += n
+			continue
+		}
+		// Text as far as the next '=' or LF is copied up to its last
+		// character that is not whitespace: blanks and CRs with text after
+		// them are kept as they stand, and those at the end, which may end
+		// the line, are left to step.
+		j := i + 1 + qpTextRun(in[i+1:])
+		for j > i+1 && qpSpace[in[j-1]] {
+			j--
+		}
+		out = append(out, r.ws...)
+		r.ws = r.ws[:0]
+		out = append(out, in[i:j]...)
+		i = j
 	}
+	r.out = out
 }
+
+// qpTextRun is how many characters at the start of b are neither '=' nor
+// LF. It looks at 8 at a time: a byte of x is 0 where b has '=', of y where
+// it has LF, and the borrow trick finds the lowest zero byte of either
+// exactly (it may flag bytes above that one, which are not looked at).
+func qpTextRun(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	n := 0
+	for ; n+8 <= len(b); n += 8 {
+		v := binary.LittleEndian.Uint64(b[n : n+8 : n+8])
+		x, y := v^('='*ones), v^('\n'*ones)
+		if m := ((x - ones) &^ x) | ((y - ones) &^ y); m&highs != 0 {
+			return n + bits.TrailingZeros64(m&highs)/8
+		}
+	}
+	for n < len(b) && b[n] != '=' && b[n] != '\n' {
+		n++
+	}
+	return n
+}
+
+// qpSpace holds the whitespace that may end a line: blanks, CR and LF.
+var qpSpace = [256]bool{' ': true, '\t': true, '\r': true, '\n': true}
+
+// hexValue maps a hex digit, either case, to its value, and anything else
+// to 0xff.
+var hexValue = func() (t [256]byte) {
+	for c := range t {
+		t[c] = 0xff
+		if v, ok := unhex(byte(c)); ok {
+			t[c] = v
+		}
+	}
+	return t
+}()
 
 func unhex(c byte) (byte, bool) {
 	switch {

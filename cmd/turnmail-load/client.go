@@ -19,9 +19,9 @@ type outMail struct {
 	from  string
 	rcpt  []string
 	msgID string
-	data  []byte // CRLF lines, none starting with a dot
-	// wire says that data goes into DATA as it is (see inWireForm), and
-	// so straight to the connection.
+	data  []byte // the message, CRLF lines
+	// wire says that data goes into DATA as it is, no line starting with
+	// a dot (see inWireForm), and so straight to the connection.
 	wire bool
 	// await is the address whose handoff this mail causes, lower-case, or ""
 	// when none is awaited.

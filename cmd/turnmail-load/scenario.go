@@ -102,7 +102,7 @@ func (s *scenario) attachment(serial, i int) attachment {
 // and the attachment in base64.
 func (s *scenario) compose(m *outMail, h, text string, att attachment) *outMail {
 	const boundary = "=_turnmail-load"
-	b := newMailBuf(1024 + len(h) + len(text) + base64LinesLen(att.len()))
+	b := newMailBuf(1024 + len(h) + len(text) + base64LinesLen(att.contentLen()))
 	b = append(b, h...)
 	b = fmt.Appendf(b, "Date: %s\r\nMessage-ID: %s\r\nMIME-Version: 1.0\r\n", time.Now().Format(time.RFC1123Z), m.msgID)
 	b = fmt.Appendf(b, "Content-Type: multipart/mixed; boundary=%q\r\n\r\n", boundary)
@@ -120,8 +120,8 @@ func (s *scenario) compose(m *outMail, h, text string, att attachment) *outMail 
 	return m
 }
 
-// len is the attachment's size in bytes.
-func (a attachment) len() int {
+// contentLen is the attachment's size in bytes.
+func (a attachment) contentLen() int {
 	if a.random != nil {
 		return a.size
 	}

@@ -194,7 +194,7 @@ var prunedMarks = []string{"notice\x00", "empty\x00", "summary\x00", "prune\x00"
 // with every week of every person. It is housekeeping: a failure is logged
 // and tried again at the next tick.
 func (e *Engine) pruneMarks(now time.Time) {
-	key := "prune\x00" + now.Format("2006-01-02")
+	key := pruneKey(now)
 	var done bool
 	if err := e.st.View(func(tx *store.Tx) error { done = tx.Marked(key); return nil }); err != nil || done {
 		return
@@ -219,6 +219,11 @@ func (e *Engine) pruneMarks(now time.Time) {
 	} else if n > 0 {
 		e.log.Info("pruned old markers", "count", n)
 	}
+}
+
+// pruneKey is the marker of the day of now's pruning of old markers.
+func pruneKey(now time.Time) string {
+	return "prune\x00" + now.Format("2006-01-02")
 }
 
 // tickPlan is what a tick found to do in one batch of collaborations or

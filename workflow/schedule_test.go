@@ -864,7 +864,7 @@ func TestTickInBatches(t *testing.T) {
 	slot := monday(0)
 	err := r.st.Update(func(tx *store.Tx) error {
 		for j := range collabs {
-			if err := putBenchCollab(tx, j, people, slot); err != nil {
+			if err := putPairCollab(tx, j, people, slot); err != nil {
 				return err
 			}
 		}
@@ -908,4 +908,59 @@ func TestTickInBatches(t *testing.T) {
 	if rep := r.tick(slot.Add(time.Hour)); rep.Summaries+rep.Reminders != 0 {
 		t.Errorf("the next tick: %+v, want nothing", rep)
 	}
+}
+
+// putPairCollab writes collaboration j: persons 2j and 2j+1 (modulo
+// people) as the leaders of its two parties, a document, two turns ended
+// weeks ago and, for one in ten, two more in the week before slot.
+func putPairCollab(tx *store.Tx, j, people int, slot time.Time) error {
+	cid := fmt.Sprintf("c%06d", j)
+	created := slot.AddDate(0, 0, -30).Add(time.Duration(j) * time.Second)
+	week := j%10 == 0
+	c := &store.Collab{
+		ID: cid, Subject: fmt.Sprintf("Agreement %d", j), State: store.StateActive, Owner: "p1", Created: created,
+		Turn: 3, TurnParty: 0, TurnSince: created.Add(2 * time.Hour),
+		Parties: []store.Party{{Name: "ACME"}, {Name: "AXE"}}, NextPID: 2, NextDoc: 1, RootMsgID: cid + "@acme.test",
+	}
+	switch {
+	case j%50 == 7:
+		c.Deadline, c.DeadlineDate = slot.AddDate(0, 0, -2), slot.AddDate(0, 0, -3).Format(time.DateOnly)
+	case j%10 == 3:
+		d := slot.AddDate(0, 0, 1+j%30)
+		c.Deadline, c.DeadlineDate = d, d.AddDate(0, 0, -1).Format(time.DateOnly)
+	}
+	turns := []*store.Turn{
+		{Number: 1, Party: 0, Started: created, Ended: created, EndedBy: "p1", How: "start", Note: "Our draft.", Versions: []store.VersionRef{{Doc: "d1", Number: 1}}},
+		{Number: 2, Party: 1, Started: created, Ended: created.Add(2 * time.Hour), EndedBy: "p2", How: "files", Note: "Clause 4 reworded.", Versions: []store.VersionRef{{Doc: "d1", Number: 2}}},
+	}
+	if week {
+		c.Turn, c.TurnSince = 5, slot.AddDate(0, 0, -1)
+		turns = append(turns,
+			&store.Turn{Number: 3, Party: 0, Started: turns[1].Ended, Ended: slot.AddDate(0, 0, -3), EndedBy: "p1", How: "files", Note: "Accepted, with clause 7 changed.", Versions: []store.VersionRef{{Doc: "d1", Number: 3}}},
+			&store.Turn{Number: 4, Party: 1, Started: slot.AddDate(0, 0, -3), Ended: slot.AddDate(0, 0, -1), EndedBy: "p2", How: "done", Note: "Fine by us."})
+	}
+	if err := tx.PutCollab(c); err != nil {
+		return err
+	}
+	for i, pid := range []string{"p1", "p2"} {
+		n := (2*j + i) % people
+		p := &store.Participant{ID: pid, Address: fmt.Sprintf("person%05d@%s.test", n, []string{"acme", "axe"}[i]), Name: fmt.Sprintf("Person %d", n),
+			Party: i, Role: store.RoleLeader, Added: created}
+		// As post leaves it once ten mails have gone to them.
+		for k := range 10 {
+			p.Thread = append(p.Thread, fmt.Sprintf("%s.%s.%d.d4c2f0a9b8e7@gw.test", cid, pid, k))
+		}
+		if err := tx.PutParticipant(cid, p); err != nil {
+			return err
+		}
+	}
+	if err := tx.PutDocument(cid, &store.Document{ID: "d1", Name: "contract.docx", Created: created}); err != nil {
+		return err
+	}
+	for _, t := range turns {
+		if err := tx.PutTurn(cid, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -59,3 +59,70 @@ func TestReleaseMapped(t *testing.T) {
 		t.Fatalf("after the release: read %d bytes, %v", len(got), err)
 	}
 }
+
+// TestTxReleaseMapped: a write transaction that has read 24 MB of
+// collaborations releases their pages and goes on: what it read before
+// stays valid, it reads and writes after, and it commits.
+func TestTxReleaseMapped(t *testing.T) {
+	s, _ := openTest(t, nil)
+	const n = 12_000
+	subject := strings.Repeat("Supply agreement, annex B ", 80) // 2 KB
+	err := s.Update(func(tx *Tx) error {
+		for i := range n {
+			if err := tx.PutCollab(&Collab{ID: "c" + strconv.Itoa(100_000+i), Subject: subject, State: StateActive}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseMapped(); err != nil {
+		t.Fatal(err)
+	}
+	base := rssFile(t)
+	err = s.Update(func(tx *Tx) error {
+		var first *Collab
+		if err := tx.EachCollab(func(c *Collab) error {
+			if first == nil {
+				first = c
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		read := rssFile(t)
+		if read-base < 16<<20 {
+			t.Skipf("reading 24 MB through the mapping added %d bytes of RSS: nothing to release", read-base)
+		}
+		if err := tx.ReleaseMapped(); err != nil {
+			return err
+		}
+		if released := rssFile(t); released-base > 8<<20 {
+			t.Errorf("RssFile %d MB after release, %d MB before reading, %d MB after", released>>20, base>>20, read>>20)
+		}
+		if first.Subject != subject {
+			t.Errorf("the first collaboration read before the release: subject %.20q…", first.Subject)
+		}
+		last, err := tx.Collab("c" + strconv.Itoa(100_000+n-1))
+		if err != nil {
+			return err
+		}
+		last.State = StateWrapped
+		return tx.PutCollab(last)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(func(tx *Tx) error {
+		c, err := tx.Collab("c" + strconv.Itoa(100_000+n-1))
+		if err == nil && (c.State != StateWrapped || c.Subject != subject) {
+			t.Errorf("after the commit: state %q, subject %.20q…", c.State, c.Subject)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -7,3 +7,8 @@ package store
 func (s *Store) ReleaseMapped() error {
 	return nil
 }
+
+// ReleaseMapped does nothing here, as Store.ReleaseMapped.
+func (tx *Tx) ReleaseMapped() error {
+	return nil
+}

@@ -1,11 +1,10 @@
 package workflow
 
 import (
-	"bytes"
 	"fmt"
-	"html/template"
-	"regexp"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // letter is the content of one gateway mail, rendered both as text and as
@@ -95,73 +94,312 @@ func (l *letter) Text() string {
 }
 
 // HTML renders the HTML part: tables and inline styles only, as mail clients
-// ignore style sheets.
-func (l *letter) HTML() (string, error) {
-	var b bytes.Buffer
-	if err := letterHTML.Execute(&b, l); err != nil {
-		return "", fmt.Errorf("render html: %w", err)
-	}
-	return b.String(), nil
-}
-
-var letterHTML = template.Must(template.New("letter").Funcs(template.FuncMap{
-	"lines": func(s string) []string { return strings.Split(s, "\n") },
-	"size":  humanSize,
-	"link":  linkify,
-}).Parse(`<!DOCTYPE html>
+// ignore style sheets. It writes the markup itself: html/template, which it
+// replaced (TestLetterHTMLTemplate renders the same template, and wants
+// the same bytes), cost more than the rest of a weekly summary's mail in
+// reflection. Every string of the letter is escaped, except what linkify
+// makes of it, which it escaped.
+func (l *letter) HTML() string {
+	var b strings.Builder
+	b.Grow(2048 + 300*len(l.Sections))
+	b.WriteString(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body style="margin:0;padding:12px;font-family:Arial,Helvetica,sans-serif;font-size:14px;line-height:1.4;color:#222;word-wrap:break-word;overflow-wrap:anywhere">
-<div style="display:none;max-height:0;overflow:hidden">{{.Preheader}}</div>
+<div style="display:none;max-height:0;overflow:hidden">`)
+	escape(&b, l.Preheader)
+	b.WriteString(`</div>
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="max-width:640px;border-collapse:collapse"><tr><td>
-<p style="font-size:16px;font-weight:bold;margin:0 0 12px">{{link .Preheader}}</p>
-{{range .Paras}}<p style="margin:0 0 10px">{{link .}}</p>
-{{end}}{{if .Note}}<p style="margin:12px 0 4px;color:#555">{{.NoteBy}} wrote:</p>
-<blockquote style="margin:0 0 12px;padding:4px 12px;border-left:3px solid #4a7;color:#222">{{range lines .Note}}{{link .}}<br>
-{{end}}</blockquote>
-{{end}}{{if .Changes}}<p style="margin:12px 0 4px;font-weight:bold">Documents</p>
-<table role="presentation" width="100%" cellpadding="6" cellspacing="0" style="border-collapse:collapse;margin:0 0 8px">
-{{range .Changes}}<tr><td style="border-top:1px solid #ddd"><b>{{.Document}}</b>: {{if eq .From 0}}new, v{{.To}}{{else if eq .From .To}}v{{.To}}{{else}}v{{.From}} → v{{.To}}{{end}} ({{size .ToSize}}){{if .Remark}}, {{.Remark}}{{end}}{{if .Attached}}<br><span style="color:#555">attached as {{.Attached}}</span>{{end}}{{if .What}}
-<div style="margin:4px 0 0 8px;color:#444;font-size:13px">{{range .What}}{{.}}<br>
-{{end}}</div>{{end}}</td></tr>
-{{end}}</table>
-{{end}}{{range .Sections}}<p style="margin:12px 0 4px;font-weight:bold">{{link .Title}}</p>
-<ul style="margin:0 0 10px;padding-left:20px">{{range .Lines}}<li>{{link .}}</li>{{end}}</ul>
-{{end}}{{if .Digest}}<p style="margin:12px 0 4px;font-weight:bold">History</p>
-<table role="presentation" width="100%" cellpadding="6" cellspacing="0" style="border-collapse:collapse;font-size:13px">
-{{range .Digest}}<tr><td style="border-top:1px solid #ddd"><b>Turn {{.Turn}}</b> · {{.Party}} · {{.Who}} · {{.When}}{{if .Files}}<br>{{.Files}}{{end}}{{if .Note}}<br><span style="color:#555">{{range $i, $l := lines .Note}}{{if $i}}<br>{{end}}{{link $l}}{{end}}</span>{{end}}</td></tr>
-{{end}}</table>
-{{end}}{{if .Footer}}<p style="margin:16px 0 0;color:#888;font-size:12px">{{link .Footer}}</p>{{end}}
-</td></tr></table>
-</body></html>
-`))
-
-// linkRe finds what the HTML part makes a link of: web and mailto URLs,
-// and mail addresses.
-var linkRe = regexp.MustCompile(`(?:https?://|mailto:)[^\s<>"“”()]+|[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+`)
-
-// linkify escapes s for HTML and makes every address and URL in it a link,
-// so that a reader can write to an address or follow a link with a tap.
-func linkify(s string) template.HTML {
-	// Every match of linkRe holds one of these. Most lines hold none, and
-	// the regexp costs some 30 µs a line even then: in a weekly summary's
-	// hundred lines, more than the rest of the mail.
-	if !strings.Contains(s, "@") && !strings.Contains(s, "://") && !strings.Contains(s, "mailto:") {
-		return template.HTML(template.HTMLEscapeString(s))
+<p style="font-size:16px;font-weight:bold;margin:0 0 12px">`)
+	linkify(&b, l.Preheader)
+	b.WriteString("</p>\n")
+	for _, p := range l.Paras {
+		b.WriteString(`<p style="margin:0 0 10px">`)
+		linkify(&b, p)
+		b.WriteString("</p>\n")
 	}
-	var b strings.Builder
-	last := 0
-	for _, m := range linkRe.FindAllStringIndex(s, -1) {
-		b.WriteString(template.HTMLEscapeString(s[last:m[0]]))
-		text := strings.TrimRight(s[m[0]:m[1]], ".,;:!?")
-		href := text
-		if !strings.Contains(text, ":") {
-			href = "mailto:" + text
+	if l.Note != "" {
+		b.WriteString(`<p style="margin:12px 0 4px;color:#555">`)
+		escape(&b, l.NoteBy)
+		b.WriteString(` wrote:</p>
+<blockquote style="margin:0 0 12px;padding:4px 12px;border-left:3px solid #4a7;color:#222">`)
+		for line := range strings.SplitSeq(l.Note, "\n") {
+			linkify(&b, line)
+			b.WriteString("<br>\n")
 		}
-		fmt.Fprintf(&b, `<a href="%s" style="color:#1a5fb4">%s</a>`, template.HTMLEscapeString(href), template.HTMLEscapeString(text))
-		last = m[0] + len(text)
+		b.WriteString("</blockquote>\n")
 	}
-	b.WriteString(template.HTMLEscapeString(s[last:]))
-	return template.HTML(b.String())
+	if len(l.Changes) > 0 {
+		b.WriteString(`<p style="margin:12px 0 4px;font-weight:bold">Documents</p>
+<table role="presentation" width="100%" cellpadding="6" cellspacing="0" style="border-collapse:collapse;margin:0 0 8px">
+`)
+		for _, c := range l.Changes {
+			b.WriteString(`<tr><td style="border-top:1px solid #ddd"><b>`)
+			escape(&b, c.Document)
+			b.WriteString("</b>: ")
+			switch {
+			case c.From == 0:
+				b.WriteString("new, v" + strconv.Itoa(c.To))
+			case c.From == c.To:
+				b.WriteString("v" + strconv.Itoa(c.To))
+			default:
+				b.WriteString("v" + strconv.Itoa(c.From) + " → v" + strconv.Itoa(c.To))
+			}
+			b.WriteString(" (")
+			escape(&b, humanSize(c.ToSize))
+			b.WriteString(")")
+			if c.Remark != "" {
+				b.WriteString(", ")
+				escape(&b, c.Remark)
+			}
+			if c.Attached != "" {
+				b.WriteString(`<br><span style="color:#555">attached as `)
+				escape(&b, c.Attached)
+				b.WriteString("</span>")
+			}
+			if len(c.What) > 0 {
+				b.WriteString("\n" + `<div style="margin:4px 0 0 8px;color:#444;font-size:13px">`)
+				for _, w := range c.What {
+					escape(&b, w)
+					b.WriteString("<br>\n")
+				}
+				b.WriteString("</div>")
+			}
+			b.WriteString("</td></tr>\n")
+		}
+		b.WriteString("</table>\n")
+	}
+	for _, s := range l.Sections {
+		b.WriteString(`<p style="margin:12px 0 4px;font-weight:bold">`)
+		linkify(&b, s.Title)
+		b.WriteString("</p>\n" + `<ul style="margin:0 0 10px;padding-left:20px">`)
+		for _, line := range s.Lines {
+			b.WriteString("<li>")
+			linkify(&b, line)
+			b.WriteString("</li>")
+		}
+		b.WriteString("</ul>\n")
+	}
+	if len(l.Digest) > 0 {
+		b.WriteString(`<p style="margin:12px 0 4px;font-weight:bold">History</p>
+<table role="presentation" width="100%" cellpadding="6" cellspacing="0" style="border-collapse:collapse;font-size:13px">
+`)
+		for _, r := range l.Digest {
+			b.WriteString(`<tr><td style="border-top:1px solid #ddd"><b>Turn ` + strconv.Itoa(r.Turn) + "</b> · ")
+			escape(&b, r.Party)
+			b.WriteString(" · ")
+			escape(&b, r.Who)
+			b.WriteString(" · ")
+			escape(&b, r.When)
+			if r.Files != "" {
+				b.WriteString("<br>")
+				escape(&b, r.Files)
+			}
+			if r.Note != "" {
+				b.WriteString(`<br><span style="color:#555">`)
+				for i, line := range strings.Split(r.Note, "\n") {
+					if i > 0 {
+						b.WriteString("<br>")
+					}
+					linkify(&b, line)
+				}
+				b.WriteString("</span>")
+			}
+			b.WriteString("</td></tr>\n")
+		}
+		b.WriteString("</table>\n")
+	}
+	if l.Footer != "" {
+		b.WriteString(`<p style="margin:16px 0 0;color:#888;font-size:12px">`)
+		linkify(&b, l.Footer)
+		b.WriteString("</p>")
+	}
+	b.WriteString("\n</td></tr></table>\n</body></html>\n")
+	return b.String()
+}
+
+// escape writes s as HTML text, as html/template escapes it: the five
+// characters of markup, and '+' (UTF-7), as references, and NUL as U+FFFD.
+// Every one is ASCII, so a byte that is one is one in any UTF-8, valid or
+// not, and bytes pass through as they are otherwise.
+func escape(b *strings.Builder, s string) {
+	escapeSet(b, s, `"&'+<>`+"\x00")
+}
+
+// escapeSet writes s with each byte of set, all of them of `"&'+<>` and
+// NUL, replaced by its reference.
+func escapeSet(b *strings.Builder, s, set string) {
+	for {
+		i := strings.IndexAny(s, set)
+		if i < 0 {
+			b.WriteString(s)
+			return
+		}
+		b.WriteString(s[:i])
+		switch s[i] {
+		case 0:
+			b.WriteString("\uFFFD")
+		case '"':
+			b.WriteString("&#34;")
+		case '&':
+			b.WriteString("&amp;")
+		case '\'':
+			b.WriteString("&#39;")
+		case '+':
+			b.WriteString("&#43;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		}
+		s = s[i+1:]
+	}
+}
+
+// escapeLink is the escaping of linkify, text/template's HTMLEscapeString:
+// escape's, but for '+', so that a tagged address in a link reads as
+// it is written.
+func escapeLink(b *strings.Builder, s string) {
+	escapeSet(b, s, `"&'<>`+"\x00")
+}
+
+// linkify writes s escaped for HTML with every address and URL in it made
+// a link, so that a reader can write to an address or follow a link with a
+// tap. What it makes a link of is what the regular expression
+//
+//	(?:https?://|mailto:)[^\s<>"“”()]+|[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+
+//
+// finds (FuzzLinks holds them to it), less the punctuation that ends a
+// sentence; links finds them in a pass, where the regular expression cost
+// more than the rest of a weekly summary's lines.
+func linkify(b *strings.Builder, s string) {
+	last := 0
+	for start, end := range links(s) {
+		escapeLink(b, s[last:start])
+		text := strings.TrimRight(s[start:end], ".,;:!?")
+		b.WriteString(`<a href="`)
+		if !strings.Contains(text, ":") {
+			b.WriteString("mailto:")
+		}
+		escapeLink(b, text)
+		b.WriteString(`" style="color:#1a5fb4">`)
+		escapeLink(b, text)
+		b.WriteString("</a>")
+		last = start + len(text)
+	}
+	escapeLink(b, s[last:])
+}
+
+// links yields the start and end of each link in s, left to right, as the
+// regular expression of linkify matches them: at each position first a URL
+// (a scheme, then what is not space, <>"“”()), then an address (a local
+// part, '@', two or more labels).
+func links(s string) func(yield func(int, int) bool) {
+	return func(yield func(int, int) bool) {
+		// A URL has a ':', an address an '@'; most lines have neither.
+		if strings.IndexByte(s, ':') < 0 && strings.IndexByte(s, '@') < 0 {
+			return
+		}
+		// An address's local part runs to the first byte that is not one of
+		// its characters; if no domain follows it there, none follows it from
+		// any position within it either: dead is where that run ends.
+		dead := 0
+		for p := 0; p < len(s); {
+			end := -1
+			if c := s[p]; c == 'h' || c == 'm' {
+				end = urlAt(s, p)
+			}
+			if end < 0 && p >= dead {
+				if end = addressAt(s, p); end < 0 {
+					dead = p
+					for dead < len(s) && isLocal(s[dead]) {
+						dead++
+					}
+				}
+			}
+			if end < 0 {
+				p++
+				continue
+			}
+			if !yield(p, end) {
+				return
+			}
+			p, dead = end, end
+		}
+	}
+}
+
+// urlAt returns the end of the URL that starts at s[p:], or -1.
+func urlAt(s string, p int) int {
+	rest := s[p:]
+	i := 0
+	for _, scheme := range []string{"https://", "http://", "mailto:"} {
+		if strings.HasPrefix(rest, scheme) {
+			i = len(scheme)
+			break
+		}
+	}
+	if i == 0 {
+		return -1
+	}
+	start := i
+	for i < len(rest) {
+		c := rest[i]
+		if c < utf8.RuneSelf {
+			if strings.IndexByte("\t\n\f\r <>\"()", c) >= 0 {
+				break
+			}
+			i++
+			continue
+		}
+		r, w := utf8.DecodeRuneInString(rest[i:])
+		if r == '“' || r == '”' {
+			break
+		}
+		i += w
+	}
+	if i == start {
+		return -1
+	}
+	return p + i
+}
+
+// addressAt returns the end of the mail address that starts at s[p:], or -1.
+func addressAt(s string, p int) int {
+	i := p
+	for i < len(s) && isLocal(s[i]) {
+		i++
+	}
+	if i == p || i == len(s) || s[i] != '@' {
+		return -1
+	}
+	labels := 0
+	for i++; ; i++ {
+		j := i
+		for j < len(s) && isLabel(s[j]) {
+			j++
+		}
+		if j == i {
+			// The '.' before it, or the '@', ends the address.
+			i--
+			break
+		}
+		labels++
+		if i = j; i == len(s) || s[i] != '.' {
+			break
+		}
+	}
+	if labels < 2 {
+		return -1
+	}
+	return i
+}
+
+func isLabel(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-'
+}
+
+func isLocal(c byte) bool {
+	return isLabel(c) || c == '.' || c == '_' || c == '%' || c == '+'
 }
 
 // humanSize writes a byte count the way people read file sizes.

@@ -46,10 +46,7 @@ func (o *outbox) post(tx *store.Tx, s *state, kind string, to *store.Participant
 		l.Paras = append([]string{deadlineLine(c, o.now, o.e.location(person))}, l.Paras...)
 	}
 	atts = o.fit(c, l, atts)
-	html, err := l.HTML()
-	if err != nil {
-		return err
-	}
+	html := l.HTML()
 	msgID := l.MessageID
 	if msgID == "" {
 		msgID = message.NewMessageID(tag.Domain())

@@ -40,10 +40,7 @@ func (d *delivery) notice(tx *store.Tx, cid, reason string, l *letter) error {
 	if l.Footer == "" {
 		l.Footer = footerNotice
 	}
-	html, err := l.HTML()
-	if err != nil {
-		return err
-	}
+	html := l.HTML()
 	m := mail.Outgoing{
 		MessageID: message.NewMessageID(d.e.tag.Domain()),
 		Date:      d.now,

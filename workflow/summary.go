@@ -91,10 +91,7 @@ func (p *tickPlan) sendSummary(tx *store.Tx, o *outbox, pp *personPlan) (string,
 		sections = append(sections, w.section)
 	}
 	l := summaryLetter(sections, waiting, overdue)
-	html, err := l.HTML()
-	if err != nil {
-		return "", err
-	}
+	html := l.HTML()
 	tag := o.e.tag
 	m := mail.Outgoing{
 		MessageID: message.NewMessageID(tag.Domain()),

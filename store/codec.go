@@ -21,14 +21,19 @@ func encode(v any) ([]byte, error) {
 	return append([]byte{recordVersion}, data...), nil
 }
 
-// decode parses a value written by encode into v. The JSON decoder copies
-// what it keeps, so v stays valid after the transaction.
+// decode parses a value written by encode into v. The JSON decoders copy
+// what they keep, so v stays valid after the transaction. The records the
+// scheduler reads most are read by fastDecode, and by encoding/json when it
+// gives up on them.
 func decode(data []byte, v any) error {
 	if len(data) == 0 {
 		return fmt.Errorf("decode %T: empty value: %w", v, ErrCorrupt)
 	}
 	if data[0] != recordVersion {
 		return fmt.Errorf("decode %T: record version %d unknown", v, data[0])
+	}
+	if fastDecode(data[1:], v) {
+		return nil
 	}
 	if err := json.Unmarshal(data[1:], v); err != nil {
 		return fmt.Errorf("decode %T: %w", v, err)

@@ -56,41 +56,74 @@ type section struct {
 // Text renders the plain-text part.
 func (l *letter) Text() string {
 	var b strings.Builder
-	b.WriteString(l.Preheader + "\n")
+	b.Grow(l.size())
+	line := func(parts ...string) {
+		for _, p := range parts {
+			b.WriteString(p)
+		}
+		b.WriteByte('\n')
+	}
+	line(l.Preheader)
 	for _, p := range l.Paras {
-		b.WriteString("\n" + p + "\n")
+		line("\n", p)
 	}
 	if l.Note != "" {
-		fmt.Fprintf(&b, "\n%s wrote:\n\n", l.NoteBy)
-		for _, line := range strings.Split(l.Note, "\n") {
-			b.WriteString("  " + line + "\n")
+		line("\n", l.NoteBy, " wrote:\n")
+		for _, n := range strings.Split(l.Note, "\n") {
+			line("  ", n)
 		}
 	}
 	if len(l.Changes) > 0 {
-		b.WriteString("\nDocuments:\n")
+		line("\nDocuments:")
 		for _, c := range l.Changes {
-			b.WriteString("  - " + c.describe() + "\n")
+			line("  - ", c.describe())
 			for _, w := range c.What {
-				b.WriteString("      " + w + "\n")
+				line("      ", w)
 			}
 		}
 	}
 	for _, s := range l.Sections {
-		b.WriteString("\n" + s.Title + ":\n")
-		for _, line := range s.Lines {
-			b.WriteString("  " + line + "\n")
+		line("\n", s.Title, ":")
+		for _, ln := range s.Lines {
+			line("  ", ln)
 		}
 	}
 	if len(l.Digest) > 0 {
-		b.WriteString("\nHistory:\n")
+		line("\nHistory:")
 		for _, r := range l.Digest {
-			b.WriteString("  " + r.describe() + "\n")
+			line("  ", r.describe())
 		}
 	}
 	if l.Footer != "" {
-		b.WriteString("\n-- \n" + l.Footer + "\n")
+		line("\n-- \n", l.Footer)
 	}
 	return b.String()
+}
+
+// size is about the length of the letter's text part, which its HTML part
+// is some twice: what Text and HTML grow their buffers to at once, where a
+// weekly summary's would otherwise grow four times over.
+func (l *letter) size() int {
+	n := 64 + len(l.Preheader) + len(l.NoteBy) + len(l.Note) + len(l.Footer)
+	for _, p := range l.Paras {
+		n += 2 + len(p)
+	}
+	for _, c := range l.Changes {
+		n += 48 + len(c.Document) + len(c.Remark) + len(c.Attached)
+		for _, w := range c.What {
+			n += 7 + len(w)
+		}
+	}
+	for _, s := range l.Sections {
+		n += 3 + len(s.Title)
+		for _, line := range s.Lines {
+			n += 3 + len(line)
+		}
+	}
+	for _, r := range l.Digest {
+		n += 32 + len(r.Party) + len(r.Who) + len(r.When) + len(r.Files) + len(r.Note)
+	}
+	return n
 }
 
 // HTML renders the HTML part: tables and inline styles only, as mail clients
@@ -101,7 +134,7 @@ func (l *letter) Text() string {
 // makes of it, which it escaped.
 func (l *letter) HTML() string {
 	var b strings.Builder
-	b.Grow(2048 + 300*len(l.Sections))
+	b.Grow(1800 + 2*l.size())
 	b.WriteString(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body style="margin:0;padding:12px;font-family:Arial,Helvetica,sans-serif;font-size:14px;line-height:1.4;color:#222;word-wrap:break-word;overflow-wrap:anywhere">
@@ -295,8 +328,9 @@ func linkify(b *strings.Builder, s string) {
 // part, '@', two or more labels).
 func links(s string) func(yield func(int, int) bool) {
 	return func(yield func(int, int) bool) {
-		// A URL has a ':', an address an '@'; most lines have neither.
-		if strings.IndexByte(s, ':') < 0 && strings.IndexByte(s, '@') < 0 {
+		// A URL has "://" or "mailto:", an address an '@'; most lines have
+		// none of them.
+		if strings.IndexByte(s, '@') < 0 && !strings.Contains(s, "://") && !strings.Contains(s, "mailto:") {
 			return
 		}
 		// An address's local part runs to the first byte that is not one of

@@ -390,13 +390,13 @@ func isSignOff(l string) bool {
 			return true
 		}
 	}
-	// The name keeps its capitals: look for it in l with only its blanks
-	// collapsed, when lowering kept every byte where it was.
-	orig := trimClosing(collapseSpace(strings.TrimSpace(l)))
-	if len(orig) != len(n) {
+	// A closing phrase and a name after it. Only the phrases that start
+	// with n's first byte can start n: most lines are no closing, and a
+	// weekly summary takes the gist of thousands of notes.
+	if n == "" {
 		return false
 	}
-	for _, p := range signOffList {
+	for _, p := range signOffsByByte[n[0]] {
 		rest, ok := strings.CutPrefix(n, p)
 		if !ok || rest == "" {
 			continue
@@ -404,10 +404,24 @@ func isSignOff(l string) bool {
 		if r, _ := utf8.DecodeRuneInString(rest); unicode.IsLetter(r) {
 			continue
 		}
+		// The name keeps its capitals: look for it in l with only its
+		// blanks collapsed, when lowering kept every byte where it was.
+		orig := trimClosing(collapseSpace(strings.TrimSpace(l)))
+		if len(orig) != len(n) {
+			return false
+		}
 		return signOffNameRe.MatchString(strings.TrimLeft(orig[len(p):], " "))
 	}
 	return false
 }
+
+// signOffsByByte is signOffList by first byte, each in its order.
+var signOffsByByte = func() (by [256][]string) {
+	for _, p := range signOffList {
+		by[p[0]] = append(by[p[0]], p)
+	}
+	return by
+}()
 
 // isClosingPhrase reports whether n, normalised and trimmed, is a closing
 // without a name: one of signOffs or made of closing words.

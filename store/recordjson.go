@@ -299,39 +299,41 @@ func (in *jsonIn) array(elem func()) {
 }
 
 // literal returns the bytes of the string at the reader, its quotes
-// included, and whether it has escapes; or gives up when there is none.
-func (in *jsonIn) literal() (lit []byte, escaped bool) {
+// included, whether it has escapes and whether it has bytes beyond ASCII;
+// or gives up when there is none.
+func (in *jsonIn) literal() (lit []byte, escaped, high bool) {
 	if !in.next('"') {
-		return nil, false
+		return nil, false, false
 	}
 	start := in.i - 1
 	for in.i < len(in.data) {
 		switch c := in.data[in.i]; {
 		case c == '"':
 			in.i++
-			return in.data[start:in.i], escaped
+			return in.data[start:in.i], escaped, high
 		case c == '\\':
 			escaped = true
 			in.i += 2
 		case c < ' ':
 			in.ok = false
-			return nil, false
+			return nil, false, false
 		default:
+			high = high || c >= utf8.RuneSelf
 			in.i++
 		}
 	}
 	in.ok = false
-	return nil, false
+	return nil, false, false
 }
 
 // str reads a string.
 func (in *jsonIn) str() string {
-	lit, escaped := in.literal()
+	lit, escaped, high := in.literal()
 	if !in.ok {
 		return ""
 	}
 	body := lit[1 : len(lit)-1]
-	if !utf8.Valid(body) {
+	if high && !utf8.Valid(body) {
 		// encoding/json makes each bad byte U+FFFD.
 		in.ok = false
 		return ""
@@ -383,7 +385,7 @@ func (in *jsonIn) str() string {
 // time reads a time as encoding/json does: its UnmarshalJSON gets the
 // string, quotes and all.
 func (in *jsonIn) time(t *time.Time) {
-	lit, _ := in.literal()
+	lit, _, _ := in.literal()
 	if in.ok && t.UnmarshalJSON(lit) != nil {
 		in.ok = false
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -169,6 +170,33 @@ func TestPruneMarks(t *testing.T) {
 			if tx.Marked(key) != want {
 				t.Errorf("marker %q present: %v, want %v", key, !want, want)
 			}
+		}
+		return nil
+	})
+}
+
+// TestMarkKeys: the markers under a prefix, in key order, until told to
+// stop; none of another prefix, even one that starts the same.
+func TestMarkKeys(t *testing.T) {
+	s, _ := openTest(t, nil)
+	update(t, s, func(tx *Tx) error {
+		for _, key := range []string{"summary\x00a@x\x002", "summary\x00a@x\x001", "summary\x00a@x.y\x001", "summary\x00b\x001", "remind\x00a@x"} {
+			if _, err := tx.MarkOnce(key, day(1)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	s.View(func(tx *Tx) error {
+		var got []string
+		tx.MarkKeys("summary\x00a@x\x00", func(key string) bool { got = append(got, key); return true })
+		if want := []string{"summary\x00a@x\x001", "summary\x00a@x\x002"}; !slices.Equal(got, want) {
+			t.Errorf("keys %q, want %q", got, want)
+		}
+		got = nil
+		tx.MarkKeys("summary\x00", func(key string) bool { got = append(got, key); return len(got) < 2 })
+		if len(got) != 2 {
+			t.Errorf("went on after false: %q", got)
 		}
 		return nil
 	})

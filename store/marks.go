@@ -37,6 +37,20 @@ func (tx *Tx) Marked(key string) bool {
 	return tx.bucket(bucketMarks).Get([]byte(key)) != nil
 }
 
+// MarkKeys calls fn with the key of every marker that starts with prefix,
+// in key order, until fn returns false: a family of markers (a person's
+// summaries, a week apart) in one seek, where looking for each one it may
+// hold would take one for each.
+func (tx *Tx) MarkKeys(prefix string, fn func(key string) (more bool)) {
+	p := []byte(prefix)
+	c := tx.bucket(bucketMarks).Cursor()
+	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+		if !fn(string(k)) {
+			return
+		}
+	}
+}
+
 // MarkedAt reports whether the marker key is set, and the time MarkOnce
 // recorded with it.
 func (tx *Tx) MarkedAt(key string) (time.Time, bool, error) {

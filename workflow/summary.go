@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -127,25 +126,32 @@ func (p *tickPlan) sendSummary(tx *store.Tx, o *outbox, pp *personPlan) (string,
 // summaryKey is the marker of address's summary for the week of slot: the
 // slot's date on the person's own clock.
 func summaryKey(address string, slot time.Time) string {
-	return fmt.Sprintf("summary\x00%s\x00%s", address, slot.Format("2006-01-02"))
+	return summaryPrefix(address) + slot.Format(time.DateOnly)
+}
+
+// summaryPrefix starts every summary marker of address.
+func summaryPrefix(address string) string {
+	return "summary\x00" + address + "\x00"
 }
 
 // summarySent reports whether address had a summary for a slot less than a
 // week from this one, on either side: a change of weekday or time zone moves
 // the slot's date (even before a slot already sent), and must not bring a
-// second summary within a week.
+// second summary within a week. It reads the person's markers in one seek:
+// the tick asks this of every person, twice.
 func summarySent(tx *store.Tx, address string, slot time.Time) bool {
-	// The slot's own marker first: once the week's summary went, every
-	// tick of the week finds it there, for every person.
-	if tx.Marked(summaryKey(address, slot)) {
-		return true
+	day, err := time.Parse(time.DateOnly, slot.Format(time.DateOnly))
+	if err != nil {
+		return false
 	}
-	for i := -6; i <= 6; i++ {
-		if i != 0 && tx.Marked(summaryKey(address, slot.AddDate(0, 0, i))) {
-			return true
-		}
-	}
-	return false
+	prefix, sent := summaryPrefix(address), false
+	tx.MarkKeys(prefix, func(key string) bool {
+		d, err := time.Parse(time.DateOnly, key[len(prefix):])
+		// Dates, as civil days: AddDate's across a change of clocks too.
+		sent = err == nil && d.Sub(day).Abs() <= 6*24*time.Hour
+		return !sent
+	})
+	return sent
 }
 
 func boolOrder(first bool) int {

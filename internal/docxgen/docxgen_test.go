@@ -1,19 +1,21 @@
-package main
+package docxgen_test
 
 import (
 	"archive/zip"
 	"bytes"
 	"io"
 	"testing"
+
+	"github.com/turnmail/turnmail/internal/docxgen"
 )
 
 // The series is a valid docx each time, the same for the same seed, and
 // each version changes document.xml while the media stay as they were. (A
 // document of the series' own size takes too long under -race.)
 func TestDocxVersions(t *testing.T) {
-	small := docxShape{body: 20 << 10, media: []int{30 << 10, 20 << 10, 10 << 10}}
-	vs := docxVersions(1, 2, small)
-	if again := docxVersions(1, 2, small); !bytes.Equal(vs[1], again[1]) {
+	small := docxgen.Shape{Body: 20 << 10, Media: []int{30 << 10, 20 << 10, 10 << 10}}
+	vs := docxgen.Versions(1, 2, small)
+	if again := docxgen.Versions(1, 2, small); !bytes.Equal(vs[1], again[1]) {
 		t.Error("the same seed wrote a different version 2")
 	}
 	members := func(b []byte) map[string][]byte {

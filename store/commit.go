@@ -72,25 +72,7 @@ func (s *Store) BatchWith(blobs *BlobBatch, fn func(tx *Tx) error) error {
 	if blobs != nil {
 		weight += blobs.size
 	}
-	var enqueued bool
-	err := s.batch(weight, func(btx *bbolt.Tx) error {
-		enqueued = false
-		if blobs != nil {
-			if err := blobs.write(btx); err != nil {
-				return err
-			}
-		}
-		tx := &Tx{tx: btx}
-		if err := fn(tx); err != nil {
-			return err
-		}
-		enqueued = tx.enqueued
-		return nil
-	})
-	if err == nil && enqueued {
-		s.signalEnqueued()
-	}
-	return err
+	return s.write(func(run func(*bbolt.Tx) error) error { return s.batch(weight, run) }, blobs, fn)
 }
 
 // batch queues fn, weighing about weight bytes of writes, for the next group

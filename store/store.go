@@ -364,8 +364,21 @@ func (s *Store) Close() error {
 // one), and fn runs once. Only one write transaction runs at a time; do not
 // call Update, View or the Store's other methods from inside fn.
 func (s *Store) Update(fn func(tx *Tx) error) error {
+	return s.write(s.update, nil, fn)
+}
+
+// write runs fn in the write transaction commit gives it, after writing
+// the blobs staged in blobs (nil for none), and wakes the outbound worker
+// once that transaction has committed, if fn queued mail in it.
+func (s *Store) write(commit func(func(*bbolt.Tx) error) error, blobs *BlobBatch, fn func(tx *Tx) error) error {
 	var enqueued bool
-	err := s.update(func(btx *bbolt.Tx) error {
+	err := commit(func(btx *bbolt.Tx) error {
+		enqueued = false // fn may run again (Batch)
+		if blobs != nil {
+			if err := blobs.write(btx); err != nil {
+				return err
+			}
+		}
 		tx := &Tx{tx: btx}
 		if err := fn(tx); err != nil {
 			return err

@@ -28,9 +28,9 @@ var (
 // BenchmarkTickSummaries: the tick at a weekly slot, where every one of
 // 10,000 people over 100,000 collaborations (times -tick.scale; 10 is issue
 // 11's goal of 100,000 over 1,000,000) is due a summary, through the real
-// store file and the real tick. seedTick writes the store once a run (or,
+// store file and the real tick. seededTick writes the store once a run (or,
 // with -tick.dir, once and for all) through store.Tx, as use would leave
-// it; each iteration ticks on a copy of it, opened afresh as a process
+// it, in a process of its own; each iteration ticks on a copy of it, opened afresh as a process
 // would, in the page cache as the copy left it. It reports the tick's wall
 // time (ns/op), its CPU time (user and system) and page faults, the
 // process's peak RSS during the tick (VmHWM, reset before it: the bbolt
@@ -43,7 +43,7 @@ func BenchmarkTickSummaries(b *testing.B) {
 	if !keep {
 		dir = b.TempDir()
 	}
-	seeded, want := seedTick(b, dir, w)
+	seeded, want := seededTick(b, dir, w)
 	b.Logf("%d people in %d collaborations (%d active), %.1f memberships a person; summaries: %d, %.1f sections each, %.1f with turns of the week, %.1f waiting on the person",
 		want.People, want.Collabs, want.Active, float64(want.Memberships)/float64(want.People), want.Summaries,
 		float64(want.Lines)/float64(want.Summaries), float64(want.WeekLines)/float64(want.Summaries), float64(want.Waiting)/float64(want.Summaries))
@@ -128,7 +128,7 @@ func BenchmarkTickSummaries(b *testing.B) {
 }
 
 // benchTagger is the benchmarks' tagger of addresses.
-func benchTagger(b *testing.B) *tag.Tagger {
+func benchTagger(b testing.TB) *tag.Tagger {
 	b.Helper()
 	t, err := tag.NewTagger("collab@gw.test", []byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {

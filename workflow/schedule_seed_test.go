@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -294,9 +295,87 @@ func (w tickWorld) collab(j int, id string) *benchCollab {
 	return bc
 }
 
-// seedTick returns a turnmail.db in dir holding w, written through the
-// store, and what the tick is to do with it. A file seeded before with the
-// same world and tickSeedVersion is used again.
+// seededTick returns the turnmail.db in dir that holds w, and what the
+// tick is to do with it, seeding it first when it is not there (or was
+// seeded by another tickSeedVersion). The seeding runs in a process of its
+// own, the test binary running TestSeedTick: writing a million
+// collaborations grows the heap to a GB or more, and the Go runtime keeps
+// tens of MB of that heap's bookkeeping, which would count in the peak RSS
+// of a tick measured in the same process. The tick's process starts as
+// turnmail serve does after a restart, on a store another process wrote.
+func seededTick(b *testing.B, dir string, w tickWorld) (path string, want tickWant) {
+	b.Helper()
+	path = tickPath(dir, w)
+	if want, ok := readSeeded(b, path); ok {
+		b.Logf("seeded store %s: reused", path)
+		return path, want
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSeedTick$", "-test.v", "-test.timeout=0")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s:%d:%d", seedEnv, dir, w.people, w.collabs))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("seeding process: %v\n%s", err, out)
+	}
+	for line := range strings.Lines(string(out)) {
+		if i := strings.Index(line, "seeded store"); i >= 0 {
+			b.Log(strings.TrimSpace(line[i:]))
+		}
+	}
+	want, ok := readSeeded(b, path)
+	if !ok {
+		b.Fatalf("the seeding process left no %s:\n%s", path, out)
+	}
+	return path, want
+}
+
+// seedEnv names the variable that makes TestSeedTick seed: dir:people:collabs.
+const seedEnv = "TURNMAIL_TICK_SEED"
+
+// TestSeedTick is BenchmarkTickSummaries's seeding process (seededTick);
+// run by itself it skips.
+func TestSeedTick(t *testing.T) {
+	v := os.Getenv(seedEnv)
+	if v == "" {
+		t.Skipf("the seeding process of BenchmarkTickSummaries, with %s set", seedEnv)
+	}
+	var w tickWorld
+	f := strings.Split(v, ":")
+	if len(f) < 3 {
+		t.Fatalf("%s=%q: want dir:people:collabs", seedEnv, v)
+	}
+	if _, err := fmt.Sscanf(f[len(f)-2]+" "+f[len(f)-1], "%d %d", &w.people, &w.collabs); err != nil {
+		t.Fatalf("%s=%q: %v", seedEnv, v, err)
+	}
+	seedTick(t, strings.Join(f[:len(f)-2], ":"), w)
+}
+
+// tickPath is where w's store is seeded in dir.
+func tickPath(dir string, w tickWorld) string {
+	return filepath.Join(dir, fmt.Sprintf("tick-v%d-%d-%d.db", tickSeedVersion, w.people, w.collabs))
+}
+
+// readSeeded returns what the tick is to do with the store at path, if it
+// was seeded whole.
+func readSeeded(tb testing.TB, path string) (want tickWant, ok bool) {
+	tb.Helper()
+	data, err := os.ReadFile(path + ".json")
+	if errors.Is(err, fs.ErrNotExist) {
+		return want, false
+	} else if err != nil {
+		tb.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &want); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return want, false
+	}
+	return want, true
+}
+
+// seedTick writes w into a turnmail.db in dir, through the store, with
+// what the tick is to do with it beside it (path.json), and renames it
+// into place once it is whole.
 //
 // The collaborations go in in id order, many thousand a transaction, so
 // that the buckets keyed by id (collabs, participants, turns, documents,
@@ -306,20 +385,10 @@ func (w tickWorld) collab(j int, id string) *benchCollab {
 // people in address order, their settings, the markers of their last four
 // weeks' summaries (pruned after 30 days) and the marker of the day's
 // pruning: what a gateway that ran ticks every minute would hold.
-func seedTick(b *testing.B, dir string, w tickWorld) (path string, want tickWant) {
+func seedTick(b testing.TB, dir string, w tickWorld) {
 	b.Helper()
-	path = filepath.Join(dir, fmt.Sprintf("tick-v%d-%d-%d.db", tickSeedVersion, w.people, w.collabs))
-	if data, err := os.ReadFile(path + ".json"); err == nil {
-		if err := json.Unmarshal(data, &want); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := os.Stat(path); err == nil {
-			b.Logf("seeded store %s: reused", path)
-			return path, want
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		b.Fatal(err)
-	}
+	path := tickPath(dir, w)
+	var want tickWant
 	began := time.Now()
 	part := path + ".part"
 	os.Remove(part)
@@ -445,7 +514,6 @@ func seedTick(b *testing.B, dir string, w tickWorld) (path string, want tickWant
 		b.Fatal(err)
 	}
 	b.Logf("seeded store %s: %d MB, in %s", path, fi.Size()/1e6, time.Since(began).Round(time.Second))
-	return path, want
 }
 
 // putBenchCollab writes bc and the markers of its reminders that the tick

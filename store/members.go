@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,7 +67,7 @@ func decodeMember(k, v []byte) (string, Membership, error) {
 		return bad("key not address, cid, participant")
 	}
 	m.Collab = string(k[i+1 : len(k)-5])
-	m.ID = fmt.Sprintf("p%d", binary.BigEndian.Uint32(k[len(k)-4:]))
+	m.ID = "p" + strconv.FormatUint(uint64(binary.BigEndian.Uint32(k[len(k)-4:])), 10)
 	if len(v) < 1+12 || v[0] != memberVersion {
 		return bad("value version or length")
 	}
@@ -77,23 +78,43 @@ func decodeMember(k, v []byte) (string, Membership, error) {
 		return bad("party")
 	}
 	m.Party, v = int(party), v[n:]
-	var ok bool
-	if m.Role, v, ok = cutString(v); !ok {
+	role, v, ok := cutBytes(v)
+	if !ok {
 		return bad("role")
 	}
-	if m.Name, v, ok = cutString(v); !ok || len(v) != 0 {
+	m.Role = internRole(role)
+	name, v, ok := cutBytes(v)
+	if !ok || len(v) != 0 {
 		return bad("name")
 	}
+	m.Name = string(name)
 	return string(k[:i]), m, nil
 }
 
-// cutString reads a uvarint length and that many bytes.
-func cutString(v []byte) (string, []byte, bool) {
+// internRole returns role as the constant it equals, if it does: a walk over
+// the index reads a role for each of millions of memberships, and a
+// string of its own for each is garbage the heap need not collect.
+func internRole(role []byte) string {
+	switch string(role) {
+	case RoleLeader:
+		return RoleLeader
+	case RoleContributor:
+		return RoleContributor
+	case RoleFollower:
+		return RoleFollower
+	case RoleGhost:
+		return RoleGhost
+	}
+	return string(role)
+}
+
+// cutBytes reads a uvarint length and that many bytes.
+func cutBytes(v []byte) ([]byte, []byte, bool) {
 	l, n := binary.Uvarint(v)
 	if n <= 0 || l > uint64(len(v)-n) {
-		return "", nil, false
+		return nil, nil, false
 	}
-	return string(v[n : n+int(l)]), v[n+int(l):], true
+	return v[n : n+int(l)], v[n+int(l):], true
 }
 
 // indexMember brings the members entry of the participant at participants

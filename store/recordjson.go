@@ -307,7 +307,12 @@ func (in *jsonIn) literal() (lit []byte, escaped, high bool) {
 	}
 	start := in.i - 1
 	for in.i < len(in.data) {
-		switch c := in.data[in.i]; {
+		c := in.data[in.i]
+		if strByte[c] == 0 {
+			in.i++
+			continue
+		}
+		switch {
 		case c == '"':
 			in.i++
 			return in.data[start:in.i], escaped, high
@@ -318,13 +323,24 @@ func (in *jsonIn) literal() (lit []byte, escaped, high bool) {
 			in.ok = false
 			return nil, false, false
 		default:
-			high = high || c >= utf8.RuneSelf
+			high = true
 			in.i++
 		}
 	}
 	in.ok = false
 	return nil, false, false
 }
+
+// strByte is 1 for the bytes a string's scan stops at: the quote, the
+// backslash, control characters and bytes beyond ASCII.
+var strByte = func() (t [256]byte) {
+	for c := range 256 {
+		if c == '"' || c == '\\' || c < ' ' || c >= utf8.RuneSelf {
+			t[c] = 1
+		}
+	}
+	return t
+}()
 
 // str reads a string.
 func (in *jsonIn) str() string {

@@ -80,7 +80,10 @@ func (r *rig) startCollab(subject, rcpt string, cc ...string) (*store.Collab, ma
 	n := msgSeq.Add(1)
 	r.mustSend(&testMail{
 		from: alice, fromName: "Alice Acme", to: []string{rcpt}, cc: append(cc, gw), subject: subject,
-		msgid: fmt.Sprintf("start-%d@acme.test", n), body: "Here is our draft.",
+		// Not "start-%d": r.start's mail is start-1@acme.test (and state_test's
+		// start-2), and msgSeq counts from 1 in a process that runs one test,
+		// where the collaboration would be taken for a redelivery of that one.
+		msgid: fmt.Sprintf("collab-%d@acme.test", n), body: "Here is our draft.",
 		files: []testFile{{"contract.docx", fileData(uint64(n), 1000)}},
 	}, gw)
 	mails := r.newMail()

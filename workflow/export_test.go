@@ -1,6 +1,8 @@
 package workflow
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	"github.com/turnmail/turnmail/store"
@@ -25,4 +27,22 @@ func (e *Engine) ReminderKeys(c *store.Collab, now time.Time) []string {
 		keys = append(keys, r.key)
 	}
 	return keys
+}
+
+// TickDue and TickSummaries are the two walks of Tick, for
+// BenchmarkTickIdle: the reminders, purge warnings and purges due, and the
+// weekly summaries.
+func (e *Engine) TickDue(ctx context.Context, now time.Time) (TickReport, error) {
+	var rep TickReport
+	failed, err := e.tickCollabs(ctx, now.UTC(), &rep)
+	if err == nil {
+		err = errors.Join(failed...)
+	}
+	return rep, err
+}
+
+func (e *Engine) TickSummaries(ctx context.Context, now time.Time) (TickReport, error) {
+	var rep TickReport
+	err := e.tickPeople(ctx, now.UTC(), &rep)
+	return rep, err
 }

@@ -127,6 +127,46 @@ func BenchmarkTickSummaries(b *testing.B) {
 	b.ReportMetric(quietCPU.Seconds()/float64(b.N), "quiet-tick-cpu-s")
 }
 
+// BenchmarkTickIdle: the tick of a minute with nothing to do, on the store
+// BenchmarkTickSummaries seeds (-tick.scale, -tick.dir), at the minute
+// before its weekly slot, as the ticks before it left the store: what
+// every minute of the week costs a gateway. Its sub-benchmarks tick whole
+// (all), and each of Tick's walks alone: the reminders, purge warnings and
+// purges due (due), and the weekly summaries (summaries). It reports the
+// CPU time of a tick (user and system) beside its wall time. The store is
+// opened read-only: a tick with nothing to do writes nothing, and a write
+// fails it.
+func BenchmarkTickIdle(b *testing.B) {
+	w := tickWorld{people: 10_000 * *tickScale, collabs: 100_000 * *tickScale}
+	dir := *tickDir
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	seeded, _ := seededTick(b, dir, w)
+	st, err := store.Open(seeded, &store.Options{ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	eng := workflow.New(st, benchTagger(b), tickConfig, nil)
+	at := tickAt.Add(-tickBefore)
+	for _, bm := range []struct {
+		name string
+		tick func(context.Context, time.Time) (workflow.TickReport, error)
+	}{{"all", eng.Tick}, {"due", eng.TickDue}, {"summaries", eng.TickSummaries}} {
+		b.Run(bm.name, func(b *testing.B) {
+			began := getUsage(b)
+			for b.Loop() {
+				if rep, err := bm.tick(context.Background(), at); err != nil || rep != (workflow.TickReport{}) {
+					b.Fatalf("tick: %+v, %v; want nothing", rep, err)
+				}
+			}
+			u := getUsage(b)
+			b.ReportMetric((u.user+u.sys-began.user-began.sys).Seconds()/float64(b.N), "cpu-s/op")
+		})
+	}
+}
+
 // benchTagger is the benchmarks' tagger of addresses.
 func benchTagger(b testing.TB) *tag.Tagger {
 	b.Helper()

@@ -47,12 +47,17 @@ func (tx *Tx) NewCollabID() (string, error) {
 	return "", errors.New("new collaboration id: no unused id found")
 }
 
-// PutCollab writes a collaboration.
+// PutCollab writes a collaboration, and its entries in the due index where
+// what they follow changed: its turn, its deadline, its wrap-up.
 func (tx *Tx) PutCollab(c *Collab) error {
 	if _, err := cidKey(c.ID); err != nil {
 		return fmt.Errorf("store collaboration: %w", err)
 	}
-	if err := put(tx.bucket(bucketCollabs), []byte(c.ID), c); err != nil {
+	err := indexDue(tx.tx, c)
+	if err == nil {
+		err = put(tx.bucket(bucketCollabs), []byte(c.ID), c)
+	}
+	if err != nil {
 		return fmt.Errorf("store collaboration %s: %w", c.ID, err)
 	}
 	return nil

@@ -139,6 +139,16 @@ func TestGolden(t *testing.T) {
 	dueKey = binary.BigEndian.AppendUint32(dueKey, 123456789)
 	dueKey = binary.BigEndian.AppendUint64(dueKey, 1)
 	checkRaw(t, s, bucketOutboxDue, dueKey, []byte{})
+	// The due index: the wrapped-up collaboration under its wrap-up, then,
+	// its owner warned, its purge under the warning, with the pointer to it.
+	keyTime := func(tm time.Time) []byte {
+		k := binary.BigEndian.AppendUint64(nil, uint64(tm.Unix())^1<<63)
+		return binary.BigEndian.AppendUint32(k, uint32(tm.Nanosecond()))
+	}
+	checkRaw(t, s, bucketDue, bytes.Join([][]byte{[]byte("w"), keyTime(at(50)), []byte(cid)}, nil), []byte{})
+	update(t, s, func(tx *Tx) error { return tx.PutPurgeDue(cid, at(55)) })
+	checkRaw(t, s, bucketDue, bytes.Join([][]byte{[]byte("p"), keyTime(at(55)), []byte(cid)}, nil), []byte{})
+	checkRaw(t, s, bucketDue, []byte("P"+cid), keyTime(at(55)))
 	if err := s.MarkFailed(outbound.ID, at(40), "550 5.1.1 no such user"); err != nil {
 		t.Fatal(err)
 	}

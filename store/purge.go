@@ -95,6 +95,9 @@ func purgeRecords(tx *bbolt.Tx, cid string, prefix []byte) (map[string]bool, err
 	if err == nil {
 		err = unindexCollab(tx, prefix)
 	}
+	if err == nil {
+		err = unindexDue(tx, cid)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@
 //
 //	meta          "schema" → schema version of the layout, a big-endian uint32
 //	              "members" → participants key to go on from (only while Open upgrades a file to schema 3)
+//	              "due" → cid to go on from            (only while Open upgrades a file to schema 4)
 //	collabs       cid → Collab
 //	participants  cid 0x00 pid → Participant
 //	turns         cid 0x00 turn → Turn
@@ -28,6 +29,8 @@
 //	imap          account 0x00 mailbox → UIDVALIDITY, last UID[, UID tried, tries] (owned by the IMAP poller)
 //	people        address → Person                     (lower-case; a person's own settings, across collaborations)
 //	members       address 0x00 cid 0x00 pid → membership (lower-case; index of the placed participants by address)
+//	due           kind time cid → empty                (index of the scheduler's triggers; kind 'h', 'b', 'o', 'w' or 'p')
+//	              'P' cid → time                       (the time of the collaboration's 'p' entry)
 //	migrating     "chunks" → a schema 1 chunks bucket  (only while Open upgrades a file)
 //
 // Numbers in keys are big-endian so that bbolt's byte order is numeric order:
@@ -40,7 +43,7 @@
 //
 // Values of collabs, participants, turns, documents, versions, drafts,
 // msgids, inbound, outbox, marks and people are one byte, the version of the
-// record's encoding (1, unchanged by schemas 2 and 3), followed by the record's JSON:
+// record's encoding (1, unchanged by schemas 2 to 4), followed by the record's JSON:
 // its fields in declaration order, named by their JSON tags, times in RFC 3339
 // with nanoseconds. Those tags are the file format: golden_test.go pins every
 // value described here, byte for byte. An outboxdue value is empty. A
@@ -60,6 +63,23 @@
 // (unindexMember, unindexCollab). The scheduler walks members in address
 // order, a bounded batch of people per transaction, instead of reading
 // every participant of every collaboration at once.
+// A due key is a kind byte, a time as in a key and the cid; its value is
+// empty, and a 'P' value is a time as in a key. PutCollab keeps a
+// collaboration's entries in line with it in the same transaction: an
+// active one has 'h' at its TurnSince (a turn held too long) and, with a
+// deadline, 'b' and 'o' at the deadline (the reminders before it and once
+// it passed); a wrapped-up one 'w' at its Wrapped (its owner's warning of
+// the purge). The scheduler drops an entry once it has sent what it stands
+// for, or found it outdated, and PutCollab writes an entry only when what
+// it follows changed (the turn's number or TurnSince, the deadline, the
+// state or Wrapped), so a dropped entry stays dropped. Once the owner is
+// warned the scheduler files the purge, 'p' at the warning, in place of
+// 'w' (PutPurgeDue), with the 'P' entry pointing to it, so that a reopen,
+// a new wrap-up or PurgeCollab deletes it. The times are the
+// collaboration's own, not when its mail is due, which follows from the
+// configuration: the scheduler reads each kind from its first entry to now
+// shifted by the configured delay, and so visits only what is due; a
+// change of configuration moves no entry.
 // An imap value is the mailbox's UIDVALIDITY then the highest UID the poller
 // has fully handled (delivered, then moved or flagged), big-endian uint32s,
 // followed, once a delivery of the next message was tried, by that message's
@@ -106,6 +126,13 @@
 // thousand participants read per transaction, in key order, keeping the next participants key in meta
 // under "members" until the last one is done; an interrupted upgrade goes on
 // from there at the next Open.
+//
+// Version 4 added due. Open upgrades a version 3 file (after the steps
+// above, for an older one) by filing its collaborations, a few thousand per
+// transaction, in id order, keeping the next id in meta under "due" until
+// the last one is done. Every trigger that has passed gets its entry, its
+// mail sent or not: the scheduler's first tick finds the markers of those
+// sent and drops their entries, once.
 package store
 
 import (
@@ -126,13 +153,13 @@ import (
 // layoutVersion is the schema version recorded in meta: the layout this code
 // reads and writes. Open refuses a file with a newer one and upgrades an
 // older one. (recordVersion, below, versions the records.)
-const layoutVersion = 3
+const layoutVersion = 4
 
 // recordVersion is the version of the model records' encoding, the byte that
 // codec.go writes before each record's JSON and requires when reading.
-// Schemas 2 and 3 changed how chunks are stored and added an index, not the
-// records: a file upgraded from schema 1 or 2 keeps its records as they are,
-// so this stays 1.
+// Schemas 2 to 4 changed how chunks are stored and added indexes, not the
+// records: a file upgraded from an older schema keeps its records as they
+// are, so this stays 1.
 const recordVersion = 1
 
 // defaultTimeout is how long Open waits for the file lock when Options leaves
@@ -170,17 +197,19 @@ var (
 	bucketIMAP         = []byte("imap")
 	bucketPeople       = []byte("people")
 	bucketMembers      = []byte("members")
+	bucketDue          = []byte("due")
 	bucketMigrating    = []byte("migrating")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketCollabs, bucketParticipants, bucketTurns, bucketDocuments,
 		bucketVersions, bucketDrafts, bucketBlobs, bucketChunks, bucketChunkData,
 		bucketMsgIDs, bucketInbound, bucketOutbox, bucketOutboxDue, bucketMarks, bucketIMAP,
-		bucketPeople, bucketMembers,
+		bucketPeople, bucketMembers, bucketDue,
 	}
 
 	keySchema      = []byte("schema")
 	keyMembersFrom = []byte("members") // in meta, while migrateMembers runs
+	keyDueFrom     = []byte("due")     // in meta, while migrateDue runs
 )
 
 // Options configure Open. A nil *Options is the same as a zero Options.
@@ -280,6 +309,12 @@ func (s *Store) upgrade() error {
 		if err := s.migrateMembers(); err != nil {
 			return fmt.Errorf("upgrade schema 2 to 3: %w", err)
 		}
+		version = 3
+	}
+	if version == 3 {
+		if err := s.migrateDue(); err != nil {
+			return fmt.Errorf("upgrade schema 3 to 4: %w", err)
+		}
 	}
 	return nil
 }
@@ -289,7 +324,8 @@ func (s *Store) upgrade() error {
 // For a version 1 file it starts the upgrade that migrateChunks finishes: the
 // chunks bucket moves under migrating, out of the way of its successor. For
 // a version 1 or 2 file the members bucket it creates stays empty until
-// migrateMembers fills it.
+// migrateMembers fills it, and for a version 1 to 3 file the due bucket
+// until migrateDue does.
 func initSchema(tx *bbolt.Tx) (uint32, error) {
 	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 	if err != nil {

@@ -323,10 +323,11 @@ func writeSchema1(t *testing.T, path string) schema1 {
 // failed at each of their transactions.
 func TestOpenSchema1(t *testing.T) {
 	errBoom := errors.New("boom")
-	// The upgrade in one go takes four transactions, three for the chunks
-	// and one for the members index of schema 3: an Open failing past them
-	// would not fail, and the test with it.
-	for _, failAt := range []int{0, 1, 2, 3, 4} {
+	// The upgrade in one go takes five transactions, three for the chunks,
+	// one for the members index of schema 3 and one for the due index of
+	// schema 4: an Open failing past them would not fail, and the test with
+	// it.
+	for _, failAt := range []int{0, 1, 2, 3, 4, 5} {
 		t.Run(fmt.Sprintf("fail at %d", failAt), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "turnmail.db")
 			f := writeSchema1(t, path)

@@ -19,6 +19,29 @@ func SummaryKey(address string, slot time.Time) string { return summaryKey(addre
 // PruneKey is the marker of the day of now's pruning of old markers.
 func PruneKey(now time.Time) string { return pruneKey(now) }
 
+// Reminded leaves what the ticks up to now left of c's reminders: the
+// markers of those whose triggers have passed, and c's entries in the due
+// index without those, and without those that can no longer be sent.
+func (e *Engine) Reminded(tx *store.Tx, c *store.Collab, now time.Time) error {
+	for _, d := range []store.Due{{Kind: store.DueHeld, At: c.TurnSince, Collab: c.ID},
+		{Kind: store.DueBefore, At: c.Deadline, Collab: c.ID}, {Kind: store.DueOverdue, At: c.Deadline, Collab: c.ID}} {
+		if !tx.HasDue(d) {
+			continue
+		}
+		step, r, _, err := e.judge(tx, d, now)
+		if err == nil && step == dueRemind {
+			_, err = tx.MarkOnce(r.key, now)
+		}
+		if err == nil && (step == dueRemind || step == dueDrop) {
+			err = tx.DropDue(d)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ReminderKeys are the markers of the reminders whose triggers have passed
 // for c at now.
 func (e *Engine) ReminderKeys(c *store.Collab, now time.Time) []string {
@@ -34,7 +57,7 @@ func (e *Engine) ReminderKeys(c *store.Collab, now time.Time) []string {
 // weekly summaries.
 func (e *Engine) TickDue(ctx context.Context, now time.Time) (TickReport, error) {
 	var rep TickReport
-	failed, err := e.tickCollabs(ctx, now.UTC(), &rep)
+	failed, err := e.tickDue(ctx, now.UTC(), &rep)
 	if err == nil {
 		err = errors.Join(failed...)
 	}

@@ -27,8 +27,8 @@ const tickBatch = 250
 // (the branch pages, again), a tenth more CPU time.
 const tickRelease = 8
 
-// tickScan is how many collaborations, or people, one read transaction of
-// a tick looks at: a tick holds one batch at a time, so its memory is the
+// tickScan is how many entries of the due index, or people, one read
+// transaction of a tick looks at: a tick holds one batch at a time, so its memory is the
 // same for ten people or a million, and no read transaction stays open long
 // enough to keep bbolt from reusing many pages.
 const tickScan = 2000
@@ -49,14 +49,15 @@ type TickReport struct {
 // makes it go out once, so ticks may run any number of times, concurrently,
 // after restarts or downtime: a missed week is sent once, at the next tick.
 //
-// A tick walks the collaborations in id order, then the people in address
-// order (the store's members index), a bounded batch per read transaction:
-// it plans a batch, queues what is due in it, and goes on after the batch's
-// last collaboration or person. Nothing it holds grows with the store.
+// A tick walks the entries of the store's due index that are due, then the
+// people in address order (the store's members index), a bounded batch per
+// read transaction: it plans a batch, queues what is due in it, and goes on
+// after the batch's last entry or person. Nothing it holds grows with the
+// store, and a collaboration with nothing due costs the tick nothing.
 func (e *Engine) Tick(ctx context.Context, now time.Time) (TickReport, error) {
 	now = now.UTC()
 	var rep TickReport
-	failed, err := e.tickCollabs(ctx, now, &rep)
+	failed, err := e.tickDue(ctx, now, &rep)
 	if err == nil {
 		err = e.tickPeople(ctx, now, &rep)
 	}
@@ -70,12 +71,13 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) (TickReport, error) {
 	return rep, errors.Join(failed...)
 }
 
-// tickCollabs plans and queues the reminders and purge warnings of every
-// collaboration, and purges those due, in batches of tickScan. A purge
-// that fails does not keep the others from theirs: its error is among the
-// failed returned, and the next tick tries it again.
-func (e *Engine) tickCollabs(ctx context.Context, now time.Time, rep *TickReport) (failed []error, err error) {
-	for after := ""; ; {
+// tickDue plans and queues the reminders and purge warnings due, and
+// purges the collaborations due, from the store's due index (due.go), in
+// batches of tickScan entries. A purge that fails does not keep the others
+// from theirs: its error is among the failed returned, and the next tick
+// tries it again.
+func (e *Engine) tickDue(ctx context.Context, now time.Time, rep *TickReport) (failed []error, err error) {
+	for cur := (dueCursor{}); ; {
 		if err := ctx.Err(); err != nil {
 			return failed, err
 		}
@@ -83,7 +85,7 @@ func (e *Engine) tickCollabs(ctx context.Context, now time.Time, rep *TickReport
 		var more bool
 		err := e.st.View(func(tx *store.Tx) error {
 			var err error
-			after, more, err = p.planCollabs(tx, after)
+			cur, more, err = p.planDue(tx, cur)
 			return err
 		})
 		if err != nil {
@@ -254,9 +256,8 @@ type tickPlan struct {
 	now    time.Time
 	zones  map[string]*time.Location // by name, for the whole tick
 	people []*personPlan             // due for a summary
-	remind []reminder
-	warn   []string // wrapped-up collaborations whose owner is to be told of the purge
-	purge  []string // wrapped-up collaborations to purge
+	due    []store.Due               // entries of the due index to settle: reminders, warnings, entries to drop
+	purge  []string                  // wrapped-up collaborations to purge
 }
 
 // personPlan is one person whose weekly summary slot has come.
@@ -268,41 +269,6 @@ type personPlan struct {
 // reminder is one trigger that has passed for a collaboration.
 type reminder struct {
 	cid, why, key string
-}
-
-// planCollabs reads the reminders due and not yet marked done, the purge
-// warnings due and the purges due among the first tickScan collaborations
-// after the id after, so that a tick with nothing to do needs no write
-// transaction. It returns the last id it read, and whether there may be
-// more. Markers and retention are checked again when the mail is queued or
-// the collaboration purged: another tick may have come first.
-func (p *tickPlan) planCollabs(tx *store.Tx, after string) (last string, more bool, err error) {
-	cs, err := tx.CollabsAfter(after, tickScan)
-	if err != nil {
-		return "", false, err
-	}
-	for _, c := range cs {
-		switch warn, purge, err := p.e.retention(tx, c, p.now); {
-		case err != nil:
-			return "", false, err
-		case warn:
-			p.warn = append(p.warn, c.ID)
-		case purge:
-			p.purge = append(p.purge, c.ID)
-		}
-		if c.State != store.StateActive {
-			continue
-		}
-		for _, r := range p.e.reminders(c, p.now) {
-			if !tx.Marked(r.key) {
-				p.remind = append(p.remind, r)
-			}
-		}
-	}
-	if len(cs) == 0 {
-		return after, false, nil
-	}
-	return cs[len(cs)-1].ID, len(cs) == tickScan, nil
 }
 
 // planPeople reads, from the members index, the people after the address
@@ -392,14 +358,11 @@ func activeCollab(tx *store.Tx, cid string) (*store.Collab, error) {
 // it queued, or "" when a marker showed another tick had done it.
 func (p *tickPlan) jobs() []func(*store.Tx, *outbox) (string, error) {
 	var jobs []func(*store.Tx, *outbox) (string, error)
-	for _, r := range p.remind {
-		jobs = append(jobs, func(tx *store.Tx, o *outbox) (string, error) { return p.sendReminder(tx, o, r) })
+	for _, d := range p.due {
+		jobs = append(jobs, func(tx *store.Tx, o *outbox) (string, error) { return p.settle(tx, o, d) })
 	}
 	for _, pp := range p.people {
 		jobs = append(jobs, func(tx *store.Tx, o *outbox) (string, error) { return p.sendSummary(tx, o, pp) })
-	}
-	for _, cid := range p.warn {
-		jobs = append(jobs, func(tx *store.Tx, o *outbox) (string, error) { return p.sendPurgeWarning(tx, o, cid) })
 	}
 	return jobs
 }

@@ -22,7 +22,7 @@ import (
 // tickSeedVersion is part of the seeded file's name: whatever changes what
 // seedTick writes changes it, so that a file kept with -tick.dir is seeded
 // again rather than measured as if it were the new one.
-const tickSeedVersion = 1
+const tickSeedVersion = 2 // 2: the due index, as the ticks before left it
 
 // tickAt is when the benchmark's tick runs: the weekly slot, Monday 08:00
 // UTC, where everyone's summary is due at once. The ticks of a running
@@ -381,7 +381,8 @@ func readSeeded(tb testing.TB, path string) (want tickWant, ok bool) {
 // that the buckets keyed by id (collabs, participants, turns, documents,
 // versions) grow at their end; the members index grows at random places,
 // as it does in use. With the collaborations go the reminder markers of the
-// triggers that passed before the tick a minute before tickAt, and then,
+// triggers that passed before the tick a minute before tickAt, and the due
+// index without the entries of those triggers, as that tick left it; then,
 // people in address order, their settings, the markers of their last four
 // weeks' summaries (pruned after 30 days) and the marker of the day's
 // pruning: what a gateway that ran ticks every minute would hold.
@@ -516,8 +517,9 @@ func seedTick(b testing.TB, dir string, w tickWorld) {
 	b.Logf("seeded store %s: %d MB, in %s", path, fi.Size()/1e6, time.Since(began).Round(time.Second))
 }
 
-// putBenchCollab writes bc and the markers of its reminders that the tick
-// a minute before tickAt would have sent.
+// putBenchCollab writes bc, the markers of its reminders that the tick a
+// minute before tickAt would have sent, and its entries in the due index
+// as that tick left them: without those of the reminders it sent.
 func putBenchCollab(tx *store.Tx, eng *workflow.Engine, bc *benchCollab) error {
 	if err := tx.PutCollab(bc.c); err != nil {
 		return err
@@ -545,10 +547,5 @@ func putBenchCollab(tx *store.Tx, eng *workflow.Engine, bc *benchCollab) error {
 	if bc.c.State != store.StateActive {
 		return nil
 	}
-	for _, key := range eng.ReminderKeys(bc.c, tickAt.Add(-tickBefore)) {
-		if _, err := tx.MarkOnce(key, tickAt.Add(-tickBefore)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eng.Reminded(tx, bc.c, tickAt.Add(-tickBefore))
 }

@@ -28,8 +28,8 @@ const purgedDetail = "collaboration purged"
 
 // PurgeCollab deletes collaboration cid and everything that is its own, in
 // one write transaction, if due, called first in that transaction with the
-// collaboration as stored, says so: the collab record, participants (and
-// their members entries), turns, documents, versions and drafts; the Message-ID index entries that lead to
+// collaboration as stored, says so: the collab record (and its due
+// entries), participants (and their members entries), turns, documents, versions and drafts; the Message-ID index entries that lead to
 // it; its queued and sent mail; its link from the audit of inbound mail,
 // along with the kept raw message and what else of the mail's content the
 // record holds (subject, detail; a held mail becomes dropped, as it can no

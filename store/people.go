@@ -41,31 +41,6 @@ func (tx *Tx) EachCollab(fn func(*Collab) error) error {
 	return scan(tx.bucket(bucketCollabs), nil, fn)
 }
 
-// CollabsAfter returns up to limit collaborations whose ids sort after
-// after (from the first when it is ""), in id order: a walk over every
-// collaboration in bounded batches, each in a transaction of its own, goes
-// on after the last id of the one before.
-func (tx *Tx) CollabsAfter(after string, limit int) ([]*Collab, error) {
-	c := tx.bucket(bucketCollabs).Cursor()
-	k, data := c.First()
-	if after != "" {
-		// after's own key is after itself; a longer id starting with it
-		// sorts after both.
-		if k, data = c.Seek([]byte(after)); k != nil && string(k) == after {
-			k, data = c.Next()
-		}
-	}
-	var out []*Collab
-	for ; k != nil && len(out) < limit; k, data = c.Next() {
-		v := new(Collab)
-		if err := decode(data, v); err != nil {
-			return nil, fmt.Errorf("collaboration %q: %w", k, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
 // EachParticipant calls fn for every participant of every collaboration,
 // in collaboration order.
 func (tx *Tx) EachParticipant(fn func(cid string, p *Participant) error) error {

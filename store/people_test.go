@@ -148,46 +148,6 @@ func TestEachCollabAndParticipant(t *testing.T) {
 	})
 }
 
-// TestCollabsAfter walks the collaborations two at a time: each batch goes
-// on after the last id of the one before, ids that are prefixes of each
-// other included.
-func TestCollabsAfter(t *testing.T) {
-	s, _ := openTest(t, nil)
-	seedPrefixes(t, s)
-	view(t, s, func(tx *Tx) error {
-		var got []string
-		after := ""
-		for batches := 0; ; batches++ {
-			cs, err := tx.CollabsAfter(after, 2)
-			if err != nil {
-				return err
-			}
-			if len(cs) == 0 {
-				if batches != 2 {
-					t.Errorf("%d batches of two, want 2", batches)
-				}
-				break
-			}
-			for _, c := range cs {
-				if c.Subject != "subject "+c.ID {
-					t.Errorf("collab %s has subject %q", c.ID, c.Subject)
-				}
-				got = append(got, c.ID)
-			}
-			after = cs[len(cs)-1].ID
-		}
-		checkIDs(t, "CollabsAfter", got, prefixIDs)
-		for after, want := range map[string][]string{"a": prefixIDs, "abcde": {"zz"}, "zz": nil, "zzz": nil} {
-			cs, err := tx.CollabsAfter(after, 10)
-			if err != nil {
-				return err
-			}
-			checkIDs(t, "CollabsAfter("+after+")", ids(cs, func(c *Collab) string { return c.ID }), want)
-		}
-		return nil
-	})
-}
-
 func TestTurnsEndedSince(t *testing.T) {
 	s, _ := openTest(t, nil)
 	seedPrefixes(t, s)

@@ -38,6 +38,9 @@ type delivery struct {
 	// carryStale says the mail ended the turn with "/done all": the
 	// party's stale drafts travel too (see draftsTravel).
 	carryStale bool
+	// settings says the mail changed a person's settings, which may make
+	// their summary due at once (see walkGate).
+	settings bool
 	// programs are attachments set aside as programs (see isProgram).
 	programs []message.Attachment
 
@@ -82,7 +85,7 @@ func (d *delivery) sender() string {
 
 func (d *delivery) apply(tx *store.Tx) error {
 	d.now = d.e.cfg.Now().UTC()
-	d.dup, d.events, d.pending, d.carryStale = false, nil, nil, false
+	d.dup, d.events, d.pending, d.carryStale, d.settings = false, nil, nil, false, false
 	msg := d.msg
 	d.in = &store.Inbound{
 		Time: d.now, Source: d.env.Source, EnvFrom: d.env.From, Recipients: d.env.Recipients,

@@ -93,6 +93,9 @@ type Engine struct {
 	tag *tag.Tagger
 	cfg Config
 	log *slog.Logger
+	// walk lets ticks skip the summaries' walk that one in the same quarter
+	// hour made (schedule.go).
+	walk walkGate
 }
 
 // New returns an Engine over st. Gateway addresses come from tag. A nil log
@@ -263,6 +266,9 @@ func (e *Engine) ingest(ctx context.Context, env mail.Envelope, sp *mail.Spool, 
 			return "", fmt.Errorf("apply message: %w", err)
 		}
 		break
+	}
+	if d.settings {
+		e.walk.changed()
 	}
 	if d.held != nil && d.held.in != nil {
 		d.held.report()

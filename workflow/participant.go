@@ -336,6 +336,7 @@ func (d *delivery) personSetting(tx *store.Tx, s *state, p *store.Participant, c
 	if err := tx.PutPerson(person); err != nil {
 		return err
 	}
+	d.settings = true
 	return d.answer(tx, s, p, settingLetter(person, setting))
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 	_ "time/tzdata" // people's time zones, on hosts without a zoneinfo database
 
@@ -53,13 +54,16 @@ type TickReport struct {
 // people in address order (the store's members index), a bounded batch per
 // read transaction: it plans a batch, queues what is due in it, and goes on
 // after the batch's last entry or person. Nothing it holds grows with the
-// store, and a collaboration with nothing due costs the tick nothing.
+// store, and a collaboration with nothing due costs the tick nothing. The
+// walk over the people runs once a quarter hour (walkGate).
 func (e *Engine) Tick(ctx context.Context, now time.Time) (TickReport, error) {
 	now = now.UTC()
 	var rep TickReport
 	failed, err := e.tickDue(ctx, now, &rep)
-	if err == nil {
-		err = e.tickPeople(ctx, now, &rep)
+	if gen, due := e.walk.due(now); err == nil && due {
+		if err = e.tickPeople(ctx, now, &rep); err == nil {
+			e.walk.walked(now, gen)
+		}
 	}
 	if rep.Summaries+rep.Reminders+rep.Warnings > 0 {
 		e.log.Info("scheduled mail queued", "now", now, "summaries", rep.Summaries, "reminders", rep.Reminders, "purge_warnings", rep.Warnings)
@@ -115,6 +119,48 @@ func (e *Engine) tickDue(ctx context.Context, now time.Time, rep *TickReport) (f
 			return failed, nil
 		}
 	}
+}
+
+// walkGate lets a tick skip the walk over everyone's weekly summaries
+// when one already went through in the same quarter hour of the clock and
+// no one's settings changed since. A summary slot is a time of day in a
+// person's time zone, and every zone's offset from UTC is whole quarter
+// hours: slots come at the start of a quarter hour, and a walk in each finds
+// them all. The walk reads every person's marker, some 0.3 s of CPU for
+// 10,000 people: once a quarter hour, not once a minute. A change of
+// settings (summaries on, a time zone) can make a summary due at once, and
+// opens the gate; what else could (a collaboration started for someone whose
+// others are all wrapped up, with skip_empty) waits for the next quarter.
+type walkGate struct {
+	mu      sync.Mutex
+	quarter time.Time // of the last walk that went through
+	gen     uint64    // counts the changes of settings
+}
+
+// due reports whether a tick at now walks, and the generation its walk,
+// if it goes through, closes the gate for.
+func (g *walkGate) due(now time.Time) (gen uint64, due bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.gen, !g.quarter.Equal(now.Truncate(15 * time.Minute))
+}
+
+// walked closes the gate for now's quarter hour, unless settings changed
+// while the walk read the store.
+func (g *walkGate) walked(now time.Time, gen uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.gen == gen {
+		g.quarter = now.Truncate(15 * time.Minute)
+	}
+}
+
+// changed opens the gate: someone's settings changed.
+func (g *walkGate) changed() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gen++
+	g.quarter = time.Time{}
 }
 
 // tickPeople plans and queues the weekly summaries of everyone, in batches
@@ -478,6 +524,7 @@ func (e *Engine) SetSummary(address string, on bool) error {
 	if err != nil {
 		return fmt.Errorf("set summary of %s: %w", address, err)
 	}
+	e.walk.changed()
 	e.log.Info("weekly summary setting", "address", address, "on", on)
 	return nil
 }

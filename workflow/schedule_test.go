@@ -967,3 +967,35 @@ func putPairCollab(tx *store.Tx, j, people int, slot time.Time) error {
 	}
 	return nil
 }
+
+// TestSummaryQuarterHour: a tick walks everyone's summaries once a quarter
+// hour, and again at once when someone's settings change. Carol turns her
+// summaries back on after the slot and has hers at the next tick; frank,
+// whose one collaboration is wrapped up, has his once a new one starts, at
+// the next quarter hour (skip_empty).
+func TestSummaryQuarterHour(t *testing.T) {
+	const frank = "frank@axe.test"
+	r := newRig(t, rigOptions{summary: weekly})
+	r.start(fileData(1, 1000))
+	tags := tagsOf(t, r.newMail())
+	_, annex := r.startCollab("Annex", frank)
+	r.reply(alice, annex[alice], "/wrapup")
+	r.reply(carol, tags[carol], "/summary off")
+	if got := r.summaries(monday(1)); !slices.Equal(addrs(got), []string{alice, bob, dave}) {
+		t.Fatalf("the slot: summaries to %v", addrs(got))
+	}
+
+	r.setClock(monday(1).Add(5 * time.Minute))
+	r.reply(carol, tags[carol], "/summary on")
+	if got := r.summaries(monday(1).Add(6 * time.Minute)); !slices.Equal(addrs(got), []string{carol}) {
+		t.Errorf("after carol's /summary on: summaries to %v", addrs(got))
+	}
+	r.setClock(monday(1).Add(7 * time.Minute))
+	r.startCollab("Side letter", frank)
+	if got := r.summaries(monday(1).Add(8 * time.Minute)); len(got) != 0 {
+		t.Errorf("the same quarter hour: summaries to %v", addrs(got))
+	}
+	if got := r.summaries(monday(1).Add(15 * time.Minute)); !slices.Equal(addrs(got), []string{frank}) {
+		t.Errorf("the next quarter hour: summaries to %v", addrs(got))
+	}
+}

@@ -69,3 +69,9 @@ func (e *Engine) TickSummaries(ctx context.Context, now time.Time) (TickReport, 
 	err := e.tickPeople(ctx, now.UTC(), &rep)
 	return rep, err
 }
+
+// ApplyTime is how long deliveries' apply has run inside write
+// transactions so far, and how many times it ran.
+func (e *Engine) ApplyTime() (time.Duration, int64) {
+	return time.Duration(e.applyNanos.Load()), e.applyRuns.Load()
+}

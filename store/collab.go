@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -156,6 +158,34 @@ func (tx *Tx) Versions(cid, doc string) ([]*Version, error) {
 		return nil, fmt.Errorf("list versions of %s in %s: %w", doc, cid, err)
 	}
 	return vs, nil
+}
+
+// LatestVersion returns the document's newest version, reading that one
+// record: nil, and no error, when it has none.
+func (tx *Tx) LatestVersion(cid, doc string) (*Version, error) {
+	prefix, err := seqKey(cid, 'd', doc)
+	if err != nil {
+		return nil, fmt.Errorf("latest version: %w", err)
+	}
+	// A version's key is the prefix and its number, big-endian: the last
+	// key under the prefix is the newest version.
+	c := tx.bucket(bucketVersions).Cursor()
+	end := binary.BigEndian.AppendUint32(prefix[:len(prefix):len(prefix)], math.MaxUint32)
+	k, data := c.Seek(end)
+	switch {
+	case k == nil:
+		k, data = c.Last()
+	case !bytes.Equal(k, end):
+		k, data = c.Prev()
+	}
+	if k == nil || !bytes.HasPrefix(k, prefix) {
+		return nil, nil
+	}
+	v := new(Version)
+	if err := decode(data, v); err != nil {
+		return nil, fmt.Errorf("latest version of %s in %s: key %q: %w", doc, cid, k, err)
+	}
+	return v, nil
 }
 
 // PutVersion writes a version of the document v.Doc.

@@ -205,6 +205,32 @@ func TestVersions(t *testing.T) {
 		}
 		return err
 	})
+	// The latest version, of a document followed by others (d1, before d2
+	// and d10), of the last document of the last collaboration (d10 here
+	// sorts after d2: ids are numbers), and of one with none.
+	update(t, s, func(tx *Tx) error { return tx.PutVersion("abd", &Version{Doc: "d1", Number: 1}) })
+	view(t, s, func(tx *Tx) error {
+		for _, c := range []struct {
+			cid, doc string
+			want     int
+		}{{"abc", "d1", 10}, {"abc", "d2", 1}, {"abc", "d10", 1}, {"abc", "d3", 0}, {"abd", "d1", 1}, {"abd", "d2", 0}, {"abb", "d1", 0}} {
+			v, err := tx.LatestVersion(c.cid, c.doc)
+			if err != nil {
+				return err
+			}
+			got := 0 // none
+			if v != nil {
+				got = v.Number
+				if v.Doc != c.doc {
+					t.Errorf("LatestVersion(%s, %s) is of %s", c.cid, c.doc, v.Doc)
+				}
+			}
+			if got != c.want {
+				t.Errorf("LatestVersion(%s, %s) = version %d, want %d", c.cid, c.doc, got, c.want)
+			}
+		}
+		return nil
+	})
 	if err := s.Update(func(tx *Tx) error { return tx.PutVersion("abc", &Version{Doc: "contract", Number: 1}) }); err == nil {
 		t.Error("PutVersion with an invalid document id succeeded")
 	}

@@ -38,12 +38,14 @@ func loadState(tx *store.Tx, cid string) (*state, error) {
 		return nil, fmt.Errorf("load documents of %s: %w", cid, err)
 	}
 	for _, d := range s.docs {
-		vs, err := tx.Versions(cid, d.ID)
+		// The latest alone: a long collaboration has hundreds of versions,
+		// and every mail to it loads its state.
+		v, err := tx.LatestVersion(cid, d.ID)
 		if err != nil {
 			return nil, fmt.Errorf("load versions of %s/%s: %w", cid, d.ID, err)
 		}
-		if len(vs) > 0 {
-			s.latest[d.ID] = vs[len(vs)-1]
+		if v != nil {
+			s.latest[d.ID] = v
 		}
 	}
 	return s, nil

@@ -17,17 +17,36 @@ type BlobAt struct {
 	tx     *Tx
 	digest string
 	m      manifest
-	starts []int64 // offset of each chunk
+	starts []int64    // offset of each chunk
+	batch  *BlobBatch // chunks staged, not yet written; nil for none
 }
 
 // BlobAt opens the blob with digest for reading at random within tx.
 func (tx *Tx) BlobAt(digest string) (*BlobAt, error) {
+	return tx.blobAt(digest, nil)
+}
+
+// BlobAt opens the blob with digest for reading at random within tx, as
+// Tx.BlobAt does, and also one that b holds staged, not yet written: its
+// manifest and its last chunks are read from b, the rest from tx. So a
+// mail's attachment can be read in a read transaction before the write
+// transaction that stores it (to compare it with the version before it
+// while other mails commit). tx must have begun after b's PutBlob
+// returned; b must not change while the BlobAt is in use.
+func (b *BlobBatch) BlobAt(tx *Tx, digest string) (*BlobAt, error) {
+	return tx.blobAt(digest, b)
+}
+
+func (tx *Tx) blobAt(digest string, batch *BlobBatch) (*BlobAt, error) {
 	sum, err := parseDigest(digest)
 	if err != nil {
 		return nil, err
 	}
-	b := &BlobAt{tx: tx, digest: digest}
-	data := tx.tx.Bucket(bucketBlobs).Get(sum)
+	b := &BlobAt{tx: tx, digest: digest, batch: batch}
+	data := batch.manifest(sum)
+	if data == nil {
+		data = tx.tx.Bucket(bucketBlobs).Get(sum)
+	}
 	if data == nil {
 		return nil, fmt.Errorf("open blob %s: %w", digest, ErrNotFound)
 	}
@@ -65,6 +84,9 @@ func (b *BlobAt) ReadAt(p []byte, off int64) (int, error) {
 		i := sort.Search(len(b.starts), func(i int) bool { return b.starts[i] > at }) - 1
 		ref := b.m.chunks[i]
 		data := getChunk(b.tx.tx, ref.sum[:])
+		if data == nil {
+			data = b.batch.chunk(ref.sum)
+		}
 		if data == nil || len(data) != ref.size {
 			return n, fmt.Errorf("read blob %s: chunk %x: missing or wrong size: %w", b.digest, ref.sum, ErrCorrupt)
 		}

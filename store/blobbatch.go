@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"slices"
@@ -50,6 +52,36 @@ func (b *BlobBatch) PutBlob(r io.Reader) (mail.Blob, error) {
 		w.resetPending()
 		return nil
 	})
+}
+
+// manifest returns the manifest of the staged blob with digest sum, or nil.
+// A nil b has none.
+func (b *BlobBatch) manifest(sum []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	for i := range b.staged {
+		if w := &b.staged[i]; w.manifest != nil && bytes.Equal(w.digest[:], sum) {
+			return w.manifest
+		}
+	}
+	return nil
+}
+
+// chunk returns the staged chunk with digest sum, or nil. A nil b has none.
+func (b *BlobBatch) chunk(sum [sha256.Size]byte) []byte {
+	if b == nil {
+		return nil
+	}
+	for i := range b.staged {
+		w := &b.staged[i]
+		for _, p := range w.pending {
+			if p.sum == sum {
+				return w.data[p.off : p.off+p.n]
+			}
+		}
+	}
+	return nil
 }
 
 // write writes the staged blobs in tx.

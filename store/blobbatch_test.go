@@ -87,3 +87,47 @@ func TestBlobBatchRolledBack(t *testing.T) {
 		t.Errorf("%d chunks left by a failed transaction", chunks)
 	}
 }
+
+// TestBlobBatchBlobAt: a staged blob reads whole through its batch in a read
+// transaction before the write one, the chunks that were flushed from the
+// store and the last ones from the batch, while the store alone knows
+// nothing of it yet.
+func TestBlobBatchBlobAt(t *testing.T) {
+	s, _ := openTest(t, nil)
+	stored := randomBytes(1, 200_000)
+	if _, err := s.PutBlob(bytes.NewReader(stored)); err != nil {
+		t.Fatal(err)
+	}
+	b := s.NewBlobBatch()
+	files := [][]byte{randomBytes(2, 30_000), randomBytes(3, flushBytes+1<<20), append(stored[:150_000:150_000], randomBytes(4, 50_000)...)}
+	var digests []string
+	for _, data := range files {
+		blob, err := b.PutBlob(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, blob.Digest)
+	}
+	err := s.View(func(tx *Tx) error {
+		if _, err := tx.BlobAt(digests[0]); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Tx.BlobAt of a staged blob: %v, want ErrNotFound", err)
+		}
+		for i, data := range files {
+			r, err := b.BlobAt(tx, digests[i])
+			if err != nil {
+				return err
+			}
+			if r.Size() != int64(len(data)) {
+				t.Errorf("blob %d: size %d, want %d", i, r.Size(), len(data))
+			}
+			got := make([]byte, len(data))
+			if n, err := r.ReadAt(got, 0); n != len(data) || !bytes.Equal(got, data) {
+				t.Errorf("blob %d read through its batch: %d of %d bytes, %v", i, n, len(data), err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"archive/zip"
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -98,5 +100,84 @@ func TestHandoffSaysWhatChanged(t *testing.T) {
 			!strings.Contains(m.msg.Text, "contract.docx v2 still carries review marks of your party (Bob Axe: 1 comment; Dave Axe: 1 tracked change)") {
 			t.Errorf("%s is not warned of AXE's own marks:\n%s", addr, m.msg.Text)
 		}
+	}
+}
+
+// TestCompareBeforeTransaction: a reply that ends a turn is compared with
+// the version before it before its write transaction, and the handoff says
+// what changed as before.
+func TestCompareBeforeTransaction(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	var made []int
+	r.eng.AfterPrecompare(func(n int) { made = append(made, n) })
+	v1 := docx(t, []string{"The parties agree.", "Price 4.8m.", "Delivery in May."}, "", "")
+	r.mustSend(&testMail{from: alice, to: []string{bob}, cc: []string{gw}, subject: "Contract", msgid: "pre-start@acme.test",
+		body: "Our draft.", files: []testFile{{"contract.docx", v1}}}, gw)
+	tags := tagsOf(t, r.newMail())
+	v2 := docx(t, []string{"The parties agree.", "Price 4.5m.", "Delivery in May."}, "", "")
+	r.mustSend(&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: Contract", msgid: "pre-bob@axe.test",
+		body: "Our price.", files: []testFile{{"contract.docx", v2}}}, tags[bob])
+	if want := []int{0, 1}; !slices.Equal(made, want) {
+		t.Errorf("comparisons made before the transaction: %v, want %v (none for the start, one for the reply)", made, want)
+	}
+	if h := to(t, r.newMail(), alice); !strings.Contains(h.msg.Text, "¶ 2: “Price 4.8m.” → “Price 4.5m.”") {
+		t.Errorf("alice's handoff does not say what changed:\n%s", h.msg.Text)
+	}
+}
+
+// TestCompareAgainAfterConcurrentTurns: when other mails change a document
+// between a reply's comparison and its write transaction, the transaction
+// compares again, against the version the receiving party has now, not the
+// one compared before.
+func TestCompareAgainAfterConcurrentTurns(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	para := func(price, month string) []byte {
+		return docx(t, []string{"The parties agree.", "Price " + price + ".", "Delivery in " + month + "."}, "", "")
+	}
+	r.mustSend(&testMail{from: alice, to: []string{bob}, cc: []string{gw}, subject: "Contract", msgid: "race-start@acme.test",
+		body: "Our draft.", files: []testFile{{"contract.docx", para("4.8m", "May")}}}, gw)
+	tags := tagsOf(t, r.newMail())
+
+	// Between the comparison of bob's reply and its transaction, bob ends
+	// his turn with another version, and alice hands it back with hers.
+	var armed atomic.Bool
+	armed.Store(true)
+	var meanwhile []error
+	r.eng.AfterPrecompare(func(int) {
+		if !armed.Swap(false) {
+			return
+		}
+		meanwhile = append(meanwhile,
+			r.send(bob, []string{tags[bob]}, (&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: Contract", msgid: "race-bob1@axe.test",
+				body: "June, then.", files: []testFile{{"contract.docx", para("4.8m", "June")}}}).bytes()),
+			r.send(alice, []string{tags[alice]}, (&testMail{from: alice, to: []string{tags[alice]}, subject: "Re: Contract", msgid: "race-alice@acme.test",
+				body: "Our price.", files: []testFile{{"contract.docx", para("4.6m", "June")}}}).bytes()))
+	})
+	r.mustSend(&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: Contract", msgid: "race-bob2@axe.test",
+		body: "Our price.", files: []testFile{{"contract.docx", para("4.5m", "May")}}}, tags[bob])
+	for _, err := range meanwhile {
+		if err != nil {
+			t.Fatalf("a mail sent meanwhile: %v", err)
+		}
+	}
+	if ts := r.turns(r.collab().ID); len(ts) != 4 || ts[3].MsgID != "race-bob2@axe.test" {
+		t.Fatalf("want 4 turns, the last ended by bob's first reply; got %d", len(ts))
+	}
+	var last *sent
+	for _, m := range r.newMail() {
+		if m.out.Msg.To.Addr == alice && m.kind == "handoff" {
+			last = m
+		}
+	}
+	if last == nil {
+		t.Fatal("no handoff to alice")
+	}
+	for _, want := range []string{"¶ 2: “Price 4.6m.” → “Price 4.5m.”", "¶ 3: “Delivery in June.” → “Delivery in May.”"} {
+		if !strings.Contains(last.msg.Text, want) {
+			t.Errorf("alice's last handoff lacks %q (compared against a stale version?):\n%s", want, last.msg.Text)
+		}
+	}
+	if strings.Contains(last.msg.Text, "4.8m") {
+		t.Errorf("alice's last handoff compares against the version before the turns in between:\n%s", last.msg.Text)
 	}
 }

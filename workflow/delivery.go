@@ -43,6 +43,11 @@ type delivery struct {
 	settings bool
 	// programs are attachments set aside as programs (see isProgram).
 	programs []message.Attachment
+	// compared holds the comparisons of versions made so far, by the two
+	// versions compared: by precompare before the transaction, and by
+	// compare in it. A run of apply again reuses them: they depend on the
+	// versions alone.
+	compared map[compareKey]*comparison
 
 	in      *store.Inbound
 	dup     bool

@@ -103,6 +103,9 @@ type Engine struct {
 	// that retries runs it again), for the benchmarks: everything apply
 	// does holds up every other writer.
 	applyNanos, applyRuns atomic.Int64
+	// precompared, when set (by tests), is called between precompare and
+	// the write transaction with the number of comparisons made before it.
+	precompared func(n int)
 }
 
 // New returns an Engine over st. Gateway addresses come from tag. A nil log
@@ -258,6 +261,12 @@ func (e *Engine) ingest(ctx context.Context, env mail.Envelope, sp *mail.Spool, 
 	}
 	if d.held != nil {
 		defer d.held.release()
+	}
+	if err := e.st.View(func(tx *store.Tx) error { return d.precompare(tx, blobs) }); err != nil {
+		return "", fmt.Errorf("compare versions: %w", err)
+	}
+	if e.precompared != nil {
+		e.precompared(len(d.compared))
 	}
 	apply := func(tx *store.Tx) error {
 		t0 := time.Now()

@@ -75,3 +75,8 @@ func (e *Engine) TickSummaries(ctx context.Context, now time.Time) (TickReport, 
 func (e *Engine) ApplyTime() (time.Duration, int64) {
 	return time.Duration(e.applyNanos.Load()), e.applyRuns.Load()
 }
+
+// AfterPrecompare has f called for each mail between the comparisons made
+// before its write transaction and that transaction, with how many were
+// made. Set it before any mail comes in.
+func (e *Engine) AfterPrecompare(f func(n int)) { e.precompared = f }

@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,6 +70,8 @@ type outcome struct {
 	latency time.Duration
 	// accepted is when the 250 to DATA arrived.
 	accepted time.Time
+	// bdat says the accepted attempt went with BDAT, not DATA.
+	bdat bool
 	// failure names what ended it when not ok: "554 5.7.1", or "connection"
 	// when the last attempt found no working connection.
 	failure string
@@ -82,8 +87,12 @@ type smtpConn struct {
 	addr    string
 	helo    string
 	timeout time.Duration // for each command, and for the reply to DATA
-	c       *smtp.Client
-	conn    net.Conn // c's
+	// dataOnly sends every mail with DATA, even to a server that offers
+	// CHUNKING (--chunking=never).
+	dataOnly bool
+	c        *smtp.Client
+	conn     net.Conn // c's
+	lastBDAT bool     // the last exchange sent BDAT
 }
 
 // deliver hands m in, retrying per p, and says what became of it. It gives
@@ -94,7 +103,7 @@ func (s *smtpConn) deliver(ctx context.Context, m *outMail, p retryPolicy) outco
 	for try := 1; ; try++ {
 		lat, err := s.transaction(ctx, m)
 		if err == nil {
-			o.ok, o.latency, o.accepted = true, lat, time.Now()
+			o.ok, o.latency, o.accepted, o.bdat = true, lat, time.Now(), s.lastBDAT
 			return o
 		}
 		what, temporary := classify(err)
@@ -151,6 +160,11 @@ func (s *smtpConn) exchange(m *outMail) (time.Duration, error) {
 			return 0, fmt.Errorf("rcpt to %s: %w", r, err)
 		}
 	}
+	s.lastBDAT = false
+	if ok, _ := s.c.Extension("CHUNKING"); ok && !s.dataOnly {
+		s.lastBDAT = true
+		return s.bdat(m)
+	}
 	w, err := s.c.Data()
 	if err != nil {
 		return 0, fmt.Errorf("data: %w", err)
@@ -185,6 +199,128 @@ func (s *smtpConn) exchange(m *outMail) (time.Duration, error) {
 }
 
 var crlf = []byte("\r\n")
+
+// bdat sends m as one chunk, "BDAT <size> LAST" (RFC 3030), as MTAs such
+// as Exim and Microsoft Exchange send mail to a server that offers
+// CHUNKING: the message as it is, no dot added, its size said up front. It
+// returns the time from the chunk's last byte written to the reply.
+//
+// go-smtp's client has no BDAT, so the command and the chunk go to the
+// connection, and the reply is read from it here: the client has read
+// every reply to its commands, and the server sends nothing more before
+// this one (it comes after the whole chunk), so nothing is read ahead of
+// the client's next command either.
+func (s *smtpConn) bdat(m *outMail) (time.Duration, error) {
+	data := m.data
+	if !m.wire {
+		// A message of the run's making is in wire form; a line that
+		// starts with a dot needs no stuffing in a chunk, but lines still
+		// end in CRLF (RFC 3030 §2 keeps RFC 5322's lines unless
+		// BINARYMIME).
+		data = crlfLines(data)
+	}
+	cmd := fmt.Appendf(nil, "BDAT %d LAST\r\n", len(data))
+	if err := s.conn.SetDeadline(time.Now().Add(s.timeout)); err != nil {
+		return 0, fmt.Errorf("bdat: %w", err)
+	}
+	defer s.conn.SetDeadline(time.Time{})
+	bufs := net.Buffers{cmd, data}
+	if _, err := bufs.WriteTo(s.conn); err != nil {
+		return 0, fmt.Errorf("bdat: %w", err)
+	}
+	start := time.Now()
+	if err := readReply(s.conn); err != nil {
+		return 0, fmt.Errorf("end of bdat: %w", err)
+	}
+	return time.Since(start), nil
+}
+
+// readReply reads one SMTP reply, of one line or more (RFC 5321 §4.2.1),
+// from r, and returns nil for a 2xx and an *smtp.SMTPError for anything
+// else. It reads as the bytes come, not a byte a call: the server sends
+// nothing after the reply until the next command, so there is nothing to
+// read ahead, and bytes after the reply's last line are an error.
+func readReply(r io.Reader) error {
+	var buf [1024]byte
+	n := 0
+	for {
+		k, err := r.Read(buf[n:])
+		n += k
+		if lines, done := replyLines(buf[:n]); done {
+			if lines == nil {
+				return fmt.Errorf("malformed reply %q", buf[:n])
+			}
+			return replyError(lines)
+		}
+		if err != nil {
+			return err
+		}
+		if n == len(buf) {
+			return errors.New("reply too long")
+		}
+	}
+}
+
+// replyLines splits b into the lines of one reply once b holds its last
+// line (done); lines is nil when b is not a reply, or holds more.
+func replyLines(b []byte) (lines []string, done bool) {
+	for len(b) > 0 {
+		i := bytes.Index(b, crlf)
+		if i < 0 {
+			return nil, false
+		}
+		l := string(b[:i])
+		b = b[i+2:]
+		if len(l) < 3 || (len(l) > 3 && l[3] != ' ' && l[3] != '-') {
+			return nil, true
+		}
+		lines = append(lines, l)
+		if len(l) == 3 || l[3] == ' ' {
+			if len(b) > 0 || lines[0][:3] != l[:3] {
+				return nil, true
+			}
+			return lines, true
+		}
+	}
+	return nil, false
+}
+
+// replyError is nil for a 2xx reply and the reply as an *smtp.SMTPError
+// otherwise, with its enhanced status code (RFC 2034 §4) when it has one.
+func replyError(lines []string) error {
+	code, err := strconv.Atoi(lines[0][:3])
+	if err != nil || code < 200 || code > 599 {
+		return fmt.Errorf("malformed reply %q", lines[0])
+	}
+	if code < 300 {
+		return nil
+	}
+	se := &smtp.SMTPError{Code: code}
+	text := make([]string, len(lines))
+	for i, l := range lines {
+		if len(l) > 4 {
+			text[i] = l[4:]
+		}
+	}
+	var ec smtp.EnhancedCode
+	first, rest, _ := strings.Cut(text[0], " ")
+	if n, _ := fmt.Sscanf(first, "%d.%d.%d", &ec[0], &ec[1], &ec[2]); n == 3 && ec[0] == code/100 {
+		se.EnhancedCode, text[0] = ec, rest
+	}
+	se.Message = strings.Join(text, "\n")
+	return se
+}
+
+// crlfLines returns data with every line ended by CRLF, the last one too:
+// a bare LF gets its CR, as net/textproto's DATA writer gives it one.
+func crlfLines(data []byte) []byte {
+	b := bytes.ReplaceAll(data, crlf, crlf[1:])
+	b = bytes.ReplaceAll(b, crlf[1:], crlf)
+	if !bytes.HasSuffix(b, crlf) {
+		b = append(b, crlf...)
+	}
+	return b
+}
 
 // inWireForm says whether data goes into DATA unchanged (RFC 5321 §4.5.2):
 // every line, the last one too, ended by CRLF, no other CR or LF, and no

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net"
 	"net/mail"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +31,40 @@ type testServer struct {
 	// data, when set, answers the attempt-th try (from 1) of a message; it
 	// may close c to drop the connection before the reply.
 	data func(attempt int, c net.Conn) error
+	// bdat and dataCmds count the BDAT and DATA commands that came.
+	bdat, dataCmds atomic.Int32
+}
+
+// sniffConn counts the BDAT and DATA commands at the start of its reads:
+// the client writes each command, and each chunk with its command, in one
+// write.
+type sniffConn struct {
+	net.Conn
+	ts *testServer
+}
+
+func (c *sniffConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	switch {
+	case bytes.HasPrefix(p[:n], []byte("BDAT ")):
+		c.ts.bdat.Add(1)
+	case bytes.HasPrefix(p[:n], []byte("DATA\r\n")):
+		c.ts.dataCmds.Add(1)
+	}
+	return n, err
+}
+
+type sniffListener struct {
+	net.Listener
+	ts *testServer
+}
+
+func (l sniffListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &sniffConn{Conn: c, ts: l.ts}, nil
 }
 
 func startTestServer(t *testing.T, ts *testServer) *testServer {
@@ -50,7 +87,7 @@ func startTestServer(t *testing.T, ts *testServer) *testServer {
 		return &testSession{ts: ts, conn: c.Conn()}, nil
 	}))
 	srv.Domain = "test.localhost"
-	go srv.Serve(l)
+	go srv.Serve(sniffListener{l, ts})
 	t.Cleanup(func() { srv.Close() })
 	ts.addr = l.Addr().String()
 	return ts
@@ -136,34 +173,43 @@ func TestRetryTemporary(t *testing.T) {
 			tries: 1, retries: map[string]int{"451 4.0.0": 1},
 		},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ts := startTestServer(t, tc.ts)
-			r, err := load(t.Context(), testOptions(ts.addr, mails))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Accepted != mails || r.Failed != 0 {
-				t.Errorf("accepted %d, failed %d (%v); want %d, 0", r.Accepted, r.Failed, r.Failures, mails)
-			}
-			if !maps.Equal(r.Retries, tc.retries) {
-				t.Errorf("retries %v; want %v", r.Retries, tc.retries)
-			}
-			ts.mu.Lock()
-			defer ts.mu.Unlock()
-			if len(ts.attempts) != mails {
-				t.Fatalf("%d messages arrived; want %d", len(ts.attempts), mails)
-			}
-			for id, tries := range ts.attempts {
-				if len(tries) != tc.tries {
-					t.Errorf("%s: %d attempts; want %d", id, len(tries), tc.tries)
+		for _, dataOnly := range []bool{false, true} {
+			tc.ts = &testServer{session: tc.ts.session, data: tc.ts.data}
+			t.Run(fmt.Sprintf("%s, data only %v", tc.name, dataOnly), func(t *testing.T) {
+				ts := startTestServer(t, tc.ts)
+				o := testOptions(ts.addr, mails)
+				o.dataOnly = dataOnly
+				r, err := load(t.Context(), o)
+				if err != nil {
+					t.Fatal(err)
 				}
-				for i, b := range tries[1:] {
-					if !bytes.Equal(b, tries[0]) {
-						t.Errorf("%s: attempt %d differs from the first", id, i+2)
+				if bdat := r.BDAT == r.Accepted && ts.bdat.Load() > 0 && ts.dataCmds.Load() == 0; bdat == dataOnly {
+					t.Errorf("data only %v: %d of %d accepted with BDAT; the server saw %d BDAT, %d DATA",
+						dataOnly, r.BDAT, r.Accepted, ts.bdat.Load(), ts.dataCmds.Load())
+				}
+				if r.Accepted != mails || r.Failed != 0 {
+					t.Errorf("accepted %d, failed %d (%v); want %d, 0", r.Accepted, r.Failed, r.Failures, mails)
+				}
+				if !maps.Equal(r.Retries, tc.retries) {
+					t.Errorf("retries %v; want %v", r.Retries, tc.retries)
+				}
+				ts.mu.Lock()
+				defer ts.mu.Unlock()
+				if len(ts.attempts) != mails {
+					t.Fatalf("%d messages arrived; want %d", len(ts.attempts), mails)
+				}
+				for id, tries := range ts.attempts {
+					if len(tries) != tc.tries {
+						t.Errorf("%s: %d attempts; want %d", id, len(tries), tc.tries)
+					}
+					for i, b := range tries[1:] {
+						if !bytes.Equal(b, tries[0]) {
+							t.Errorf("%s: attempt %d differs from the first", id, i+2)
+						}
 					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -254,21 +300,67 @@ func TestDeliverData(t *testing.T) {
 	}
 	dotted := &outMail{from: "a@acme.test", rcpt: []string{"collab@gw.test"}, msgID: "<dotted@acme.test>",
 		data: []byte("Message-ID: <dotted@acme.test>\r\n\r\n.\r\n..x\r\nbare\nlf\r\nend")}
-	c := &smtpConn{addr: ts.addr, helo: o.helo, timeout: o.timeout}
-	defer c.close()
-	for _, m := range []*outMail{plain, dotted} {
-		want := bytes.ReplaceAll(bytes.ReplaceAll(m.data, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
-		if !bytes.HasSuffix(want, []byte("\r\n")) {
-			want = append(want, "\r\n"...)
-		}
-		if oc := c.deliver(t.Context(), m, o.retry); !oc.ok {
-			t.Fatalf("%s: %v", m.msgID, oc.err)
-		}
+	for _, dataOnly := range []bool{false, true} {
 		ts.mu.Lock()
-		got := ts.attempts[m.msgID]
+		clear(ts.attempts)
 		ts.mu.Unlock()
-		if len(got) != 1 || !bytes.Equal(got[0], want) {
-			t.Errorf("%s: the server got %.200q\nwant %.200q", m.msgID, got, want)
+		bdat0, data0 := ts.bdat.Load(), ts.dataCmds.Load()
+		c := &smtpConn{addr: ts.addr, helo: o.helo, timeout: o.timeout, dataOnly: dataOnly}
+		for _, m := range []*outMail{plain, dotted} {
+			want := bytes.ReplaceAll(bytes.ReplaceAll(m.data, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
+			if !bytes.HasSuffix(want, []byte("\r\n")) {
+				want = append(want, "\r\n"...)
+			}
+			if oc := c.deliver(t.Context(), m, o.retry); !oc.ok {
+				t.Fatalf("%s: %v", m.msgID, oc.err)
+			}
+			ts.mu.Lock()
+			got := ts.attempts[m.msgID]
+			ts.mu.Unlock()
+			if len(got) != 1 || !bytes.Equal(got[0], want) {
+				t.Errorf("%s, data only %v: the server got %.200q\nwant %.200q", m.msgID, dataOnly, got, want)
+			}
+		}
+		c.close()
+		if bdat, data := ts.bdat.Load()-bdat0, ts.dataCmds.Load()-data0; dataOnly && (bdat != 0 || data != 2) || !dataOnly && (bdat != 2 || data != 0) {
+			t.Errorf("data only %v: %d BDAT and %d DATA commands", dataOnly, bdat, data)
+		}
+	}
+}
+
+func TestReadReply(t *testing.T) {
+	for in, want := range map[string]string{
+		"250 2.0.0 OK: queued\r\n":                 "",
+		"250-first\r\n250 last\r\n":                "",
+		"451 4.3.0 try again (session x1)\r\n":     "451 4.3.0 try again (session x1)",
+		"554-5.7.1 no\r\n554 5.7.1 not at all\r\n": "554 5.7.1 no\n5.7.1 not at all",
+		"452 too full\r\n":                         "452 too full",
+		"421 4.4.2 bye\r\n":                        "421 4.4.2 bye",
+		"250 OK\r\n250 more\r\n":                   "malformed",
+		"250-a\r\n251 b\r\n":                       "malformed",
+		"2x0 no\r\n":                               "malformed",
+		"25\r\n":                                   "malformed",
+		"250 cut off":                              "EOF",
+	} {
+		err := readReply(strings.NewReader(in))
+		got := ""
+		var se *smtp.SMTPError
+		switch {
+		case errors.As(err, &se):
+			got = fmt.Sprintf("%d %s", se.Code, se.Message)
+			if se.EnhancedCode != smtp.NoEnhancedCode && se.EnhancedCode != (smtp.EnhancedCode{}) {
+				e := se.EnhancedCode
+				got = fmt.Sprintf("%d %d.%d.%d %s", se.Code, e[0], e[1], e[2], se.Message)
+			}
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			got = "EOF"
+		case err != nil && strings.Contains(err.Error(), "malformed"):
+			got = "malformed"
+		case err != nil:
+			got = err.Error()
+		}
+		if got != want {
+			t.Errorf("readReply(%q) = %q; want %q", in, got, want)
 		}
 	}
 }

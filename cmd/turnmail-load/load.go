@@ -30,6 +30,9 @@ type options struct {
 	rate    float64
 	retry   retryPolicy
 	timeout time.Duration // for each SMTP command
+	// dataOnly sends with DATA even where the server offers CHUNKING
+	// (--chunking=never).
+	dataOnly bool
 	// wait bounds how long the timed mails' handoffs may take after the
 	// last 250; 0: not at all, the ones not yet seen are missing.
 	wait                 time.Duration
@@ -147,6 +150,9 @@ func timed(ctx context.Context, o *options, sc *scenario, collabs []*collab, t *
 			return
 		}
 		r.Accepted++
+		if oc.bdat {
+			r.BDAT++
+		}
 		lat = append(lat, oc.latency)
 		if t != nil && m.await != "" {
 			t.accepted(m.await, oc.accepted)
@@ -333,7 +339,7 @@ func drive(ctx context.Context, o *options, conc int, next func(w int) *outMail,
 	var wg sync.WaitGroup
 	for w := range conc {
 		wg.Go(func() {
-			c := &smtpConn{addr: o.addr, helo: o.helo, timeout: o.timeout}
+			c := &smtpConn{addr: o.addr, helo: o.helo, timeout: o.timeout, dataOnly: o.dataOnly}
 			defer c.close()
 			for ctx.Err() == nil {
 				m := next(w)

@@ -29,7 +29,9 @@ const usage = `usage: turnmail-load [flags] [FILE...]
 
 Hands mails to a turnmail gateway over SMTP from --concurrency clients and
 prints the rate, the latency of the SMTP transaction (end of DATA to 250)
-and the failures by reply code. A 4xx reply or a lost connection is retried
+and the failures by reply code. To a server that offers CHUNKING each mail
+goes as one BDAT chunk, as Exim and Microsoft Exchange send, unless
+--chunking=never. A 4xx reply or a lost connection is retried
 after a backoff with the same bytes, as an MTA would; a 5xx is a failure.
 
 Mode new starts a collaboration with every mail: from a-RUN-N@--from-domain
@@ -89,9 +91,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.fromDomain, "from-domain", "acme.test", "the `domain` of the party that starts each collaboration")
 	fs.StringVar(&o.toDomain, "to-domain", "axe.test", "the other party's `domain`")
 	fs.Uint64Var(&o.seed, "seed", 0, "the same seed makes the same mails and addresses, byte for byte but for Date (0: new ones each run); a gateway that has them takes them as redeliveries")
+	chunking := fs.String("chunking", "auto", "`when` to send with BDAT (RFC 3030) rather than DATA: auto (when the server offers CHUNKING, as Exim and Exchange do) or never")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	switch *chunking {
+	case "auto":
+	case "never":
+		o.dataOnly = true
+	default:
+		return fmt.Errorf("--chunking: %q: want auto or never", *chunking)
 	}
 	var err error
 	if o.size, err = parseSize(*size); err != nil {

@@ -31,6 +31,9 @@ type Report struct {
 	// what they got.
 	Failures map[string]int `json:"failures"`
 	Retries  map[string]int `json:"retries"`
+	// BDAT counts the accepted mails that went in one BDAT chunk (the
+	// server offered CHUNKING, and --chunking was auto) rather than DATA.
+	BDAT int `json:"bdat"`
 
 	// Handoff is the delay from a mail's 250 to its handoff reaching the
 	// sink or the outbox; nil when neither was watched.
@@ -89,6 +92,9 @@ func (r *Report) writeText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s mails to %s, %d clients, %d-byte attachments\n", r.Mode, r.Addr, r.Concurrency, r.Bytes)
 	fmt.Fprintf(&b, "  rate      %.1f mails/s (%d accepted, %d failed, in %.2f s)\n", r.Rate, r.Accepted, r.Failed, r.Seconds)
+	if r.BDAT > 0 {
+		fmt.Fprintf(&b, "  chunking  %d of the accepted mails went with BDAT\n", r.BDAT)
+	}
 	fmt.Fprintf(&b, "  latency   end of DATA → 250: %s\n", r.Latency)
 	writeCounts(&b, "  failures  ", r.Failures)
 	writeCounts(&b, "  retried   ", r.Retries)

@@ -2,11 +2,9 @@ package store
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -266,36 +264,15 @@ func writeSchema3(t *testing.T, path string) []*Collab {
 func TestOpenSchema3(t *testing.T) {
 	defer func(n int) { duePerTx = n }(duePerTx)
 	duePerTx = 100
-	errBoom := errors.New("boom")
 	for _, failAt := range []int{0, 1, 2, 3} {
 		t.Run(fmt.Sprintf("fail at %d", failAt), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "turnmail.db")
 			cs := writeSchema3(t, path)
-			if _, err := Open(path, &Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "upgrading") {
-				t.Errorf("read-only open of a schema 3 file: got %v", err)
-			}
-			writes := 0
-			opts := &Options{Fault: func() error {
-				writes++
-				if writes == failAt {
-					return errBoom
-				}
-				return nil
-			}}
-			if failAt > 0 {
-				if _, err := Open(path, opts); !errors.Is(err, errBoom) {
-					t.Fatalf("open failing at write %d: got %v", failAt, err)
-				}
+			s, writes := upgrade(t, path, failAt, func() {
 				if failAt == 2 {
 					checkDueMigrating(t, path, cs[duePerTx].ID)
 				}
-				opts = nil
-			}
-			s, err := Open(path, opts)
-			if err != nil {
-				t.Fatalf("open: %v", err)
-			}
-			defer s.Close()
+			})
 			if failAt == 0 && writes != 3 {
 				t.Errorf("upgrade took %d write transactions, want 3", writes)
 			}
@@ -323,7 +300,7 @@ func TestOpenSchema3(t *testing.T) {
 			if len(wantDue) != n {
 				t.Errorf("%d entries for %d collaborations, want %d", len(wantDue), len(cs), n)
 			}
-			err = s.db.View(func(tx *bbolt.Tx) error {
+			err := s.db.View(func(tx *bbolt.Tx) error {
 				meta := tx.Bucket(bucketMeta)
 				if v := meta.Get(keySchema); binary.BigEndian.Uint32(v) != layoutVersion {
 					t.Errorf("schema %x, want %d", v, layoutVersion)

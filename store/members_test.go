@@ -309,7 +309,6 @@ func writeSchema2(t *testing.T, path string) map[string]*Participant {
 func TestOpenSchema2(t *testing.T) {
 	defer func(n int) { membersPerTx = n }(membersPerTx)
 	membersPerTx = 100
-	errBoom := errors.New("boom")
 	// In one go, three transactions index the members (the one of
 	// initSchema, which creates the bucket, knows no Fault) and a fourth the
 	// due times of schema 4.
@@ -317,32 +316,12 @@ func TestOpenSchema2(t *testing.T) {
 		t.Run(fmt.Sprintf("fail at %d", failAt), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "turnmail.db")
 			ps := writeSchema2(t, path)
-			if _, err := Open(path, &Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "upgrading") {
-				t.Errorf("read-only open of a schema 2 file: got %v", err)
-			}
-			writes := 0
-			opts := &Options{Fault: func() error {
-				writes++
-				if writes == failAt {
-					return errBoom
-				}
-				return nil
-			}}
-			if failAt > 0 {
-				if _, err := Open(path, opts); !errors.Is(err, errBoom) {
-					t.Fatalf("open failing at write %d: got %v", failAt, err)
-				}
+			s, writes := upgrade(t, path, failAt, func() {
 				if failAt == 2 {
 					// One batch done: the next Open goes on after it.
 					checkMigrating(t, path, ps, membersPerTx)
 				}
-				opts = nil
-			}
-			s, err := Open(path, opts)
-			if err != nil {
-				t.Fatalf("open: %v", err)
-			}
-			defer s.Close()
+			})
 			if failAt == 0 && writes != 4 {
 				t.Errorf("upgrade took %d write transactions, want 4", writes)
 			}

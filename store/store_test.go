@@ -322,7 +322,6 @@ func writeSchema1(t *testing.T, path string) schema1 {
 // TestOpenSchema1 upgrades a schema 1 file, in one go and after upgrades that
 // failed at each of their transactions.
 func TestOpenSchema1(t *testing.T) {
-	errBoom := errors.New("boom")
 	// The upgrade in one go takes five transactions, three for the chunks,
 	// one for the members index of schema 3 and one for the due index of
 	// schema 4: an Open failing past them would not fail, and the test with
@@ -331,31 +330,7 @@ func TestOpenSchema1(t *testing.T) {
 		t.Run(fmt.Sprintf("fail at %d", failAt), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "turnmail.db")
 			f := writeSchema1(t, path)
-
-			// A reader cannot upgrade: it refuses the file.
-			if _, err := Open(path, &Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "upgrading") {
-				t.Errorf("read-only open of a schema 1 file: got %v", err)
-			}
-
-			writes := 0
-			opts := &Options{Fault: func() error {
-				writes++
-				if writes == failAt {
-					return errBoom
-				}
-				return nil
-			}}
-			if failAt > 0 {
-				if _, err := Open(path, opts); !errors.Is(err, errBoom) {
-					t.Fatalf("open failing at write %d: got %v", failAt, err)
-				}
-				opts = nil
-			}
-			s, err := Open(path, opts)
-			if err != nil {
-				t.Fatalf("open: %v", err)
-			}
-			defer s.Close()
+			s, writes := upgrade(t, path, failAt, nil)
 			// Moved a few MB per transaction, not in one.
 			if min := int(f.size/flushBytes) + 1; failAt == 0 && writes < min {
 				t.Errorf("upgrade took %d write transactions, want at least %d", writes, min)
@@ -363,6 +338,41 @@ func TestOpenSchema1(t *testing.T) {
 			checkUpgraded(t, s, f)
 		})
 	}
+}
+
+// upgrade opens the file at path, which needs an upgrade, and returns the
+// store and how many write transactions the upgrade took. First a
+// read-only Open must refuse the file; with failAt above zero, an Open whose
+// failAt'th write transaction fails must fail with it, and between, if set,
+// looks at the file it left before the Open that goes on from there.
+func upgrade(t *testing.T, path string, failAt int, between func()) (*Store, int) {
+	t.Helper()
+	if _, err := Open(path, &Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "upgrading") {
+		t.Errorf("read-only open of a file to upgrade: got %v", err)
+	}
+	errBoom := errors.New("boom")
+	writes := 0
+	opts := &Options{Fault: func() error {
+		if writes++; writes == failAt {
+			return errBoom
+		}
+		return nil
+	}}
+	if failAt > 0 {
+		if _, err := Open(path, opts); !errors.Is(err, errBoom) {
+			t.Fatalf("open failing at write %d: got %v", failAt, err)
+		}
+		if between != nil {
+			between()
+		}
+		opts = nil
+	}
+	s, err := Open(path, opts)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, writes
 }
 
 // checkUpgraded checks that the schema 1 file f was upgraded whole.

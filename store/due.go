@@ -267,41 +267,19 @@ func (tx *Tx) PutPurgeDue(cid string, warned time.Time) error {
 }
 
 // migrateDue finishes the upgrade of a schema 3 file: it builds the due
-// index from the collaborations, duePerTx a transaction, keeping in meta
-// the collaboration id it goes on from, as migrateMembers does. Every
-// reminder whose trigger passed gets its entry, sent or not: the scheduler
-// finds the marker of one sent and drops the entry, once.
+// index from the collaborations, duePerTx a transaction. Every reminder
+// whose trigger passed gets its entry, sent or not: the scheduler finds the
+// marker of one sent and drops the entry, once.
 func (s *Store) migrateDue() error {
-	for done := false; !done; {
-		err := s.update(func(tx *bbolt.Tx) error {
-			meta := tx.Bucket(bucketMeta)
-			c := tx.Bucket(bucketCollabs).Cursor()
-			k, v := c.First()
-			if from := meta.Get(keyDueFrom); from != nil {
-				k, v = c.Seek(from)
-			}
-			for n := 0; k != nil && n < duePerTx; k, v = c.Next() {
-				n++
-				co := new(Collab)
-				if err := decode(v, co); err != nil {
-					return fmt.Errorf("collaboration %q: %w", k, err)
-				}
-				if err := moveDue(tx.Bucket(bucketDue), string(k), dueOf{}, dueFields(co)); err != nil {
-					return err
-				}
-			}
-			if k != nil {
-				return meta.Put(keyDueFrom, bytes.Clone(k))
-			}
-			done = true
-			if err := meta.Delete(keyDueFrom); err != nil {
-				return err
-			}
-			return meta.Put(keySchema, binary.BigEndian.AppendUint32(nil, 4))
-		})
-		if err != nil {
-			return fmt.Errorf("index due times: %w", err)
+	err := s.indexEach(bucketCollabs, keyDueFrom, duePerTx, 4, func(tx *bbolt.Tx, k, v []byte) error {
+		co := new(Collab)
+		if err := decode(v, co); err != nil {
+			return fmt.Errorf("collaboration %q: %w", k, err)
 		}
+		return moveDue(tx.Bucket(bucketDue), string(k), dueOf{}, dueFields(co))
+	})
+	if err != nil {
+		return fmt.Errorf("index due times: %w", err)
 	}
 	return nil
 }

@@ -250,48 +250,28 @@ func (tx *Tx) EachMember(after string, fn func(address string, ms []Membership) 
 }
 
 // migrateMembers finishes the upgrade of a schema 2 file: it builds the
-// members index from the placed participants, reading membersPerTx
-// participants per transaction,
-// keeping in meta the participants key it goes on from, so that the
-// upgrade of a large store needs no large transaction and one that was
-// interrupted goes on at the next Open.
+// members index from the placed participants, membersPerTx participants a
+// transaction.
 func (s *Store) migrateMembers() error {
-	for done := false; !done; {
-		err := s.update(func(tx *bbolt.Tx) error {
-			meta := tx.Bucket(bucketMeta)
-			c := tx.Bucket(bucketParticipants).Cursor()
-			k, v := c.First()
-			if from := meta.Get(keyMembersFrom); from != nil {
-				k, v = c.Seek(from)
-			}
-			for n := 0; k != nil && n < membersPerTx; k, v = c.Next() {
-				p := new(Participant)
-				if err := decode(v, p); err != nil {
-					return fmt.Errorf("participant key %q: %w", k, err)
-				}
-				if n++; !p.Placed() {
-					continue
-				}
-				mk, err := memberKey(p.Address, k)
-				if err != nil {
-					return fmt.Errorf("participant key %q: %w", k, err)
-				}
-				if err := tx.Bucket(bucketMembers).Put(mk, encodeMember(p)); err != nil {
-					return fmt.Errorf("participant key %q: %w", k, err)
-				}
-			}
-			if k != nil {
-				return meta.Put(keyMembersFrom, bytes.Clone(k))
-			}
-			done = true
-			if err := meta.Delete(keyMembersFrom); err != nil {
-				return err
-			}
-			return meta.Put(keySchema, binary.BigEndian.AppendUint32(nil, 3))
-		})
-		if err != nil {
-			return fmt.Errorf("index members: %w", err)
+	err := s.indexEach(bucketParticipants, keyMembersFrom, membersPerTx, 3, func(tx *bbolt.Tx, k, v []byte) error {
+		p := new(Participant)
+		if err := decode(v, p); err != nil {
+			return fmt.Errorf("participant key %q: %w", k, err)
 		}
+		if !p.Placed() {
+			return nil
+		}
+		mk, err := memberKey(p.Address, k)
+		if err != nil {
+			return fmt.Errorf("participant key %q: %w", k, err)
+		}
+		if err := tx.Bucket(bucketMembers).Put(mk, encodeMember(p)); err != nil {
+			return fmt.Errorf("participant key %q: %w", k, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("index members: %w", err)
 	}
 	return nil
 }

@@ -136,6 +136,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -314,6 +315,42 @@ func (s *Store) upgrade() error {
 	if version == 3 {
 		if err := s.migrateDue(); err != nil {
 			return fmt.Errorf("upgrade schema 3 to 4: %w", err)
+		}
+	}
+	return nil
+}
+
+// indexEach builds an index of an upgrade from every record of bucket:
+// fn indexes one, perTx of them a transaction, so that the upgrade of a
+// large store needs no large transaction. Meta keeps under from the key it
+// goes on from, so that an upgrade interrupted goes on at the next Open;
+// the last transaction sets the schema to schema.
+func (s *Store) indexEach(bucket, from []byte, perTx int, schema uint32, fn func(tx *bbolt.Tx, k, v []byte) error) error {
+	for done := false; !done; {
+		err := s.update(func(tx *bbolt.Tx) error {
+			meta := tx.Bucket(bucketMeta)
+			c := tx.Bucket(bucket).Cursor()
+			k, v := c.First()
+			if key := meta.Get(from); key != nil {
+				k, v = c.Seek(key)
+			}
+			for n := 0; k != nil && n < perTx; k, v = c.Next() {
+				n++
+				if err := fn(tx, k, v); err != nil {
+					return err
+				}
+			}
+			if k != nil {
+				return meta.Put(from, bytes.Clone(k))
+			}
+			done = true
+			if err := meta.Delete(from); err != nil {
+				return err
+			}
+			return meta.Put(keySchema, binary.BigEndian.AppendUint32(nil, schema))
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil

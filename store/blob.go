@@ -51,10 +51,11 @@ type chunkParams struct {
 }
 
 // The chunk sizes for each kind of content (see cutReader). Each boundary
-// costs an index entry, a manifest entry in every blob that has the chunk,
-// and, above all, bbolt's rounding of the chunk's leaf to whole pages, about
-// a kilobyte a chunk; smaller chunks dedupe more around an edit. The
-// choices were measured with BenchmarkDocxVersions.
+// costs an index entry and a manifest entry in every blob that has the
+// chunk, some 80 bytes in all; smaller chunks dedupe more around an edit.
+// (Chunks share packs in chunkdata, so a chunk no longer costs bbolt's
+// rounding of a value to whole pages.) The choices were measured with
+// BenchmarkDocxVersions.
 var (
 	// defaultChunks is for content that is not a zip file: the sizes
 	// every blob was cut to before zip members had their own, so the same
@@ -278,13 +279,21 @@ func (w *blobWrites) size() int { return len(w.data) + len(w.manifest) }
 // must not change before.
 func (w *blobWrites) write(tx *bbolt.Tx) error {
 	index, data := chunkBuckets(tx)
-	for i := range w.pending {
-		p := &w.pending[i]
-		if index.Get(p.sum[:]) != nil {
-			continue // stored meanwhile by another PutBlob
+	// New chunks cut one after the other lie back to back in w.data: each
+	// run of them, up to packBytes, goes in as one pack, without a copy.
+	start := -1 // the first chunk of the pack being gathered
+	for i := 0; i <= len(w.pending); i++ {
+		end := i == len(w.pending)
+		// Stored meanwhile by another PutBlob: it ends the run.
+		skip := !end && index.Get(w.pending[i].sum[:]) != nil
+		if start >= 0 && (end || skip || w.pending[i].off+w.pending[i].n-w.pending[start].off > packBytes) {
+			if err := putPack(index, data, w.data, w.pending[start:i]); err != nil {
+				return err
+			}
+			start = -1
 		}
-		if err := putChunk(index, data, p.sum[:], w.data[p.off:p.off+p.n]); err != nil {
-			return fmt.Errorf("chunk %x: %w", p.sum, err)
+		if !end && !skip && start < 0 {
+			start = i
 		}
 	}
 	if w.manifest == nil {
@@ -300,21 +309,9 @@ func (w *blobWrites) write(tx *bbolt.Tx) error {
 	return nil
 }
 
-// chunkLocSize is the size of a chunk's index entry: its chunkdata key, then
-// its length.
-const chunkLocSize = 8 + 4
-
-// chunkBuckets returns the chunk index and the chunk data of a write
-// transaction.
-func chunkBuckets(tx *bbolt.Tx) (index, data *bbolt.Bucket) {
-	data = tx.Bucket(bucketChunkData)
-	// Keys only grow, so full pages never need room for an insert.
-	data.FillPercent = 1.0
-	return tx.Bucket(bucketChunks), data
-}
-
 // putChunk appends a chunk's bytes to data under the next sequence number and
-// indexes them by its digest. bbolt keeps sum and chunk until the transaction
+// indexes them by its digest, as schema 2 did: the schema 1 upgrade moves
+// chunks one by one. bbolt keeps sum and chunk until the transaction
 // commits: the caller must not change them before.
 func putChunk(index, data *bbolt.Bucket, sum, chunk []byte) error {
 	seq, err := data.NextSequence()
@@ -333,15 +330,18 @@ func putChunk(index, data *bbolt.Bucket, sum, chunk []byte) error {
 // it is missing or its index entry does not match its data. The slice is only
 // valid inside the transaction.
 func getChunk(tx *bbolt.Tx, sum []byte) []byte {
-	loc := tx.Bucket(bucketChunks).Get(sum)
-	if len(loc) != chunkLocSize {
+	loc, ok := parseLoc(tx.Bucket(bucketChunks).Get(sum))
+	if !ok {
 		return nil
 	}
-	data := tx.Bucket(bucketChunkData).Get(loc[:8])
-	if uint64(len(data)) != uint64(binary.BigEndian.Uint32(loc[8:])) {
-		return nil
+	data := tx.Bucket(bucketChunkData).Get(loc.key)
+	switch {
+	case !loc.packed && uint64(len(data)) == uint64(loc.n):
+		return data
+	case loc.packed && data != nil && uint64(loc.off)+uint64(loc.n) <= uint64(len(data)):
+		return data[loc.off : loc.off+loc.n]
 	}
-	return data
+	return nil
 }
 
 // migrateChunks finishes the upgrade of a schema 1 file that initSchema

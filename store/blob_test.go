@@ -59,15 +59,18 @@ func randomBytes(seed uint64, n int) []byte {
 
 // chunkStats returns how many chunks are stored and their total size. It
 // fails the test unless index and data agree: each index entry finds data of
-// its length, and no data is left that no entry points to.
+// its length, and no chunkdata value is left that no entry points to.
 func chunkStats(t testing.TB, s *Store) (n int, size int64) {
 	t.Helper()
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		err := tx.Bucket(bucketChunks).ForEach(func(k, _ []byte) error {
+		used := map[string]bool{}
+		err := tx.Bucket(bucketChunks).ForEach(func(k, v []byte) error {
 			data := getChunk(tx, k)
 			if data == nil {
 				return fmt.Errorf("chunk %x: index entry without its data", k)
 			}
+			loc, _ := parseLoc(v)
+			used[string(loc.key)] = true
 			n++
 			size += int64(len(data))
 			return nil
@@ -75,10 +78,12 @@ func chunkStats(t testing.TB, s *Store) (n int, size int64) {
 		if err != nil {
 			return err
 		}
-		if stored := tx.Bucket(bucketChunkData).Stats().KeyN; stored != n {
-			return fmt.Errorf("%d chunks indexed, %d stored", n, stored)
-		}
-		return nil
+		return tx.Bucket(bucketChunkData).ForEach(func(k, _ []byte) error {
+			if !used[string(k)] {
+				return fmt.Errorf("chunkdata %x: no index entry points to it", k)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -264,28 +269,37 @@ func TestBlobCorrupt(t *testing.T) {
 }
 
 // TestChunksAppended checks the layout's point: chunks are appended to
-// chunkdata in the order they are cut, blob after blob, never between stored
-// ones.
+// chunkdata in the order they are cut, blob after blob, back to back in
+// packs of at most packBytes, never between stored ones.
 func TestChunksAppended(t *testing.T) {
 	s, _ := openTest(t, nil)
-	var want uint64
-	for seed := range uint64(3) {
-		blob, err := s.PutBlob(newGen(20+seed, 6<<20)) // more than one flush
+	var seq uint64
+	var end uint32 // where the last chunk ended in pack seq
+	for blob := range uint64(3) {
+		b, err := s.PutBlob(newGen(20+blob, 6<<20)) // more than one flush
 		if err != nil {
 			t.Fatal(err)
 		}
-		sum, _ := parseDigest(blob.Digest)
+		sum, _ := parseDigest(b.Digest)
 		err = s.db.View(func(tx *bbolt.Tx) error {
 			var m manifest
 			if err := m.decode(tx.Bucket(bucketBlobs).Get(sum)); err != nil {
 				return err
 			}
 			for i, ref := range m.chunks {
-				want++
-				loc := tx.Bucket(bucketChunks).Get(ref.sum[:])
-				if seq := binary.BigEndian.Uint64(loc); seq != want {
-					t.Errorf("blob %d chunk %d: sequence %d, want %d", seed, i, seq, want)
+				loc, ok := parseLoc(tx.Bucket(bucketChunks).Get(ref.sum[:]))
+				at := binary.BigEndian.Uint64(loc.key)
+				switch {
+				case !ok || !loc.packed:
+					t.Errorf("blob %d chunk %d: not a packed entry", blob, i)
+				case at == seq && loc.off != end:
+					t.Errorf("blob %d chunk %d: at %d in pack %d, want %d", blob, i, loc.off, at, end)
+				case at != seq && (at != seq+1 || loc.off != 0):
+					t.Errorf("blob %d chunk %d: at %d in pack %d, want 0 in pack %d", blob, i, loc.off, at, seq+1)
+				case loc.off+loc.n > packBytes:
+					t.Errorf("blob %d chunk %d: ends at %d of its pack, past %d", blob, i, loc.off+loc.n, packBytes)
 				}
+				seq, end = at, loc.off+loc.n
 			}
 			return nil
 		})

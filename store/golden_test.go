@@ -234,8 +234,9 @@ func TestGolden(t *testing.T) {
 		})
 	}
 
-	// The chunk index: each chunk of the manifest, in order, appended to
-	// chunkdata under sequence numbers 1, 2, …; the first one pinned.
+	// The chunk index: the chunks of the manifest, in order, back to back
+	// in packs of up to packBytes appended to chunkdata under sequence
+	// numbers 1, 2, …; the first entry pinned.
 	var m manifest
 	if err := m.decode(rawValue(t, s, bucketBlobs, sum[:])); err != nil {
 		t.Fatal(err)
@@ -246,16 +247,25 @@ func TestGolden(t *testing.T) {
 	t.Run("chunk-index", func(t *testing.T) {
 		checkGolden(t, s, "chunk-index", bucketChunks, m.chunks[0].sum[:])
 	})
-	off := 0
+	packs := map[uint64][]byte{}
+	var seq uint64 = 1
+	off, packOff := 0, 0
 	for i, c := range m.chunks {
-		want := content[off : off+c.size]
-		off += c.size
-		seq := binary.BigEndian.AppendUint64(nil, uint64(i+1))
-		if got := rawValue(t, s, bucketChunks, c.sum[:]); !bytes.Equal(got, append(seq, u32(uint32(c.size))...)) {
-			t.Errorf("chunk %d: index entry %x; want chunkdata key %x, length %d", i, got, seq, c.size)
+		if packOff+c.size > packBytes {
+			seq, packOff = seq+1, 0
 		}
-		if !bytes.Equal(rawValue(t, s, bucketChunkData, seq), want) {
-			t.Errorf("chunk %d: chunkdata %x holds other bytes than the chunk's", i, seq)
+		key := binary.BigEndian.AppendUint64(nil, seq)
+		want := append(append(bytes.Clone(key), u32(uint32(packOff))...), u32(uint32(c.size))...)
+		if got := rawValue(t, s, bucketChunks, c.sum[:]); !bytes.Equal(got, want) {
+			t.Errorf("chunk %d: index entry %x; want chunkdata key %x, offset %d, length %d", i, got, key, packOff, c.size)
+		}
+		packs[seq] = append(packs[seq], content[off:off+c.size]...)
+		off += c.size
+		packOff += c.size
+	}
+	for seq, want := range packs {
+		if !bytes.Equal(rawValue(t, s, bucketChunkData, u64Key(seq)), want) {
+			t.Errorf("chunkdata %d holds other bytes than its chunks'", seq)
 		}
 	}
 }

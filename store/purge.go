@@ -231,25 +231,18 @@ func (s *Store) purgeBlobs(tx *bbolt.Tx, blobs map[string]bool, rep *PurgeReport
 			delete(chunks, ref.sum)
 		}
 	}
-	index, data := chunkBuckets(tx)
+	var dead [][]byte
 	for sum := range chunks {
-		if s.guard.fresh(sum) {
-			continue
+		if !s.guard.fresh(sum) {
+			dead = append(dead, sum[:])
 		}
-		loc := index.Get(sum[:])
-		if loc == nil {
-			continue
-		}
-		if len(loc) == chunkLocSize {
-			if err := data.Delete(bytes.Clone(loc[:8])); err != nil {
-				return fmt.Errorf("delete chunk %x data: %w", sum, err)
-			}
-		}
-		if err := index.Delete(sum[:]); err != nil {
-			return fmt.Errorf("delete chunk %x: %w", sum, err)
-		}
-		rep.Chunks++
 	}
+	index, data := chunkBuckets(tx)
+	n, err := dropChunks(index, data, dead)
+	if err != nil {
+		return err
+	}
+	rep.Chunks += n
 	return nil
 }
 

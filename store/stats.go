@@ -62,11 +62,12 @@ func (s *Store) Stats() (*Stats, error) {
 			return err
 		}
 		err = tx.Bucket(bucketChunks).ForEach(func(k, loc []byte) error {
-			if len(loc) != chunkLocSize {
+			l, ok := parseLoc(loc)
+			if !ok {
 				return fmt.Errorf("chunk %x: index entry of %d bytes: %w", k, len(loc), ErrCorrupt)
 			}
 			st.Chunks++
-			st.ChunkBytes += int64(binary.BigEndian.Uint32(loc[8:]))
+			st.ChunkBytes += int64(l.n)
 			return nil
 		})
 		if err != nil {

@@ -102,6 +102,68 @@ func TestOpenNewerSchema(t *testing.T) {
 	}
 }
 
+// TestOpenSchema4 upgrades a schema 4 file, whose chunks are one a value:
+// schema 5 reads them as they are, so the upgrade only records it, and a
+// blob stored before reads the same after.
+func TestOpenSchema4(t *testing.T) {
+	s, path := openTest(t, nil)
+	content := randomBytes(60, 300<<10)
+	blob, err := s.PutBlob(bytes.NewReader(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		// Each chunk as schema 4 stored it, the packs gone.
+		index, data := chunkBuckets(tx)
+		var sums, chunks [][]byte
+		packs := map[string]bool{}
+		err := index.ForEach(func(k, v []byte) error {
+			sums, chunks = append(sums, bytes.Clone(k)), append(chunks, bytes.Clone(getChunk(tx, k)))
+			packs[string(v[:8])] = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i := range sums {
+			if err := putChunk(index, data, sums[i], chunks[i]); err != nil {
+				return err
+			}
+		}
+		for k := range packs {
+			if err := data.Delete([]byte(k)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint32(nil, 4))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := Open(path, &Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "upgrading") {
+		t.Errorf("read-only open of a schema 4 file: got %v", err)
+	}
+	s, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keySchema); binary.BigEndian.Uint32(v) != layoutVersion {
+			t.Errorf("schema %x, want %d", v, layoutVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readBlob(s, blob.Digest); err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("read after the upgrade: %d bytes, %v", len(got), err)
+	}
+	chunkStats(t, s)
+}
+
 func TestOpenNotAStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "other.db")
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
@@ -322,11 +384,11 @@ func writeSchema1(t *testing.T, path string) schema1 {
 // TestOpenSchema1 upgrades a schema 1 file, in one go and after upgrades that
 // failed at each of their transactions.
 func TestOpenSchema1(t *testing.T) {
-	// The upgrade in one go takes five transactions, three for the chunks,
-	// one for the members index of schema 3 and one for the due index of
-	// schema 4: an Open failing past them would not fail, and the test with
-	// it.
-	for _, failAt := range []int{0, 1, 2, 3, 4, 5} {
+	// The upgrade in one go takes six transactions, three for the chunks,
+	// one for the members index of schema 3, one for the due index of
+	// schema 4 and one to record schema 5: an Open failing past them would
+	// not fail, and the test with it.
+	for _, failAt := range []int{0, 1, 2, 3, 4, 5, 6} {
 		t.Run(fmt.Sprintf("fail at %d", failAt), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "turnmail.db")
 			f := writeSchema1(t, path)

@@ -48,25 +48,18 @@ func (s *Store) Sweep() (blobs, chunks int, err error) {
 		blobs = len(dead)
 
 		dead = dead[:0]
-		var deadData [][]byte
 		index, data := chunkBuckets(tx)
 		c = index.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			if len(k) == sha256.Size && keep[[sha256.Size]byte(k)] {
 				continue
 			}
 			dead = append(dead, bytes.Clone(k))
-			if len(v) == chunkLocSize {
-				deadData = append(deadData, bytes.Clone(v[:8]))
-			}
 		}
-		if err := deleteKeys(index, dead); err != nil {
+		chunks, err = dropChunks(index, data, dead)
+		if err != nil {
 			return err
 		}
-		if err := deleteKeys(data, deadData); err != nil {
-			return err
-		}
-		chunks = len(dead)
 		return nil
 	})
 	if err != nil {

@@ -99,7 +99,9 @@
 // edit of one member never costs a chunk of another, and, in its deflated XML
 // members, at each deflate block, where an edit's changes start. Between
 // boundaries it is cut content-defined, in larger chunks (about 190 KiB) in
-// the members that are not XML, which versions carry unchanged. Where a blob
+// the members that are not XML, which versions carry unchanged, and in small
+// ones (about 3 KiB) in the deflated XML members, where a light edit often
+// leaves its block's bytes before it unchanged. Where a blob
 // is cut is no part of the format: a manifest lists its chunks whatever their
 // boundaries, and a chunk is any 1 byte to 256 KiB of content, keyed by its
 // digest. Chunks are written in transactions of a few MB, then the manifest in

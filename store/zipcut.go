@@ -322,7 +322,7 @@ func (c *cutReader) header() bool {
 		params := &largeChunks
 		switch {
 		case xml && method == methodDeflate:
-			params = &defaultChunks
+			params = &deflateChunks
 		case xml:
 			params = &smallChunks
 		}

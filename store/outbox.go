@@ -308,7 +308,7 @@ func unindex(tx *bbolt.Tx, o *Outbound) error {
 
 // putOutbound writes o and, while it is queued, its entry in the due index.
 func putOutbound(tx *bbolt.Tx, o *Outbound) error {
-	if err := put(tx.Bucket(bucketOutbox), u64Key(o.ID), o); err != nil {
+	if err := putDeflated(tx.Bucket(bucketOutbox), u64Key(o.ID), o); err != nil {
 		return err
 	}
 	if o.State != OutboundQueued {

@@ -3,8 +3,11 @@ package store
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"go.etcd.io/bbolt"
 
 	"github.com/turnmail/turnmail/mail"
 )
@@ -319,5 +322,58 @@ func TestOutboxBounce(t *testing.T) {
 	}
 	if qs, _ := s.Due(at(60), 0); len(qs) != 0 {
 		t.Errorf("a bounced queued message is still due: %+v", qs)
+	}
+}
+
+// TestOutboundDeflated checks how outbound mails are stored: deflated once
+// their JSON passes deflateMin, plain below it, and read either way, also
+// a large one stored plain, as schema 3 stored every record.
+func TestOutboundDeflated(t *testing.T) {
+	s, _ := openTest(t, nil)
+	text := strings.Repeat("Your turn on the contract: Globex handed it over.\n", 100)
+	small := &Outbound{Kind: "notice", Msg: mail.Outgoing{Subject: "Hi", Text: "short"}, Created: day(1)}
+	large := &Outbound{Kind: "handoff", Msg: mail.Outgoing{Subject: "Your turn", Text: text, HTML: "<p>" + text + "</p>"}, Created: day(1)}
+	update(t, s, func(tx *Tx) error {
+		if err := tx.Enqueue(small); err != nil {
+			return err
+		}
+		return tx.Enqueue(large)
+	})
+	plainLarge, err := encode(large)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := rawValue(t, s, bucketOutbox, u64Key(small.ID)); v[0] != recordVersion {
+		t.Errorf("small outbound stored under version %d, want %d", v[0], recordVersion)
+	}
+	if v := rawValue(t, s, bucketOutbox, u64Key(large.ID)); v[0] != deflatedVersion || 4*len(v) > len(plainLarge) {
+		t.Errorf("large outbound stored in %d bytes under version %d; want deflatedVersion, a quarter of its %d", len(v), v[0], len(plainLarge))
+	}
+	for _, want := range []*Outbound{small, large} {
+		got, err := s.Outbound(want.ID)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("outbound %d read back as %+v, %v", want.ID, got, err)
+		}
+	}
+
+	// Written plain, as before schema 5: read the same.
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketOutbox).Put(u64Key(large.ID), plainLarge)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Outbound(large.ID); err != nil || !reflect.DeepEqual(got, large) {
+		t.Errorf("plain outbound read back as %+v, %v", got, err)
+	}
+	// Damaged deflate is corrupt data, not a panic.
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketOutbox).Put(u64Key(large.ID), []byte{deflatedVersion, 0xff, 0xff, 0x01})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Outbound(large.ID); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("damaged outbound: got %v, want ErrCorrupt", err)
 	}
 }

@@ -43,10 +43,14 @@
 //
 // Values of collabs, participants, turns, documents, versions, drafts,
 // msgids, inbound, outbox, marks and people are one byte, the version of the
-// record's encoding (1, unchanged by schemas 2 to 4), followed by the record's JSON:
+// record's encoding (1, unchanged by schemas 2 to 5), followed by the record's JSON:
 // its fields in declaration order, named by their JSON tags, times in RFC 3339
 // with nanoseconds. Those tags are the file format: golden_test.go pins every
-// value described here, byte for byte. An outboxdue value is empty. A
+// value described here, byte for byte. An outbox value whose JSON is 1 KiB
+// or more is instead the byte 2 followed by that JSON deflated (RFC 1951),
+// when that saves a quarter of it (schema 5; the golden file pins the byte
+// and the JSON, not compress/flate's output); every value is read in either
+// form. An outboxdue value is empty. A
 // chunkdata value is a pack, the bytes of one or more chunks back to back,
 // up to 256 KiB; a chunk's chunks entry is its pack's 8-byte chunkdata key
 // followed by the chunk's offset in the pack and its length, big-endian
@@ -147,10 +151,11 @@
 // mail sent or not: the scheduler's first tick finds the markers of those
 // sent and drops their entries, once.
 //
-// Version 5 put chunks in packs. Open upgrades a version 4 file (after the
-// steps above, for an older one) by recording 5: its chunks, each a value
-// of its own, are read as they are, and a file that holds packs is refused
-// by older code, which cannot read them.
+// Version 5 put chunks in packs and deflated large outbox values. Open
+// upgrades a version 4 file (after the steps above, for an older one) by
+// recording 5: its chunks, each a value of its own, and its plain records
+// are read as they are, and a file that holds packs or deflated records is
+// refused by older code, which cannot read them.
 package store
 
 import (
@@ -175,11 +180,15 @@ import (
 const layoutVersion = 5
 
 // recordVersion is the version of the model records' encoding, the byte that
-// codec.go writes before each record's JSON and requires when reading.
-// Schemas 2 to 5 changed how chunks are stored and added indexes, not the
-// records: a file upgraded from an older schema keeps its records as they
-// are, so this stays 1.
-const recordVersion = 1
+// codec.go writes before each record's JSON. Schemas 2 to 5 changed how
+// chunks are stored and added indexes, not the records: a file upgraded
+// from an older schema keeps its records as they are, so this stays 1.
+// deflatedVersion, from schema 5, is the byte before a record's JSON
+// deflated: codec.go writes it for large outbox records and reads both.
+const (
+	recordVersion   = 1
+	deflatedVersion = 2
+)
 
 // defaultTimeout is how long Open waits for the file lock when Options leaves
 // it zero: bbolt itself would wait forever.
@@ -337,8 +346,9 @@ func (s *Store) upgrade() error {
 		version = 4
 	}
 	if version == 4 {
-		// Schema 5 reads schema 4's chunks as they are: only an older
-		// turnmail, which cannot read packs, needs to be told.
+		// Schema 5 reads schema 4's chunks and records as they are: only
+		// an older turnmail, which cannot read packs or deflated records,
+		// needs to be told.
 		err := s.update(func(tx *bbolt.Tx) error {
 			return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint32(nil, 5))
 		})

@@ -52,7 +52,7 @@
 // and the JSON, not compress/flate's output); every value is read in either
 // form. An outboxdue value is empty. A
 // chunkdata value is a pack, the bytes of one or more chunks back to back,
-// up to 256 KiB; a chunk's chunks entry is its pack's 8-byte chunkdata key
+// up to 64 KiB, or of one larger chunk; a chunk's chunks entry is its pack's 8-byte chunkdata key
 // followed by the chunk's offset in the pack and its length, big-endian
 // uint32s. An entry of 12 bytes, the key and the length, is a chunk stored
 // alone, the whole value, as schemas 2 to 4 stored every chunk (and the
@@ -123,10 +123,11 @@
 // digest, as in schema 1, every new chunk landed among stored ones and bbolt
 // rewrote the whole leaf around it, two to four chunks, on every insert:
 // nearly four times the chunk's size in dirty pages and disk writes. The new
-// chunks of one write share packs, up to 256 KiB each, in the order they
-// were cut: bbolt gives a large value pages of its own, rounded up to whole
-// pages, half a page lost on average, 3% of a 64 KiB chunk, which a pack
-// loses once for all its chunks.
+// chunks of one write share packs of up to 64 KiB, in the order they were
+// cut (a larger chunk is a pack of its own): bbolt gives a large value pages
+// of its own, rounded up to whole pages, half a page lost on average, which
+// a pack loses once for all its chunks, and a chunk of deflated XML is some
+// 3 KiB.
 // Deleting chunks (Sweep, PurgeCollab) deletes a pack with its last live
 // chunk and rewrites one left more than a quarter dead with its live chunks
 // only, under a new key.

@@ -37,9 +37,12 @@ func TestAdmin(t *testing.T) {
 	sendMail(t, d.smtpLn.Addr().String(), "alice@acme.test", []string{"collab@gw.test"},
 		docxMail("Alice <alice@acme.test>", "Bob <bob@axe.test>", "collab@gw.test", "Lease", "adm1@acme.test", "The lease.", "lease.docx", []byte("v1")))
 	waitFor(t, "the start mails", func() bool { return len(outboxMail(t, cfg.Outbound.Dir)) == 2 })
-	waitFor(t, "the deliveries counted", func() bool {
+	// Counted when the smarthost took them, marked sent just after: wait
+	// for both.
+	waitFor(t, "the deliveries counted and marked", func() bool {
 		_, m := get("/metrics")
-		return strings.Contains(m, `turnmail_outbound_deliveries_total{result="sent"} 2`)
+		return strings.Contains(m, `turnmail_outbound_deliveries_total{result="sent"} 2`) &&
+			strings.Contains(m, "turnmail_outbound_queue_depth 0")
 	})
 	_, m := get("/metrics")
 	for _, want := range []string{

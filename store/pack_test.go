@@ -80,6 +80,44 @@ func TestSweepFreesPacks(t *testing.T) {
 	}
 }
 
+// unpack stores every chunk of s again one a value, as schemas 2 to 4
+// stored them, and drops their packs.
+func unpack(t *testing.T, s *Store) {
+	t.Helper()
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		return unpackTx(tx)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// unpackTx is unpack in tx.
+func unpackTx(tx *bbolt.Tx) error {
+	index, data := chunkBuckets(tx)
+	var sums, chunks [][]byte
+	packs := map[string]bool{}
+	err := index.ForEach(func(k, v []byte) error {
+		sums, chunks = append(sums, bytes.Clone(k)), append(chunks, bytes.Clone(getChunk(tx, k)))
+		packs[string(v[:8])] = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range sums {
+		if err := putChunk(index, data, sums[i], chunks[i]); err != nil {
+			return err
+		}
+	}
+	for k := range packs {
+		if err := data.Delete([]byte(k)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // TestUnpackedChunks checks that chunks stored one a value, as schema 2
 // and the schema 1 upgrade store them, are read, and deleted with their
 // values, beside packed ones.
@@ -90,35 +128,7 @@ func TestUnpackedChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Store old's chunks again one a value, as schema 2 did, and drop
-	// their packs.
-	err = s.db.Update(func(tx *bbolt.Tx) error {
-		index, data := chunkBuckets(tx)
-		var sums, chunks [][]byte
-		packs := map[string]bool{}
-		err := index.ForEach(func(k, v []byte) error {
-			sums, chunks = append(sums, bytes.Clone(k)), append(chunks, bytes.Clone(getChunk(tx, k)))
-			packs[string(v[:8])] = true
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for i := range sums {
-			if err := putChunk(index, data, sums[i], chunks[i]); err != nil {
-				return err
-			}
-		}
-		for k := range packs {
-			if err := data.Delete([]byte(k)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	unpack(t, s)
 	packed := randomBytes(51, 1<<20)
 	blob, err := s.PutBlob(bytes.NewReader(packed))
 	if err != nil {

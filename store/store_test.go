@@ -114,26 +114,8 @@ func TestOpenSchema4(t *testing.T) {
 	}
 	err = s.db.Update(func(tx *bbolt.Tx) error {
 		// Each chunk as schema 4 stored it, the packs gone.
-		index, data := chunkBuckets(tx)
-		var sums, chunks [][]byte
-		packs := map[string]bool{}
-		err := index.ForEach(func(k, v []byte) error {
-			sums, chunks = append(sums, bytes.Clone(k)), append(chunks, bytes.Clone(getChunk(tx, k)))
-			packs[string(v[:8])] = true
-			return nil
-		})
-		if err != nil {
+		if err := unpackTx(tx); err != nil {
 			return err
-		}
-		for i := range sums {
-			if err := putChunk(index, data, sums[i], chunks[i]); err != nil {
-				return err
-			}
-		}
-		for k := range packs {
-			if err := data.Delete([]byte(k)); err != nil {
-				return err
-			}
 		}
 		return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint32(nil, 4))
 	})
@@ -141,14 +123,10 @@ func TestOpenSchema4(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if _, err := Open(path, &Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "upgrading") {
-		t.Errorf("read-only open of a schema 4 file: got %v", err)
+	s, writes := upgrade(t, path, 0, nil)
+	if writes != 1 {
+		t.Errorf("upgrade took %d write transactions, want 1", writes)
 	}
-	s, err = Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	err = s.db.View(func(tx *bbolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(keySchema); binary.BigEndian.Uint32(v) != layoutVersion {
 			t.Errorf("schema %x, want %d", v, layoutVersion)

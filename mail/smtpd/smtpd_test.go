@@ -818,3 +818,44 @@ type discardDeliverer struct{}
 func (discardDeliverer) Deliver(context.Context, mail.Envelope, *mail.Spool) (mail.Result, error) {
 	return mail.Result{Outcome: "discarded"}, nil
 }
+
+// TestSMTPSpoolSizes sends messages on both sides of the spool's memory
+// threshold, by DATA and by BDAT, on one connection: each arrives whole, the
+// ones held in memory as the ones spilled to a file.
+func TestSMTPSpoolSizes(t *testing.T) {
+	d := &testDeliverer{}
+	_, addr := startServer(t, Config{SpoolDir: t.TempDir(), MaxMessageBytes: 8 << 20}, d)
+	var bodies []string
+	for _, n := range []int{0, mail.SpoolMemoryBytes - 100, mail.SpoolMemoryBytes + 100, 3 << 20} {
+		line := "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef\r\n"
+		bodies = append(bodies, testBody+strings.Repeat(line, n/len(line)))
+	}
+	c := dial(t, addr)
+	for _, body := range bodies {
+		if err := send(c, "alice@acme.example", []string{"collab@gw.example"}, body); err != nil {
+			t.Fatalf("DATA of %d bytes: %v", len(body), err)
+		}
+	}
+	rc := dialRaw(t, addr)
+	rc.step("EHLO client.example", 250)
+	for _, body := range bodies {
+		rc.step("MAIL FROM:<alice@acme.example>", 250)
+		rc.step("RCPT TO:<collab@gw.example>", 250)
+		if _, err := fmt.Fprintf(rc.W, "BDAT %d LAST\r\n%s", len(body), body); err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.W.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		rc.step("", 250)
+	}
+	got := d.deliveries()
+	if len(got) != 2*len(bodies) {
+		t.Fatalf("%d deliveries, want %d", len(got), 2*len(bodies))
+	}
+	for i, g := range got {
+		if want := bodies[i%len(bodies)]; g.body != want {
+			t.Errorf("delivery %d: %d bytes, want %d", i, len(g.body), len(want))
+		}
+	}
+}

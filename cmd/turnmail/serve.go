@@ -127,7 +127,9 @@ func startDaemon(cfg *Config, log *slog.Logger) (_ *daemon, err error) {
 		Queue: st, Blobs: st, Sender: sender, ReturnPath: tagger.BounceAddress, Log: log.With("component", "outbound"),
 		Wake: st.Enqueued(), Drain: d.drainWorker, Concurrency: cfg.Outbound.Concurrency, OnFailed: engine.DeliveryFailed,
 	}
-	// Spool on the data directory's disk, not in /tmp, which may be RAM.
+	// Mail beyond what spools hold in memory (mail.SpoolMemoryBytes, within
+	// mail.SpoolBudgetBytes for all) spills to the data directory's disk, not
+	// to /tmp, which may be RAM.
 	spoolDir := filepath.Join(cfg.Gateway.DataDir, "spool")
 	if err := os.MkdirAll(spoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create spool directory: %w", err)

@@ -113,10 +113,12 @@ func (d *delivery) compareOne(ctx context.Context, open blobOpener, key compareK
 // compares the same two versions, and compares again where a mail that
 // committed meanwhile changed the document, or the rules decided
 // otherwise: correct whatever ran in between, and the seconds a large
-// document takes hold up no other mail's commit.
+// document takes hold up no other mail's commit. For the same mails, with
+// or without files, it reads the collaboration's ended turns for the
+// handoff's history (see handoffDigest).
 func (d *delivery) precompare(tx *store.Tx, blobs *store.BlobBatch) error {
 	msg := d.msg
-	if len(msg.Attachments) == 0 || msg.From == nil || d.held != nil || d.bounce != nil || d.perr != nil ||
+	if msg.From == nil || d.held != nil || d.bounce != nil || d.perr != nil ||
 		d.toPostmaster() || d.autoReason() != "" || (d.dmarc == message.DMARCFail && !d.vouched) {
 		return nil
 	}
@@ -127,6 +129,12 @@ func (d *delivery) precompare(tx *store.Tx, blobs *store.BlobBatch) error {
 	p := s.byAddress(msg.From.Addr)
 	if p == nil || p.Pending || (m.pid != "" && p.ID != m.pid) || d.mustHold(m) != "" ||
 		s.c.State != store.StateActive || !s.holds(p) || p.Role != store.RoleLeader {
+		return nil
+	}
+	if err := d.readEndedTurns(tx, s); err != nil {
+		return err
+	}
+	if len(msg.Attachments) == 0 {
 		return nil
 	}
 	names := make([]string, len(msg.Attachments))

@@ -181,3 +181,71 @@ func TestCompareAgainAfterConcurrentTurns(t *testing.T) {
 		t.Errorf("alice's last handoff compares against the version before the turns in between:\n%s", last.msg.Text)
 	}
 }
+
+// TestHandoffHistoryBeforeTransaction: the handoff's history, whose turns
+// are read before the write transaction, lists every ended turn: when the
+// reply is the next to end one, and when other mails ended turns between
+// that read and the transaction. A reply without files reads them too.
+func TestHandoffHistoryBeforeTransaction(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	para := func(month string) []byte {
+		return docx(t, []string{"The parties agree.", "Delivery in " + month + "."}, "", "")
+	}
+	r.mustSend(&testMail{from: alice, to: []string{bob}, cc: []string{gw}, subject: "Contract", msgid: "hist-start@acme.test",
+		body: "Our draft.", files: []testFile{{"contract.docx", para("May")}}}, gw)
+	tags := tagsOf(t, r.newMail())
+	history := func(t *testing.T, to string, notes ...string) {
+		t.Helper()
+		var last *sent
+		for _, m := range r.newMail() {
+			if m.out.Msg.To.Addr == to && m.kind == "handoff" {
+				last = m
+			}
+		}
+		if last == nil {
+			t.Fatalf("no handoff to %s", to)
+		}
+		_, hist, ok := strings.Cut(last.msg.Text, "History:")
+		if !ok {
+			t.Fatalf("handoff to %s without a history:\n%s", to, last.msg.Text)
+		}
+		for i, note := range notes {
+			if !strings.Contains(hist, fmt.Sprintf("Turn %d ·", i+1)) || !strings.Contains(hist, note) {
+				t.Errorf("history of the handoff to %s lacks turn %d (%q):\n%s", to, i+1, note, hist)
+			}
+		}
+		if strings.Contains(hist, fmt.Sprintf("Turn %d ·", len(notes)+1)) {
+			t.Errorf("history of the handoff to %s lists a turn after %d:\n%s", to, len(notes), hist)
+		}
+	}
+	r.mustSend(&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: Contract", msgid: "hist-bob1@axe.test",
+		body: "June, then.", files: []testFile{{"contract.docx", para("June")}}}, tags[bob])
+	history(t, alice, "Our draft.", "June, then.")
+	r.mustSend(&testMail{from: alice, to: []string{tags[alice]}, subject: "Re: Contract", msgid: "hist-alice1@acme.test",
+		body: "/done\nFine by us, no files."}, tags[alice])
+	history(t, bob, "Our draft.", "June, then.", "Fine by us, no files.")
+
+	// Between the read of bob's reply and its transaction, bob ends his
+	// turn with another mail, and alice hands it back.
+	var armed atomic.Bool
+	armed.Store(true)
+	var meanwhile []error
+	r.eng.AfterPrecompare(func(int) {
+		if !armed.Swap(false) {
+			return
+		}
+		meanwhile = append(meanwhile,
+			r.send(bob, []string{tags[bob]}, (&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: Contract", msgid: "hist-bob2@axe.test",
+				body: "July, in fact.", files: []testFile{{"contract.docx", para("July")}}}).bytes()),
+			r.send(alice, []string{tags[alice]}, (&testMail{from: alice, to: []string{tags[alice]}, subject: "Re: Contract", msgid: "hist-alice2@acme.test",
+				body: "/done\nJuly it is."}).bytes()))
+	})
+	r.mustSend(&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: Contract", msgid: "hist-bob3@axe.test",
+		body: "August, last offer.", files: []testFile{{"contract.docx", para("August")}}}, tags[bob])
+	for _, err := range meanwhile {
+		if err != nil {
+			t.Fatalf("a mail sent meanwhile: %v", err)
+		}
+	}
+	history(t, alice, "Our draft.", "June, then.", "Fine by us, no files.", "July, in fact.", "July it is.", "August, last offer.")
+}

@@ -48,6 +48,9 @@ type delivery struct {
 	// compare in it. A run of apply again reuses them: they depend on the
 	// versions alone.
 	compared map[compareKey]*comparison
+	// ended holds the ended turns precompare read, for the handoff's history
+	// (see handoffDigest).
+	ended *endedTurns
 
 	in      *store.Inbound
 	dup     bool

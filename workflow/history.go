@@ -33,12 +33,59 @@ func history(tx *store.Tx, s *state, note func(string) string) ([]digestRow, err
 	}
 	rows := make([]digestRow, 0, len(turns))
 	for _, t := range turns {
-		rows = append(rows, digestRow{
-			Turn: t.Number, Party: s.c.Parties[t.Party].Name, Who: s.whoFor(t.EndedBy, nil),
-			When: t.Ended.UTC().Format(timeLayout), Files: turnFilesLine(s, t), Note: note(t.Note),
-		})
+		rows = append(rows, historyRow(s, t, note(t.Note)))
 	}
 	return rows, nil
+}
+
+func historyRow(s *state, t *store.Turn, note string) digestRow {
+	return digestRow{
+		Turn: t.Number, Party: s.c.Parties[t.Party].Name, Who: s.whoFor(t.EndedBy, nil),
+		When: t.Ended.UTC().Format(timeLayout), Files: turnFilesLine(s, t), Note: note,
+	}
+}
+
+// endedTurns are the turns of a collaboration that had ended when a mail
+// that may end the next one was read, with the gists of their notes: read
+// by precompare before the write transaction, where decoding them all and
+// cutting every note to its gist would hold up the other mails' commits.
+// Turns are never changed once ended, so they hold for as long as the
+// collaboration's turn is still next.
+type endedTurns struct {
+	cid   string
+	next  int // the collaboration's turn when read
+	turns []*store.Turn
+	gists []string
+}
+
+// readEndedTurns keeps s's ended turns for handoffDigest.
+func (d *delivery) readEndedTurns(tx *store.Tx, s *state) error {
+	turns, err := tx.Turns(s.c.ID)
+	if err != nil {
+		return fmt.Errorf("load turns: %w", err)
+	}
+	e := &endedTurns{cid: s.c.ID, next: s.c.Turn, turns: turns, gists: make([]string, len(turns))}
+	for i, t := range turns {
+		e.gists[i] = gist(t.Note)
+	}
+	d.ended = e
+	return nil
+}
+
+// handoffDigest is historyDigest in the transaction where t, the
+// collaboration's turn, has just ended: from the turns precompare read when
+// no other turn has ended since, from tx otherwise. The rows themselves are
+// built here, from s, so that names and ghosts are those of now.
+func (d *delivery) handoffDigest(tx *store.Tx, s *state, t *store.Turn) ([]digestRow, error) {
+	e := d.ended
+	if e == nil || e.cid != s.c.ID || e.next != t.Number {
+		return historyDigest(tx, s)
+	}
+	rows := make([]digestRow, 0, len(e.turns)+1)
+	for i, et := range e.turns {
+		rows = append(rows, historyRow(s, et, e.gists[i]))
+	}
+	return append(rows, historyRow(s, t, gist(t.Note))), nil
 }
 
 // wrapUp ends the collaboration: everyone, both parties, gets the closing

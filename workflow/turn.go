@@ -194,7 +194,7 @@ func (d *delivery) endTurn(tx *store.Tx, s *state, by *store.Participant, how, n
 		return fmt.Errorf("store collaboration: %w", err)
 	}
 	d.logAfterCommit("turn handed over", "collab", c.ID, "turn", t.Number, "by", by.Address, "to_party", c.Parties[c.TurnParty].Name)
-	digest, err := historyDigest(tx, s)
+	digest, err := d.handoffDigest(tx, s, t)
 	if err != nil {
 		return err
 	}

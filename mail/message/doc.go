@@ -3,5 +3,7 @@
 // words, winmail.dat) with its own bounded multipart reader and decoders,
 // streams attachments into a mail.BlobWriter and says what it could not
 // read; AutoReason spots automatic mail (RFC 3834); DMARCVerdict reads
-// Authentication-Results (RFC 8601). WriteMessage renders a mail.Outgoing.
+// Authentication-Results (RFC 8601); ReadReport reads a delivery report
+// (RFC 3464 and RFC 6533, or a plain bounce) into a Report. WriteMessage
+// renders a mail.Outgoing.
 package message

@@ -126,3 +126,70 @@ func TestTxReleaseMapped(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestResidentMapped: ResidentMapped grows by the pages a read maps and
+// falls by those a release drops, as RssFile does (it counts the shared
+// memory too, of which a test has little).
+func TestResidentMapped(t *testing.T) {
+	s, _ := openTest(t, nil)
+	b, err := s.PutBlob(bytes.NewReader(randomBytes(8, 32<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resident := func() int64 {
+		t.Helper()
+		n, err := ResidentMapped()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int64(n)
+	}
+	if err := s.ReleaseMapped(); err != nil {
+		t.Fatal(err)
+	}
+	base, file := resident(), rssFile(t)
+	if base < file || base > file+8<<20 {
+		t.Errorf("ResidentMapped %d MB, RssFile %d MB", base>>20, file>>20)
+	}
+	if _, err := readBlob(s, b.Digest); err != nil {
+		t.Fatal(err)
+	}
+	read := resident()
+	if read-base < 24<<20 {
+		t.Skipf("reading 32 MB through the mapping added %d bytes of RSS: nothing to release", read-base)
+	}
+	if err := s.ReleaseMapped(); err != nil {
+		t.Fatal(err)
+	}
+	if released := resident(); released-base > 8<<20 {
+		t.Errorf("ResidentMapped %d MB after release, %d MB before reading, %d MB after", released>>20, base>>20, read>>20)
+	}
+}
+
+func TestStatmShared(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"1066 412 290 1 0 163 0\n", 290, true},
+		{"1 2 0 3 0 4 0\n", 0, true},
+		{"1 2 17", 17, true},
+		{"1 2", 0, false},
+		{"1 2 x 3", 0, false},
+		{"", 0, false},
+	} {
+		got, ok := statmShared([]byte(c.in))
+		if got != c.want || ok != c.ok {
+			t.Errorf("statmShared(%q) = %d, %v; want %d, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+func BenchmarkResidentMapped(b *testing.B) {
+	for b.Loop() {
+		if _, err := ResidentMapped(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -17,17 +17,6 @@ import (
 // fsyncs do not dominate a tick over many thousand people.
 const tickBatch = 250
 
-// tickRelease is how many jobs a write transaction of a tick runs between
-// releases of the store's mapped pages from the RSS (store.ReleaseMapped).
-// A weekly summary reads some 60 pages at random (a collaboration for each
-// membership, the turns, people and documents of those with turns in the
-// week, and the branch pages above them), and the kernel maps the pages
-// around each that are in its cache as well (fault-around, 64 KiB): some 4
-// MB of RSS a summary. Released once a batch of tickBatch, a tick held 470
-// MB of the store's pages; every 8 jobs, 70 MB, for twice the page faults
-// (the branch pages, again), a tenth more CPU time.
-const tickRelease = 8
-
 // tickScan is how many entries of the due index, or people, one read
 // transaction of a tick looks at: a tick holds one batch at a time, so its memory is the
 // same for ten people or a million, and no read transaction stays open long
@@ -81,11 +70,12 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) (TickReport, error) {
 // from theirs: its error is among the failed returned, and the next tick
 // tries it again.
 func (e *Engine) tickDue(ctx context.Context, now time.Time, rep *TickReport) (failed []error, err error) {
+	mapped := e.newMappedBound()
 	for cur := (dueCursor{}); ; {
 		if err := ctx.Err(); err != nil {
 			return failed, err
 		}
-		p := &tickPlan{e: e, now: now}
+		p := &tickPlan{e: e, now: now, mapped: mapped}
 		var more bool
 		err := e.st.View(func(tx *store.Tx) error {
 			var err error
@@ -114,10 +104,11 @@ func (e *Engine) tickDue(ctx context.Context, now time.Time, rep *TickReport) (f
 				rep.Purged++
 			}
 		}
-		e.release()
 		if !more {
+			mapped.release(e.st.ReleaseMapped)
 			return failed, nil
 		}
+		mapped.done(e.st.ReleaseMapped) // the plan's reads
 	}
 }
 
@@ -167,11 +158,12 @@ func (g *walkGate) changed() {
 // of tickScan people or tickBatch summaries, whichever comes first.
 func (e *Engine) tickPeople(ctx context.Context, now time.Time, rep *TickReport) error {
 	zones := map[string]*time.Location{} // LoadLocation reads the zoneinfo file at every call
+	mapped := e.newMappedBound()
 	for after := ""; ; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		p := &tickPlan{e: e, now: now, zones: zones}
+		p := &tickPlan{e: e, now: now, zones: zones, mapped: mapped}
 		var more bool
 		err := e.st.View(func(tx *store.Tx) error {
 			var err error
@@ -184,26 +176,11 @@ func (e *Engine) tickPeople(ctx context.Context, now time.Time, rep *TickReport)
 		if err := p.run(ctx, rep); err != nil {
 			return err
 		}
-		e.release()
 		if !more {
+			mapped.release(e.st.ReleaseMapped)
 			return nil
 		}
-	}
-}
-
-// release drops the store's pages that a batch read from the process's
-// RSS, which would otherwise grow to the size of the file over a tick (see
-// store.ReleaseMapped). A failure costs memory, not mail: it is logged.
-func (e *Engine) release() {
-	if err := e.st.ReleaseMapped(); err != nil {
-		e.log.Warn("release mapped store pages", "err", err)
-	}
-}
-
-// releaseTx is release inside a transaction.
-func (e *Engine) releaseTx(tx *store.Tx) {
-	if err := tx.ReleaseMapped(); err != nil {
-		e.log.Warn("release mapped store pages", "err", err)
+		mapped.done(e.st.ReleaseMapped) // the plan's reads
 	}
 }
 
@@ -221,14 +198,12 @@ func (p *tickPlan) run(ctx context.Context, rep *TickReport) error {
 		err := p.e.st.Update(func(tx *store.Tx) error {
 			r = TickReport{}
 			o := &outbox{e: p.e, now: p.now}
-			for i, job := range batch {
+			for _, job := range batch {
 				sent, err := job(tx, o)
 				if err != nil {
 					return err
 				}
-				if (i+1)%tickRelease == 0 {
-					p.e.releaseTx(tx)
-				}
+				p.mapped.done(tx.ReleaseMapped)
 				switch sent {
 				case "":
 				case kindSummary:
@@ -304,6 +279,7 @@ type tickPlan struct {
 	people []*personPlan             // due for a summary
 	due    []store.Due               // entries of the due index to settle: reminders, warnings, entries to drop
 	purge  []string                  // wrapped-up collaborations to purge
+	mapped *mappedBound              // the walk's, for the whole walk
 }
 
 // personPlan is one person whose weekly summary slot has come.

@@ -1,3 +1,8 @@
+//go:build linux
+
+// The benchmarks of the tick read the process's usage and RSS from /proc,
+// and drop pages from the page cache with fadvise: Linux only.
+
 package workflow_test
 
 import (
@@ -15,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/turnmail/turnmail/mail/tag"
 	"github.com/turnmail/turnmail/store"
 	"github.com/turnmail/turnmail/workflow"
 )
@@ -168,16 +172,6 @@ func BenchmarkTickIdle(b *testing.B) {
 			b.ReportMetric((u.user+u.sys-began.user-began.sys).Seconds()/float64(b.N), "cpu-s/op")
 		})
 	}
-}
-
-// benchTagger is the benchmarks' tagger of addresses.
-func benchTagger(b testing.TB) *tag.Tagger {
-	b.Helper()
-	t, err := tag.NewTagger("collab@gw.test", []byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return t
 }
 
 // copyFile copies the file from to the file to, synced, so that the tick

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/turnmail/turnmail/mail"
+	"github.com/turnmail/turnmail/mail/tag"
 	"github.com/turnmail/turnmail/store"
 	"github.com/turnmail/turnmail/workflow"
 )
@@ -548,4 +549,14 @@ func putBenchCollab(tx *store.Tx, eng *workflow.Engine, bc *benchCollab) error {
 		return nil
 	}
 	return eng.Reminded(tx, bc.c, tickAt.Add(-tickBefore))
+}
+
+// benchTagger is the benchmarks' tagger of addresses.
+func benchTagger(b testing.TB) *tag.Tagger {
+	b.Helper()
+	t, err := tag.NewTagger("collab@gw.test", []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return t
 }

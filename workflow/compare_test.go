@@ -140,26 +140,15 @@ func TestCompareAgainAfterConcurrentTurns(t *testing.T) {
 
 	// Between the comparison of bob's reply and its transaction, bob ends
 	// his turn with another version, and alice hands it back with hers.
-	var armed atomic.Bool
-	armed.Store(true)
-	var meanwhile []error
-	r.eng.AfterPrecompare(func(int) {
-		if !armed.Swap(false) {
-			return
-		}
-		meanwhile = append(meanwhile,
-			r.send(bob, []string{tags[bob]}, (&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: Contract", msgid: "race-bob1@axe.test",
-				body: "June, then.", files: []testFile{{"contract.docx", para("4.8m", "June")}}}).bytes()),
-			r.send(alice, []string{tags[alice]}, (&testMail{from: alice, to: []string{tags[alice]}, subject: "Re: Contract", msgid: "race-alice@acme.test",
-				body: "Our price.", files: []testFile{{"contract.docx", para("4.6m", "June")}}}).bytes()))
-	})
+	check := r.meanwhile(
+		&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: Contract", msgid: "race-bob1@axe.test",
+			body: "June, then.", files: []testFile{{"contract.docx", para("4.8m", "June")}}},
+		&testMail{from: alice, to: []string{tags[alice]}, subject: "Re: Contract", msgid: "race-alice@acme.test",
+			body: "Our price.", files: []testFile{{"contract.docx", para("4.6m", "June")}}},
+	)
 	r.mustSend(&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: Contract", msgid: "race-bob2@axe.test",
 		body: "Our price.", files: []testFile{{"contract.docx", para("4.5m", "May")}}}, tags[bob])
-	for _, err := range meanwhile {
-		if err != nil {
-			t.Fatalf("a mail sent meanwhile: %v", err)
-		}
-	}
+	check()
 	if ts := r.turns(r.collab().ID); len(ts) != 4 || ts[3].MsgID != "race-bob2@axe.test" {
 		t.Fatalf("want 4 turns, the last ended by bob's first reply; got %d", len(ts))
 	}
@@ -227,25 +216,39 @@ func TestHandoffHistoryBeforeTransaction(t *testing.T) {
 
 	// Between the read of bob's reply and its transaction, bob ends his
 	// turn with another mail, and alice hands it back.
+	check := r.meanwhile(
+		&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: Contract", msgid: "hist-bob2@axe.test",
+			body: "July, in fact.", files: []testFile{{"contract.docx", para("July")}}},
+		&testMail{from: alice, to: []string{tags[alice]}, subject: "Re: Contract", msgid: "hist-alice2@acme.test",
+			body: "/done\nJuly it is."},
+	)
+	r.mustSend(&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: Contract", msgid: "hist-bob3@axe.test",
+		body: "August, last offer.", files: []testFile{{"contract.docx", para("August")}}}, tags[bob])
+	check()
+	history(t, alice, "Our draft.", "June, then.", "Fine by us, no files.", "July, in fact.", "July it is.", "August, last offer.")
+}
+
+// meanwhile has mails sent, once, between the next mail's comparisons
+// before its write transaction and that transaction, and returns the check
+// that each was accepted.
+func (r *rig) meanwhile(mails ...*testMail) (check func()) {
 	var armed atomic.Bool
 	armed.Store(true)
-	var meanwhile []error
+	var errs []error
 	r.eng.AfterPrecompare(func(int) {
 		if !armed.Swap(false) {
 			return
 		}
-		meanwhile = append(meanwhile,
-			r.send(bob, []string{tags[bob]}, (&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: Contract", msgid: "hist-bob2@axe.test",
-				body: "July, in fact.", files: []testFile{{"contract.docx", para("July")}}}).bytes()),
-			r.send(alice, []string{tags[alice]}, (&testMail{from: alice, to: []string{tags[alice]}, subject: "Re: Contract", msgid: "hist-alice2@acme.test",
-				body: "/done\nJuly it is."}).bytes()))
+		for _, m := range mails {
+			errs = append(errs, r.send(m.from, m.to, m.bytes()))
+		}
 	})
-	r.mustSend(&testMail{from: bob, to: []string{tags[bob]}, subject: "Re: Contract", msgid: "hist-bob3@axe.test",
-		body: "August, last offer.", files: []testFile{{"contract.docx", para("August")}}}, tags[bob])
-	for _, err := range meanwhile {
-		if err != nil {
-			t.Fatalf("a mail sent meanwhile: %v", err)
+	return func() {
+		r.t.Helper()
+		for _, err := range errs {
+			if err != nil {
+				r.t.Fatalf("a mail sent meanwhile: %v", err)
+			}
 		}
 	}
-	history(t, alice, "Our draft.", "June, then.", "Fine by us, no files.", "July, in fact.", "July it is.", "August, last offer.")
 }

@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	"go.etcd.io/bbolt"
-
-	"github.com/turnmail/turnmail/mail"
 )
 
 // chunkDataBytes returns the bytes of every chunkdata value: the live
@@ -35,14 +33,6 @@ func chunkDataBytes(t *testing.T, s *Store) int64 {
 // that what stays reads as before.
 func TestSweepFreesPacks(t *testing.T) {
 	s, _ := openTest(t, nil)
-	put := func(data []byte) mail.Blob {
-		t.Helper()
-		b, err := s.PutBlob(bytes.NewReader(data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
 	// Every other 128 KiB of old is shared with kept.
 	var old, keep []byte
 	for i := range uint64(24) {
@@ -52,8 +42,8 @@ func TestSweepFreesPacks(t *testing.T) {
 			keep = append(keep, part...)
 		}
 	}
-	put(old)
-	kept := put(keep)
+	putBlob(t, s, old)
+	kept := putBlob(t, s, keep)
 	draft := &Draft{Party: 1, Doc: "d1", Blob: kept}
 	update(t, s, func(tx *Tx) error {
 		return tx.PutDraft("abc", draft)

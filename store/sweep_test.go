@@ -10,25 +10,27 @@ import (
 	"github.com/turnmail/turnmail/mail"
 )
 
+// putBlob stores data in s as a blob.
+func putBlob(t *testing.T, s *Store, data []byte) mail.Blob {
+	t.Helper()
+	b, err := s.PutBlob(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestSweep(t *testing.T) {
 	s, _ := openTest(t, nil)
-	put := func(data []byte) mail.Blob {
-		t.Helper()
-		b, err := s.PutBlob(bytes.NewReader(data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
 	base := randomBytes(7, 1<<20)
-	version := put(base)
+	version := putBlob(t, s, base)
 	// Shares every chunk of version but its last: those must survive.
-	extended := put(append(bytes.Clone(base), randomBytes(8, 300<<10)...))
-	unused := put(randomBytes(9, 200<<10))
-	draft := put([]byte("draft"))
-	raw := put([]byte("raw message"))
-	queued := put([]byte("queued attachment"))
-	sent := put([]byte("sent attachment"))
+	extended := putBlob(t, s, append(bytes.Clone(base), randomBytes(8, 300<<10)...))
+	unused := putBlob(t, s, randomBytes(9, 200<<10))
+	draft := putBlob(t, s, []byte("draft"))
+	raw := putBlob(t, s, []byte("raw message"))
+	queued := putBlob(t, s, []byte("queued attachment"))
+	sent := putBlob(t, s, []byte("sent attachment"))
 
 	attach := func(b mail.Blob) mail.Outgoing {
 		return mail.Outgoing{Attachments: []mail.OutgoingAttachment{{Filename: "f", Blob: b}}}

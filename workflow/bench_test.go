@@ -202,17 +202,25 @@ func BenchmarkIngestLargeAttachment(b *testing.B) {
 // sampleHeap records the largest heap growth over base into peak until the
 // returned stop is called.
 func sampleHeap(peak *uint64, base uint64) (stop func()) {
+	return sampleEvery(5*time.Millisecond, func() {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		if m.HeapInuse > base && m.HeapInuse-base > *peak {
+			*peak = m.HeapInuse - base
+		}
+	})
+}
+
+// sampleEvery calls sample at once and then every interval until the
+// returned stop is called, which waits for the last call to end.
+func sampleEvery(interval time.Duration, sample func()) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(5 * time.Millisecond)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
-			var m runtime.MemStats
-			runtime.ReadMemStats(&m)
-			if m.HeapInuse > base && m.HeapInuse-base > *peak {
-				*peak = m.HeapInuse - base
-			}
+			sample()
 			select {
 			case <-done:
 				return

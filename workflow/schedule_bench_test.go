@@ -15,7 +15,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -219,22 +218,10 @@ func copyFile(b *testing.B, from, to string) {
 // stop is called: what VmHWM is made of. It reads /proc, where
 // runtime.ReadMemStats would stop the tick every time.
 func sampleRSS(b *testing.B, anon, file *uint64) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			*anon = max(*anon, statusKB(b, "RssAnon:"))
-			*file = max(*file, statusKB(b, "RssFile:"))
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
+	return sampleEvery(50*time.Millisecond, func() {
+		*anon = max(*anon, statusKB(b, "RssAnon:"))
+		*file = max(*file, statusKB(b, "RssFile:"))
 	})
-	return func() { close(done); wg.Wait() }
 }
 
 // usage is the process's CPU time and page faults so far.

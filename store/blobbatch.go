@@ -22,6 +22,9 @@ type BlobBatch struct {
 	s      *Store
 	staged []blobWrites
 	size   int
+	// chunks finds a staged chunk by its digest, for reads of a staged
+	// blob (chunk): built at the first, dropped when a blob is staged.
+	chunks map[[sha256.Size]byte][]byte
 }
 
 var _ mail.BlobWriter = (*BlobBatch)(nil)
@@ -49,6 +52,7 @@ func (b *BlobBatch) PutBlob(r io.Reader) (mail.Blob, error) {
 			digest:   w.digest,
 		})
 		b.size += n
+		b.chunks = nil
 		w.resetPending()
 		return nil
 	})
@@ -73,15 +77,16 @@ func (b *BlobBatch) chunk(sum [sha256.Size]byte) []byte {
 	if b == nil {
 		return nil
 	}
-	for i := range b.staged {
-		w := &b.staged[i]
-		for _, p := range w.pending {
-			if p.sum == sum {
-				return w.data[p.off : p.off+p.n]
+	if b.chunks == nil {
+		b.chunks = map[[sha256.Size]byte][]byte{}
+		for i := range b.staged {
+			w := &b.staged[i]
+			for _, p := range w.pending {
+				b.chunks[p.sum] = w.data[p.off : p.off+p.n]
 			}
 		}
 	}
-	return nil
+	return b.chunks[sum]
 }
 
 // write writes the staged blobs in tx.
